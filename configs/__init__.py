@@ -1,0 +1,1 @@
+"""Settings, column names and YAML presets shared by every GroupPush stage."""

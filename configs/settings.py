@@ -1,0 +1,176 @@
+"""One settings model: configs/base.yaml (+ a preset), then GROUPPUSH__* env vars, then CLI flags.
+
+Every section forbids unknown keys so a typo in YAML or an env var fails loudly, naming the key.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_DIR = Path(__file__).resolve().parent
+PRESETS = ("tiny", "demo", "large", "shop")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IngestSettings(_Section):
+    max_reject_share: float = Field(default=0.05, ge=0, le=1)
+    chunk_rows: int = Field(default=500_000, gt=0)
+    as_of: date | None = None  # timestamps after this date are rejected; default: today (UTC)
+
+
+class SimulateSettings(_Section):
+    seed: int = 42
+    n_users: int = 2_000
+    n_stores: int = 8
+    n_departments: int = 4
+    categories_per_department: int = 5
+    products_per_category: int = 8
+    start_date: date = date(2025, 1, 1)
+    end_date: date = date(2025, 12, 31)
+    b2b_user_share: float = 0.15
+    koc_share: float = 0.03
+    zombie_group_share: float = 0.12
+    slow_moving_share: float = 0.2
+    push_campaigns_per_group: int = 6
+    holdout_share: float = 0.2
+    horizon_days: int = 30
+    chunk_users: int = 50_000
+
+
+class FeatureSettings(_Section):
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    as_of: date | None = None
+    half_life_days: float = Field(default=30.0, gt=0)
+    spread_weight: float = Field(default=0.3, ge=0, le=1)
+    similarity_top_k: int = Field(default=10, gt=0)
+    interest_top_n: int = Field(default=30, gt=0)
+    high_frequency_cycle_days: float = 14.0
+    slow_moving_min_days_of_inventory: float = 60.0
+    slow_moving_max_sell_through: float = 0.25
+    active_window_days: int = 30
+    zombie_max_active_share: float = 0.05
+    early_stage_days: int = 30
+    late_max_active_share: float = 0.25
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_connection_string: str = "127.0.0.1:6379"
+    tags_file: str = "tags.yaml"
+
+
+class TrainingSettings(_Section):
+    seed: int = 42
+    as_of: date | None = None
+    horizon_days: int = Field(default=30, gt=0)
+    n_snapshots: int = Field(default=4, gt=0)
+    snapshot_spacing_days: int = Field(default=30, gt=0)
+    num_boost_round: int = 400
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_child_samples: int = 40
+    early_stopping_rounds: int = 30
+    interest_candidates: int = 30
+    interest_popular_candidates: int = 10
+    decay_half_lives: list[float] = [28.0, 56.0, 112.0]
+    segment_min_score: float = 0.3
+    segment_top_share: float = 0.1
+    n_personas: int = 8
+    repurchase_tag_threshold: float = 0.6
+
+
+class ServingSettings(_Section):
+    api_key: str | None = None
+    max_group_ids: int = 50
+    max_user_ids: int = 5_000
+    max_product_ids: int = 5_000
+    max_top_k: int = 100
+    max_members_per_product: int = 500
+    push_cap: int = 3
+    push_cap_window_days: int = 7
+    max_per_category: int = 3
+    stale_after_days: int = 3
+    reload_interval_seconds: float = 30.0
+    interest_weight: float = 0.6
+    repurchase_weight: float = 0.25
+    affinity_weight: float = 0.15
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GROUPPUSH__", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    workspace: Path | None = None
+    ingest: IngestSettings = IngestSettings()
+    simulate: SimulateSettings = SimulateSettings()
+    features: FeatureSettings = FeatureSettings()
+    training: TrainingSettings = TrainingSettings()
+    serving: ServingSettings = ServingSettings()
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping; an empty file is an empty mapping."""
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_settings(
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build settings: base.yaml < presets/<preset>.yaml < config_file < env < overrides."""
+    data = read_yaml(CONFIG_DIR / "base.yaml")
+    if preset:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        data = _deep_merge(data, read_yaml(CONFIG_DIR / "presets" / f"{preset}.yaml"))
+    if config_file:
+        data = _deep_merge(data, read_yaml(config_file))
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _DictSource(settings_cls, data))
+
+    loaded = _Loaded(**(overrides or {}))
+    return Settings.model_construct(**dict(loaded))

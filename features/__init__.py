@@ -1,0 +1,1 @@
+"""Data contract, ingest, simulator, feature computation and the Feast repository."""

@@ -1,0 +1,1 @@
+"""The grouppush command-line front door."""

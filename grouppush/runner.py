@@ -1,0 +1,161 @@
+"""Runs the BentoML service as a subprocess and drives the end-to-end demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from configs.settings import Settings
+from configs.workspace import REPO_ROOT, Workspace
+
+
+def service_command(host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:GroupPush",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+
+
+def start_service(
+    ws: Workspace,
+    host: str,
+    port: int,
+    extra_env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start `bentoml serve` on the workspace in its own process group."""
+    env = dict(os.environ, GROUPPUSH_WORKSPACE=str(ws.root), **(extra_env or {}))
+    env.setdefault("BENTOML_HOME", str(ws.root / ".bentoml"))
+    out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
+    return subprocess.Popen(
+        service_command(host, port),
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        start_new_session=True,
+    )
+
+
+def stop_service(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
+    """Poll /readyz until the service answers 200 (it loads the snapshot and models first)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"service exited early with code {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"service at {url} not ready after {timeout:.0f}s")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_forever(ws: Workspace, host: str = "127.0.0.1", port: int = 3000) -> int:
+    proc = start_service(ws, host, port)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        stop_service(proc)
+        return 0
+
+
+def sample_group(ws: Workspace) -> str | None:
+    """The largest non-zombie group as of the latest snapshot: a meaningful sample request."""
+    import pandas as pd
+
+    path = ws.offline / "group_stats.parquet"
+    if not path.exists():
+        return None
+    groups = pd.read_parquet(path)
+    if groups.empty:
+        return None
+    latest = groups[groups["event_timestamp"] == groups["event_timestamp"].max()]
+    live = latest[latest["stage"] != "zombie"]
+    pick = (live if not live.empty else latest).sort_values(
+        ["n_members", "group_id"], ascending=[False, True]
+    )
+    return str(pick.iloc[0]["group_id"])
+
+
+def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: bool = True) -> int:
+    """simulate -> features build -> train -> serve -> one push-list request, printed."""
+    import httpx
+    from features.build import build_features
+    from features.simulate import simulate
+    from rich.console import Console
+    from training.train import train
+
+    console = Console()
+    console.rule("1/4 simulate")
+    counts = simulate(settings, ws.data, ws.truth, show_progress=True)
+    console.print(counts)
+    console.rule("2/4 features build")
+    console.print(build_features(settings, ws, None, show_progress=True))
+    console.rule("3/4 train")
+    result = train(settings, ws, "all", None, show_progress=True)
+    console.print_json(json.dumps(result, default=str))
+    console.rule("4/4 serve")
+    host = "127.0.0.1"
+    url = f"http://{host}:{port}"
+    proc = start_service(ws, host, port, log_path=ws.root / "service.log")
+    try:
+        wait_ready(url, proc)
+        body: dict[str, Any] = {
+            "group_ids": [sample_group(ws)],
+            "top_k": 5,
+            "members_per_product": 5,
+        }
+        console.print(
+            f"curl -s -X POST {url}/push_lists -H 'Content-Type: application/json' "
+            f"-d '{json.dumps(body)}'"
+        )
+        answer = httpx.post(f"{url}/push_lists", json=body, timeout=60.0)
+        console.print_json(answer.text)
+        if answer.status_code != 200:
+            console.print(f"[red]push_lists answered {answer.status_code}[/]")
+            return 1
+        if keep_serving:
+            console.print(
+                f"service running at {url} (logs: {ws.root / 'service.log'}); Ctrl-C stops it"
+            )
+            proc.wait()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_service(proc)

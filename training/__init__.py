@@ -1,0 +1,1 @@
+"""Point-in-time training sets, models, evaluation, MLflow logging and registry."""
