@@ -25,6 +25,7 @@ class IngestSettings(_Section):
     max_reject_share: float = Field(default=0.05, ge=0, le=1)
     chunk_rows: int = Field(default=500_000, gt=0)
     as_of: date | None = None  # timestamps after this date are rejected; default: today (UTC)
+    csv_encoding: str = "utf-8"  # text encoding of CSV inputs (e.g. gb18030 for GBK exports)
 
 
 class SimulateSettings(_Section):
@@ -44,6 +45,17 @@ class SimulateSettings(_Section):
     holdout_share: float = 0.2
     horizon_days: int = 30
     chunk_users: int = 50_000
+    # generative-model knobs (simulator only)
+    lines_per_user_year: float = Field(20.0, gt=0)  # base hazard is calibrated to hit this
+    max_categories_per_user: int = Field(30, gt=0)  # sparse state: top-K categories per user
+    churn_share: float = Field(0.25, ge=0, le=1)
+    new_user_share: float = Field(0.04, ge=0, le=1)  # registered in the last 30 days
+    new_product_share: float = Field(0.08, ge=0, le=1)  # launched in the last 60 days
+    loyalty: float = Field(0.5, ge=0, le=1)  # chance to rebuy the last product of a category
+    b2b_group_size: int = Field(200, gt=0)
+    high_frequency_cycle_days: float = 14.0
+    push_effect_days: int = Field(7, gt=0)
+    push_strength: float = Field(0.05, ge=0)  # daily hazard added at full interest
 
 
 class FeatureSettings(_Section):
@@ -52,6 +64,7 @@ class FeatureSettings(_Section):
     half_life_days: float = Field(default=30.0, gt=0)
     spread_weight: float = Field(default=0.3, ge=0, le=1)
     similarity_top_k: int = Field(default=10, gt=0)
+    similarity_min_users: int = Field(default=2, gt=0)  # co-buyers needed to link categories
     interest_top_n: int = Field(default=30, gt=0)
     high_frequency_cycle_days: float = 14.0
     slow_moving_min_days_of_inventory: float = 60.0
@@ -62,7 +75,13 @@ class FeatureSettings(_Section):
     late_max_active_share: float = 0.25
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_connection_string: str = "127.0.0.1:6379"
-    tags_file: str = "tags.yaml"
+    tags_file: str = "tags.yaml"  # relative paths resolve against configs/
+    online_chunk_rows: int = Field(default=50_000, gt=0)  # rows per online write call
+    online_writer: Literal["bulk", "feast"] = "bulk"  # bulk: SQLite fast path (features/online.py)
+    # engine: spark (extra `spark`): any Spark master URL (local[2], spark://host:7077, yarn)
+    spark_master: str = "local[2]"
+    spark_shuffle_partitions: int = Field(default=8, gt=0)
+    spark_conf: dict[str, str] = {}  # extra Spark settings (executor memory, jars, ...)
 
 
 class TrainingSettings(_Section):
@@ -83,6 +102,10 @@ class TrainingSettings(_Section):
     segment_top_share: float = 0.1
     n_personas: int = 8
     repurchase_tag_threshold: float = 0.6
+    calibration: Literal["isotonic", "sigmoid"] = "sigmoid"  # sigmoid: no ties, AUC kept
+    feature_source: Literal["feast", "offline"] = "feast"  # offline: PIT join on the parquet
+    interest_max_users: int = Field(20_000, gt=0)  # users sampled per training snapshot
+    churn_tag_threshold: float = 0.15
 
 
 class ServingSettings(_Section):
@@ -92,6 +115,9 @@ class ServingSettings(_Section):
     max_product_ids: int = 5_000
     max_top_k: int = 100
     max_members_per_product: int = 500
+    max_feedback_events: int = 10_000
+    export_top_k: int = Field(10, gt=0)
+    export_members_per_product: int = Field(20, gt=0)
     push_cap: int = 3
     push_cap_window_days: int = 7
     max_per_category: int = 3

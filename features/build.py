@@ -1,0 +1,183 @@
+"""`grouppush features build`: offline tables for the as-of dates, Feast apply, online load.
+
+For each date the stages run in dependency order on one DuckDB connection: category and
+product stats (the user features reuse their prices, cycles and bestseller flags), user
+activity + tags, user interest (+ similarity), group stats. Rows are staged per date and
+committed to the offline history at the end (features/offline_tables.py explains the
+two-phase write that keeps a killed build from leaving half a table).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from configs.settings import Settings
+from configs.workspace import Workspace
+from features import offline_tables as ot
+from features.catalog import (
+    CATEGORY_SIMILARITY,
+    CATEGORY_STATS,
+    GROUP_STATS,
+    PRODUCT_STATS,
+    USER_ACTIVITY,
+    USER_INTEREST,
+    FeatureTable,
+)
+from features.compute_group import compute_group_stats
+from features.compute_inputs import connect, load_inputs, prepare_as_of
+from features.compute_interest import Similarity, compute_user_interest
+from features.compute_product import compute_category_stats, compute_product_stats
+from features.compute_user import compute_user_activity
+from features.io import write_parquet_atomic
+from features.snapshots import default_as_of, training_snapshot_dates
+from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
+
+
+class _Timer:
+    """Seconds per named stage, summed over dates."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+@contextmanager
+def _progress(show: bool, total: int, label: str) -> Iterator[Callable[[str], None]]:
+    if not show:
+        yield lambda _msg: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=False) as bar:
+        task = bar.add_task(label, total=total)
+
+        def advance(msg: str) -> None:
+            bar.update(task, advance=1, description=f"{label} {msg}")
+
+        yield advance
+
+
+def _compute_date(
+    con: Any,
+    settings: Settings,
+    ws: Workspace,
+    as_of: date,
+    tags: list,
+    info: Any,
+    timer: _Timer,
+) -> Similarity:
+    """All catalog tables for one date, staged; returns the date's category similarity."""
+    cfg = settings.features
+
+    def put(table: FeatureTable, rows: pd.DataFrame | pa.Table) -> None:
+        with timer.stage("stage_write"):
+            ot.stage(ws.offline, table, as_of, ot.to_arrow(rows, table, as_of))
+
+    with timer.stage("orders_before_t"):
+        prepare_as_of(con, as_of)
+    with timer.stage("category_stats"):
+        put(CATEGORY_STATS, compute_category_stats(con, as_of, cfg))
+    with timer.stage("product_stats"):
+        put(PRODUCT_STATS, compute_product_stats(con, as_of, cfg))
+    with timer.stage("user_activity"):
+        users = compute_user_activity(con, as_of, cfg)
+    with timer.stage("tags"):
+        users["tags"] = evaluate_tags(users, tags)
+    put(USER_ACTIVITY, users)
+    del users
+    with timer.stage("user_interest"):
+        interest, sim = compute_user_interest(con, as_of, cfg)
+    put(USER_INTEREST, interest)
+    del interest
+    with timer.stage("group_stats"):
+        put(GROUP_STATS, compute_group_stats(con, as_of, cfg, info))
+    return sim
+
+
+def _connect(settings: Settings) -> Any:
+    """DuckDB in-process, or Spark (features.engine = spark) running the very same SQL."""
+    if settings.features.engine == "spark":
+        from features.engine_spark import connect_spark
+
+        return connect_spark(settings.features)
+    return connect()
+
+
+def run_snapshots(
+    settings: Settings, ws: Workspace, dates: Sequence[date], *, show_progress: bool = True
+) -> dict[str, Any]:
+    """compute_snapshots with its timings and row counts (used by build_features)."""
+    dates = sorted(set(dates))
+    if not dates:
+        raise ValueError("no as-of dates to compute")
+    timer = _Timer()
+    tags = load_taxonomy(taxonomy_path(settings.features))
+    ot.reset_staging(ws.offline)
+    con = _connect(settings)
+    try:
+        with timer.stage("load_inputs"):
+            info = load_inputs(con, ws.data)
+        sim = None
+        with _progress(show_progress, len(dates), "features") as advance:
+            for as_of in dates:
+                sim = _compute_date(con, settings, ws, as_of, tags, info, timer)
+                advance(as_of.isoformat())
+    finally:
+        con.close()
+    with timer.stage("commit"):
+        counts = ot.commit(ws.offline, dates)
+        assert sim is not None
+        write_parquet_atomic(sim.to_frame(), ws.offline / f"{CATEGORY_SIMILARITY}.parquet")
+    return {"dates": [d.isoformat() for d in dates], "seconds": timer.seconds, "rows": counts}
+
+
+def compute_snapshots(
+    settings: Settings, ws: Workspace, dates: Sequence[date], *, show_progress: bool = True
+) -> None:
+    """Compute every catalog table as of each date and merge them into the offline history
+    (re-running a date replaces its rows); the similarity table is for the latest date."""
+    run_snapshots(settings, ws, dates, show_progress=show_progress)
+
+
+def build_dates(settings: Settings, as_of: date) -> list[date]:
+    """AS_OF plus the training snapshots before it."""
+    tr = settings.training
+    past = training_snapshot_dates(as_of, tr.horizon_days, tr.n_snapshots, tr.snapshot_spacing_days)
+    return sorted({as_of, *past})
+
+
+def build_features(
+    settings: Settings, ws: Workspace, as_of: date | None = None, *, show_progress: bool = True
+) -> dict[str, Any]:
+    """Offline tables for AS_OF (default: day after the last order) and the training
+    snapshots, Feast apply, then the latest values loaded into the online store."""
+    from features.online import load_online
+    from features.store import apply_definitions, get_store
+
+    start = time.perf_counter()
+    as_of = as_of or settings.features.as_of or default_as_of(ws.data)
+    summary = run_snapshots(settings, ws, build_dates(settings, as_of), show_progress=show_progress)
+    t0 = time.perf_counter()
+    store = get_store(ws, settings.features)
+    apply_definitions(store, ws)
+    summary["seconds"]["feast_apply"] = time.perf_counter() - t0
+    online = load_online(store, ws, as_of, settings.features, show_progress=show_progress)
+    summary["seconds"]["online_load"] = online["seconds"]
+    summary["online"] = online
+    summary["as_of"] = as_of.isoformat()
+    summary["seconds"]["total"] = time.perf_counter() - start
+    return summary

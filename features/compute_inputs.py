@@ -1,0 +1,157 @@
+"""Load the contract tables into DuckDB once per build, normalised for the feature queries.
+
+Every optional table or column is filled so the feature SQL never branches on what exists:
+absent products -> each product is its own category; absent users -> users seen in orders;
+timestamps -> naive UTC `TIMESTAMP`; ids -> VARCHAR. Tables created (DuckDB temp tables):
+`orders` (user_id, product_id, category_id, group_id, ts, day, quantity, amount, unit_price),
+`products`, `users`, `inventory`, `groups`, `memberships`, plus flags in `InputInfo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from configs import columns as C
+from features.io import table_path
+from features.schema import TABLES, Table
+
+_SQL_TYPES = {
+    "str": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "float": "DOUBLE",
+    "int": "BIGINT",
+    "bool": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """Which optional inputs exist: the feature SQL reads these instead of probing files."""
+
+    tables: frozenset[str]
+    order_columns: frozenset[str]
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+
+def connect(
+    threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with UTC as its time zone (so TIMESTAMPTZ casts give UTC wall time)."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    return con
+
+
+def _select_list(table: Table, present: set[str]) -> str:
+    """Every contract column, cast to its SQL type; absent optional ones are typed NULLs."""
+    parts = []
+    for col in table.columns:
+        sql_type = _SQL_TYPES[col.kind]
+        src = f'"{col.name}"' if col.name in present else "NULL"
+        parts.append(f'CAST({src} AS {sql_type}) AS "{col.name}"')
+    return ", ".join(parts)
+
+
+def _load(con: duckdb.DuckDBPyConnection, data_dir: Path, name: str) -> set[str] | None:
+    """Create temp table `raw_<name>` from the Parquet file; None when the file is absent."""
+    path = table_path(data_dir, name)
+    if not path.exists():
+        return None
+    table = TABLES[name]
+    present = set(pq.read_schema(path).names)
+    missing = [c for c in table.required if c not in present]
+    if missing:
+        raise ValueError(f"{path}: required column(s) missing: {', '.join(missing)}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE raw_{name} AS "
+        f"SELECT {_select_list(table, present)} FROM read_parquet('{path.as_posix()}')"
+    )
+    return present
+
+
+def load_inputs(con: duckdb.DuckDBPyConnection, data_dir: Path) -> InputInfo:
+    """Create the normalised input tables in CON from DATA_DIR; orders must exist."""
+    present: dict[str, set[str]] = {}
+    for name in TABLES:
+        cols = _load(con, data_dir, name)
+        if cols is not None:
+            present[name] = cols
+    if "orders" not in present:
+        raise FileNotFoundError(f"{table_path(data_dir, 'orders')}: the orders table is required")
+    _products(con, "products" in present)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE orders AS
+        SELECT o.{C.USER_ID}, o.{C.PRODUCT_ID}, p.{C.CATEGORY_ID}, o.{C.GROUP_ID}, o.{C.STORE_ID},
+               o.{C.ORDERED_AT} AS ts, CAST(o.{C.ORDERED_AT} AS DATE) AS day,
+               o.{C.QUANTITY} AS quantity, o.{C.AMOUNT} AS amount,
+               o.{C.AMOUNT} / o.{C.QUANTITY} AS unit_price
+        FROM raw_orders o JOIN products p USING ({C.PRODUCT_ID})
+        WHERE o.{C.ORDERED_AT} IS NOT NULL AND o.{C.QUANTITY} > 0""")
+    _users(con, "users" in present)
+    for name in ("inventory", "groups", "memberships"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {_given(name, name in present)}")
+    return InputInfo(frozenset(present), frozenset(present["orders"]))
+
+
+def _given(name: str, given: bool) -> str:
+    """The loaded table, or an empty one with the contract's typed columns."""
+    if given:
+        return f"SELECT * FROM raw_{name}"
+    return f"SELECT {_select_list(TABLES[name], set())} WHERE false"
+
+
+def _products(con: duckdb.DuckDBPyConnection, given: bool) -> None:
+    """Products from the table plus any product only seen in orders; category defaults to self."""
+    known = _given("products", given)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE products AS
+        WITH known AS ({known}),
+        extra AS (SELECT DISTINCT {C.PRODUCT_ID} FROM raw_orders
+                  WHERE {C.PRODUCT_ID} NOT IN (SELECT {C.PRODUCT_ID} FROM known))
+        SELECT k.{C.PRODUCT_ID},
+               coalesce(k.{C.CATEGORY_ID}, k.{C.PRODUCT_ID}) AS {C.CATEGORY_ID},
+               coalesce(k.{C.DEPARTMENT_ID}, k.{C.CATEGORY_ID}, k.{C.PRODUCT_ID})
+                   AS {C.DEPARTMENT_ID},
+               k.{C.PRICE}, k.{C.LAUNCHED_AT}, k.{C.REPURCHASE_CYCLE_DAYS}
+        FROM known k
+        UNION ALL
+        SELECT {C.PRODUCT_ID}, {C.PRODUCT_ID}, {C.PRODUCT_ID}, NULL, NULL, NULL FROM extra""")
+
+
+def _users(con: duckdb.DuckDBPyConnection, given: bool) -> None:
+    """Users from the table plus any user only seen in orders (profile columns NULL)."""
+    known = _given("users", given)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE users AS
+        WITH known AS ({known})
+        SELECT * FROM known
+        UNION ALL
+        SELECT DISTINCT {C.USER_ID}, NULL::TIMESTAMP, NULL, NULL, NULL, NULL FROM orders
+        WHERE {C.USER_ID} NOT IN (SELECT {C.USER_ID} FROM known)""")
+
+
+def ts_literal(as_of: date) -> str:
+    """The as-of instant (00:00 UTC) as a DuckDB TIMESTAMP literal."""
+    return f"TIMESTAMP '{as_of.isoformat()} 00:00:00'"
+
+
+def date_literal(as_of: date) -> str:
+    return f"DATE '{as_of.isoformat()}'"
+
+
+def prepare_as_of(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Temp table `ob`: the orders strictly before AS_OF, the only orders any feature may see."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE ob AS SELECT * FROM orders WHERE ts < {ts_literal(as_of)}"
+    )

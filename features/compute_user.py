@@ -1,0 +1,133 @@
+"""User activity, spend, shopping style and profile as of t (catalog table user_activity).
+
+Runs on `ob` (orders before t) and the `cat_stats` / `prod_stats` temp tables. Day-based
+features count distinct UTC order days; recency and tenure are whole days to t. The `tags`
+column is left empty here: features.tags fills it from the taxonomy (build.py).
+
+Which users exist at t: users registered before t, plus users without a registration date
+who ordered before t or hold a membership at t (a user first seen later must not leak back).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from configs import columns as C
+from configs.settings import FeatureSettings
+from features.catalog import USER_ACTIVITY
+from features.compute_inputs import date_literal, ts_literal
+
+NEW_ARRIVAL_DAYS = 30
+
+
+def active_memberships_sql(as_of: date) -> str:
+    """Memberships that hold at t: joined before t (or unknown) and not left by t."""
+    t = ts_literal(as_of)
+    return (
+        f"SELECT * FROM memberships WHERE ({C.JOINED_AT} IS NULL OR {C.JOINED_AT} < {t}) "
+        f"AND ({C.LEFT_AT} IS NULL OR {C.LEFT_AT} >= {t})"
+    )
+
+
+def _windows(d: str) -> str:
+    parts = [
+        f"count(*) FILTER (WHERE day >= {d} - {n}) AS order_days_{n}d" for n in (7, 30, 90, 180)
+    ]
+    return ",\n".join(parts)
+
+
+def compute_user_activity(
+    con: duckdb.DuckDBPyConnection, as_of: date, cfg: FeatureSettings
+) -> pd.DataFrame:
+    """One row per user existing at t, catalog columns (tags empty)."""
+    t, d = ts_literal(as_of), date_literal(as_of)
+    sql = f"""
+    WITH days AS (
+        SELECT {C.USER_ID}, day, sum(amount) AS amt, sum(quantity) AS qty
+        FROM ob GROUP BY 1, 2),
+    gaps AS (
+        SELECT *, date_diff('day', lag(day) OVER (PARTITION BY {C.USER_ID} ORDER BY day), day)
+            AS gap FROM days),
+    a AS (
+        SELECT {C.USER_ID}, max(day) AS last_day, min(day) AS first_day,
+            {_windows(d)},
+            count(*) AS order_days_total,
+            sum(amt) FILTER (WHERE day >= {d} - 30) AS spend_30d,
+            sum(amt) FILTER (WHERE day >= {d} - 180) AS spend_180d,
+            sum(amt) AS spend_total,
+            sum(qty) FILTER (WHERE day >= {d} - 30) AS units_30d,
+            avg(gap) AS mean_gap_days, stddev_samp(gap) AS std_gap_days,
+            sum(qty) FILTER (WHERE day >= {d} - 180)
+                / nullif(count(*) FILTER (WHERE day >= {d} - 180), 0) AS avg_basket_units
+        FROM gaps GROUP BY 1),
+    style AS (
+        SELECT o.{C.USER_ID},
+            avg(o.unit_price / nullif(c.median_unit_price, 0)) AS price_ratio,
+            coalesce(sum(o.quantity) FILTER (
+                WHERE o.ts < p.launch_ts + INTERVAL {NEW_ARRIVAL_DAYS} DAY), 0)
+                / sum(o.quantity) AS new_arrival_share,
+            coalesce(sum(o.quantity) FILTER (WHERE p.is_bestseller), 0)
+                / sum(o.quantity) AS bestseller_share,
+            count(DISTINCT o.{C.CATEGORY_ID}) AS n_categories_180d
+        FROM ob o JOIN prod_stats p USING ({C.PRODUCT_ID})
+        JOIN cat_stats c ON c.{C.CATEGORY_ID} = o.{C.CATEGORY_ID}
+        WHERE o.day >= {d} - 180 GROUP BY 1),
+    last_cat AS (SELECT {C.USER_ID}, {C.CATEGORY_ID}, date_diff('day', max(day), {d}) AS age
+                 FROM ob GROUP BY 1, 2),
+    due AS (
+        SELECT l.{C.USER_ID}, count(*) AS n FROM last_cat l JOIN cat_stats c USING ({C.CATEGORY_ID})
+        WHERE l.age >= c.repurchase_cycle_days AND l.age < 2 * c.repurchase_cycle_days
+        GROUP BY 1),
+    order_group AS (
+        SELECT {C.USER_ID}, {C.GROUP_ID} FROM (
+            SELECT {C.USER_ID}, {C.GROUP_ID}, count(*) AS n, max(ts) AS last_ts FROM ob
+            WHERE {C.GROUP_ID} IS NOT NULL GROUP BY 1, 2)
+        QUALIFY row_number() OVER (PARTITION BY {C.USER_ID}
+                                   ORDER BY n DESC, last_ts DESC, {C.GROUP_ID}) = 1),
+    m AS ({active_memberships_sql(as_of)}),
+    member AS (
+        SELECT {C.USER_ID},
+            arg_min({C.GROUP_ID}, coalesce({C.JOINED_AT}, TIMESTAMP '1970-01-01')) AS gid,
+            max(CASE WHEN {C.ROLE} = 'koc' THEN 1 ELSE 0 END) AS is_koc
+        FROM m GROUP BY 1),
+    u AS (
+        SELECT * FROM users
+        WHERE {C.REGISTERED_AT} < {t}
+           OR ({C.REGISTERED_AT} IS NULL AND ({C.USER_ID} IN (SELECT {C.USER_ID} FROM a)
+                                             OR {C.USER_ID} IN (SELECT {C.USER_ID} FROM member))))
+    SELECT u.{C.USER_ID},
+        CAST(date_diff('day', a.last_day, {d}) AS DOUBLE) AS recency_days,
+        coalesce(a.order_days_7d, 0) AS order_days_7d,
+        coalesce(a.order_days_30d, 0) AS order_days_30d,
+        coalesce(a.order_days_90d, 0) AS order_days_90d,
+        coalesce(a.order_days_180d, 0) AS order_days_180d,
+        coalesce(a.order_days_total, 0) AS order_days_total,
+        coalesce(a.spend_30d, 0.0) AS spend_30d,
+        coalesce(a.spend_180d, 0.0) AS spend_180d,
+        coalesce(a.spend_total, 0.0) AS spend_total,
+        coalesce(a.units_30d, 0.0) AS units_30d,
+        a.mean_gap_days, a.std_gap_days,
+        CAST(date_diff('day', coalesce(CAST(u.{C.REGISTERED_AT} AS DATE), a.first_day), {d})
+             AS DOUBLE) AS tenure_days,
+        CAST(coalesce(a.order_days_total, 0) >= 1 AS BIGINT) AS has_first_order,
+        CAST(coalesce(a.order_days_total, 0) >= 2 AS BIGINT) AS has_second_order,
+        a.order_days_30d / nullif(a.order_days_90d / 3.0, 0) AS trend_30_90,
+        a.avg_basket_units, s.price_ratio, s.new_arrival_share, s.bestseller_share,
+        coalesce(s.n_categories_180d, 0) AS n_categories_180d,
+        coalesce(due.n, 0) AS replenishment_due,
+        u.{C.IDENTITY_TYPE}, u.{C.CHANNEL}, u.{C.REGION},
+        coalesce(og.{C.GROUP_ID}, member.gid) AS {C.GROUP_ID},
+        coalesce(member.is_koc, 0) AS is_koc,
+        '' AS tags
+    FROM u
+    LEFT JOIN a USING ({C.USER_ID})
+    LEFT JOIN style s USING ({C.USER_ID})
+    LEFT JOIN due USING ({C.USER_ID})
+    LEFT JOIN order_group og USING ({C.USER_ID})
+    LEFT JOIN member USING ({C.USER_ID})
+    ORDER BY u.{C.USER_ID}"""
+    df = con.execute(sql).df()
+    return df[[C.USER_ID, *USER_ACTIVITY.names]]

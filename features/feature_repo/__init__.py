@@ -1,0 +1,1 @@
+"""The Feast repository: definitions.py (objects) and a feature_store.yaml template."""

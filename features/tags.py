@@ -1,0 +1,195 @@
+"""Business-scenario tags: load and check the YAML taxonomy, evaluate it over user_activity.
+
+A tag's `rule` is a pandas `DataFrame.eval` boolean expression over user_activity columns.
+Rules may also use `<numeric column>_pct`, the column's percentile rank (0..1] across the
+users of the same snapshot (NaN stays NaN), so "top 10% spenders" needs no currency-specific
+threshold: `spend_180d_pct >= 0.9`. A tag with `expand: <column>` and no rule is generated per
+value: `expand: region` yields `region:north`, `region:south`, ... for whatever values occur
+(open-ended columns cannot be listed in YAML ahead of time). Tag ids are joined with ","
+(so ids must not contain commas) into user_activity.tags.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from configs.settings import CONFIG_DIR, FeatureSettings
+from features.catalog import USER_ACTIVITY
+
+PCT_SUFFIX = "_pct"
+EXPAND_SEPARATOR = ":"
+Refresh = Literal["daily", "weekly"]
+_STR_COLUMNS = [f.name for f in USER_ACTIVITY.features if f.dtype == "str" and f.name != "tags"]
+_NUM_COLUMNS = USER_ACTIVITY.numeric()
+KNOWN_COLUMNS = frozenset([*_STR_COLUMNS, *_NUM_COLUMNS, *(c + PCT_SUFFIX for c in _NUM_COLUMNS)])
+_REQUIRED_KEYS = ("id", "class", "name_zh", "name_en", "scenario", "refresh")
+
+
+@dataclass(frozen=True)
+class TagDef:
+    id: str
+    tag_class: str
+    name_zh: str
+    name_en: str
+    scenario: str
+    refresh: Refresh
+    rule: str | None = None
+    expand: str | None = None  # generate one tag per value of this string column
+
+    def names_used(self) -> set[str]:
+        return _names(self.rule) if self.rule else {self.expand or ""}
+
+
+def taxonomy_path(cfg: FeatureSettings) -> Path:
+    """The taxonomy file of the settings: absolute, or relative to configs/."""
+    path = Path(cfg.tags_file)
+    return path if path.is_absolute() else CONFIG_DIR / path
+
+
+def _names(rule: str) -> set[str]:
+    tree = ast.parse(rule.strip(), mode="eval")
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - {"True", "False"}
+
+
+def _sample_frame() -> pd.DataFrame:
+    """Two typed rows so a rule can be test-evaluated at load time."""
+    data: dict[str, object] = {c: ["a", None] for c in _STR_COLUMNS}
+    data.update({c: [1.0, np.nan] for c in _NUM_COLUMNS})
+    data.update({c + PCT_SUFFIX: [0.5, np.nan] for c in _NUM_COLUMNS})
+    return pd.DataFrame(data)
+
+
+def validate_tag(tag: TagDef) -> None:
+    """Raise ValueError naming the tag when its rule cannot be evaluated to a boolean."""
+    if tag.rule is None and tag.expand is None:
+        raise ValueError(f"tag {tag.id!r}: needs a 'rule' (or 'expand: <column>')")
+    if "," in tag.id or not tag.id:
+        raise ValueError(f"tag {tag.id!r}: ids must be non-empty and contain no comma")
+    if tag.expand is not None:
+        if tag.expand not in _STR_COLUMNS:
+            raise ValueError(
+                f"tag {tag.id!r}: expand column {tag.expand!r} is not one of "
+                f"{', '.join(_STR_COLUMNS)}"
+            )
+        return
+    assert tag.rule is not None
+    try:
+        used = _names(tag.rule)
+    except SyntaxError as exc:
+        raise ValueError(f"tag {tag.id!r}: syntax error in rule {tag.rule!r}: {exc.msg}") from exc
+    unknown = sorted(used - KNOWN_COLUMNS)
+    if unknown:
+        raise ValueError(
+            f"tag {tag.id!r}: rule {tag.rule!r} uses unknown column(s) {', '.join(unknown)}"
+        )
+    try:
+        result = _sample_frame().eval(tag.rule, engine="python")
+    except Exception as exc:  # pandas raises many types for bad expressions
+        raise ValueError(f"tag {tag.id!r}: rule {tag.rule!r} does not evaluate: {exc}") from exc
+    if not isinstance(result, pd.Series) or result.dtype != bool:
+        raise ValueError(f"tag {tag.id!r}: rule {tag.rule!r} is not a boolean expression")
+
+
+def _parse(entry: object, where: str) -> TagDef:
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: each tag must be a mapping")
+    tag_id = str(entry.get("id", ""))
+    missing = [k for k in _REQUIRED_KEYS if not entry.get(k)]
+    if missing:
+        raise ValueError(f"{where}: tag {tag_id!r} misses {', '.join(missing)}")
+    extra = set(entry) - {*_REQUIRED_KEYS, "rule", "expand"}
+    if extra:
+        raise ValueError(f"{where}: tag {tag_id!r} has unknown key(s) {', '.join(sorted(extra))}")
+    if entry["refresh"] not in ("daily", "weekly"):
+        raise ValueError(f"{where}: tag {tag_id!r}: refresh must be daily or weekly")
+    return TagDef(
+        tag_id,
+        str(entry["class"]),
+        str(entry["name_zh"]),
+        str(entry["name_en"]),
+        str(entry["scenario"]),
+        entry["refresh"],
+        str(entry["rule"]) if entry.get("rule") is not None else None,
+        str(entry["expand"]) if entry.get("expand") is not None else None,
+    )
+
+
+def load_taxonomy(path: Path) -> list[TagDef]:
+    """Read and validate the taxonomy: every error names the file and the tag id."""
+    with Path(path).open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    entries = data.get("tags") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a top-level 'tags:' list")
+    tags = [_parse(e, str(path)) for e in entries]
+    seen: set[str] = set()
+    for tag in tags:
+        if tag.id in seen:
+            raise ValueError(f"{path}: duplicate tag id {tag.id!r}")
+        seen.add(tag.id)
+        try:
+            validate_tag(tag)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+    return tags
+
+
+def _with_percentiles(df: pd.DataFrame, tags: list[TagDef]) -> pd.DataFrame:
+    used = set().union(*(t.names_used() for t in tags)) if tags else set()
+    pct = sorted(n for n in used if n.endswith(PCT_SUFFIX) and n not in df.columns)
+    if not pct:
+        return df
+    extra = {n: df[n[: -len(PCT_SUFFIX)]].rank(pct=True, method="max") for n in pct}
+    return df.assign(**extra)
+
+
+def evaluate_tags(df: pd.DataFrame, tags: list[TagDef]) -> pd.Series:
+    """Comma-joined ids of the tags each row has ('' for none), in taxonomy order."""
+    frame = _with_percentiles(df, tags)
+    out = pd.Series(np.full(len(df), "", dtype=object), index=df.index)
+    for tag in tags:
+        if tag.expand is not None:
+            values = frame[tag.expand]
+            text = (tag.id + EXPAND_SEPARATOR + values.astype(str) + ",").where(
+                values.notna() & (values.astype(str) != ""), ""
+            )
+            out = out + text
+            continue
+        assert tag.rule is not None
+        try:
+            mask = frame.eval(tag.rule, engine="python")
+        except Exception as exc:
+            raise ValueError(f"tag {tag.id!r}: rule {tag.rule!r} failed: {exc}") from exc
+        out = out + np.where(np.asarray(mask, dtype=bool), tag.id + ",", "")
+    return out.str.rstrip(",")
+
+
+def tag_names(tags: list[TagDef], values: pd.DataFrame | None = None) -> dict[str, str]:
+    """Tag id -> English name. Expanding tags map 'region:' (the prefix) to 'Region: {value}';
+    with VALUES (a user_activity frame) every occurring 'region:<v>' is listed too."""
+    names = {t.id: t.name_en for t in tags if t.expand is None}
+    for tag in tags:
+        if tag.expand is None:
+            continue
+        prefix = tag.id + EXPAND_SEPARATOR
+        names[prefix] = tag.name_en
+        if values is not None and tag.expand in values:
+            for v in values[tag.expand].dropna().astype(str).unique():
+                names[prefix + v] = tag.name_en.replace("{value}", v)
+    return names
+
+
+def tag_label(tag_id: str, names: dict[str, str]) -> str:
+    """Human-readable name of one id, including generated 'region:<v>' ids."""
+    if tag_id in names:
+        return names[tag_id]
+    prefix, sep, value = tag_id.partition(EXPAND_SEPARATOR)
+    template = names.get(prefix + sep) if sep else None
+    return template.replace("{value}", value) if template else tag_id

@@ -1,0 +1,32 @@
+"""As-of dates: default from the data, training snapshots with observable labels."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from feature_data import orders_frame
+
+from features.io import write_parquet_atomic
+from features.snapshots import default_as_of, training_snapshot_dates
+
+
+def test_default_as_of_is_day_after_last_order(tmp_path: Path) -> None:
+    orders = orders_frame(
+        [("u1", "p1", "2025-03-01T10:00", 1, 1), ("u1", "p1", "2025-03-09T23:59", 1, 1)]
+    )
+    write_parquet_atomic(orders, tmp_path / "orders.parquet")
+    assert default_as_of(tmp_path) == date(2025, 3, 10)
+
+
+def test_default_as_of_needs_orders(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="orders"):
+        default_as_of(tmp_path)
+
+
+def test_training_snapshots_keep_labels_before_as_of() -> None:
+    as_of = date(2025, 12, 31)
+    dates = training_snapshot_dates(as_of, horizon_days=30, n_snapshots=3, spacing_days=14)
+    assert dates == [date(2025, 11, 3), date(2025, 11, 17), date(2025, 12, 1)]
+    assert all(d + timedelta(days=30) <= as_of for d in dates)
