@@ -1,0 +1,55 @@
+"""Segments: category thresholds / top share, personas, model-based tags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from configs import columns as C
+from configs.settings import TrainingSettings
+from training.segments import COLUMNS, build_segments, category_segments, explode_scores
+
+
+def _interest(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    cats = [f"c{i}" for i in range(6)]
+    rows = []
+    for u in range(n):
+        w = rng.dirichlet(np.full(6, 0.4))
+        order = np.argsort(-w)
+        rows.append(
+            {
+                C.USER_ID: f"u{u}",
+                "interest_categories": [cats[i] for i in order],
+                "interest_scores": list(w[order]),
+                "decayed_scores": list(w[order]),
+                "last_days": [1.0] * 6,
+                "counts_30d": [1.0] * 6,
+                "counts_180d": [1.0] * 6,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_category_segments_use_threshold_or_top_share() -> None:
+    cfg = TrainingSettings(segment_min_score=0.5, segment_top_share=0.1)
+    seg = category_segments(explode_scores(_interest()), cfg)
+    for _, members in seg.groupby(C.SEGMENT_ID):
+        strong = members[C.SCORE] >= 0.5
+        assert (~strong).sum() <= np.ceil(0.1 * 60)
+    assert (seg[C.SCORE] > 0).all()
+
+
+def test_build_segments_personas_and_tags() -> None:
+    cfg = TrainingSettings(n_personas=3)
+    interest = _interest()
+    scores = pd.DataFrame(
+        {C.USER_ID: interest[C.USER_ID], C.REPURCHASE_PROB: np.linspace(0, 1, len(interest))}
+    )
+    seg = build_segments(interest, scores, cfg)
+    assert list(seg.columns) == COLUMNS
+    personas = seg[seg["segment_kind"] == "persona"]
+    assert personas[C.USER_ID].is_unique and len(personas) == len(interest)
+    assert personas[C.SEGMENT_ID].nunique() <= 3
+    likely = seg[seg[C.SEGMENT_ID] == "tag:likely_repurchase"]
+    assert (likely[C.SCORE] >= cfg.repurchase_tag_threshold).all() and len(likely) > 0

@@ -1,0 +1,231 @@
+"""Point-in-time training sets: entity rows per snapshot date, features as of that date,
+labels from the orders in [s, s + horizon). Features never see an order on or after s."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from configs import columns as C
+from configs.settings import FeatureSettings, Settings
+from configs.workspace import Workspace
+from features import catalog
+from features.io import read_table
+
+Fetch = Callable[[pd.DataFrame, str], pd.DataFrame]
+SNAPSHOT = "snapshot"  # the snapshot date a row belongs to (python date)
+# What each FeatureService serves (mirrors features/feature_repo/definitions.py), so the
+# Feast-free path hands the models exactly the columns Feast would.
+SERVICE_COLUMNS = {
+    catalog.REPURCHASE_SERVICE: {catalog.USER_ACTIVITY.name: catalog.USER_ACTIVITY.numeric()},
+    catalog.INTEREST_SERVICE: {
+        catalog.USER_ACTIVITY.name: catalog.USER_ACTIVITY.names,
+        catalog.USER_INTEREST.name: catalog.USER_INTEREST.names,
+    },
+}
+
+
+def utc(day: date) -> pd.Timestamp:
+    """A date at 00:00 UTC: the event_timestamp of a snapshot taken as of that date."""
+    return pd.Timestamp(day).tz_localize("UTC")
+
+
+@dataclass(frozen=True)
+class SnapshotSplit:
+    train: list[date]
+    valid: date  # early stopping + calibration
+    test: date  # held out: never trained on
+
+
+def split_snapshots(dates: Sequence[date], horizon_days: int) -> SnapshotSplit:
+    """Oldest snapshots train, the next validates, the latest is held out.
+
+    Training snapshots whose label window reaches into the held-out snapshot's features are
+    dropped (possible only when the spacing is shorter than the horizon).
+    """
+    ordered = sorted(dates)
+    if len(ordered) < 3:
+        raise ValueError(
+            f"training.n_snapshots must be >= 3 (train, validation, holdout); got {len(ordered)}"
+        )
+    *train, valid, test = ordered
+    horizon = timedelta(days=horizon_days)
+    train = [d for d in train if d + horizon <= valid]
+    if not train or valid + horizon > test:
+        raise ValueError(
+            "training.snapshot_spacing_days is shorter than horizon_days: label windows of the "
+            "training snapshots overlap the held-out one"
+        )
+    return SnapshotSplit(train, valid, test)
+
+
+def load_orders(ws: Workspace) -> pd.DataFrame:
+    """Orders (user, category, day, quantity, amount) with ordered_at in UTC; category =
+    product when the products table or its category is missing."""
+    orders = read_table(ws.data, "orders", [C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT, C.QUANTITY])
+    if orders is None:
+        raise FileNotFoundError(f"{ws.data / 'orders.parquet'}: the orders table is required")
+    return with_category(ws, orders)
+
+
+def with_category(ws: Workspace, orders: pd.DataFrame) -> pd.DataFrame:
+    """ordered_at in UTC, ids as strings, category_id from products (else the product).
+    Modifies and returns `orders` (no copy: the orders table can be 20M rows)."""
+    orders[C.ORDERED_AT] = pd.to_datetime(orders[C.ORDERED_AT], utc=True)
+    products = read_table(ws.data, "products")
+    if products is not None and C.CATEGORY_ID in products.columns:
+        mapping = products.set_index(C.PRODUCT_ID)[C.CATEGORY_ID]
+        orders[C.CATEGORY_ID] = orders[C.PRODUCT_ID].map(mapping).fillna(orders[C.PRODUCT_ID])
+    else:
+        orders[C.CATEGORY_ID] = orders[C.PRODUCT_ID]
+    orders[C.USER_ID] = orders[C.USER_ID].astype(str)
+    orders[C.CATEGORY_ID] = orders[C.CATEGORY_ID].astype(str)
+    return orders
+
+
+def entity_frame(orders: pd.DataFrame, day: date) -> pd.DataFrame:
+    """Users with at least one order before `day` (the population scored as of that date)."""
+    users = orders.loc[orders[C.ORDERED_AT] < utc(day), C.USER_ID].unique()
+    users = np.sort(users.astype(str))
+    return pd.DataFrame({C.USER_ID: users, C.EVENT_TIMESTAMP: utc(day)})
+
+
+def window(orders: pd.DataFrame, day: date, horizon_days: int) -> pd.DataFrame:
+    """Orders in the label window [day, day + horizon)."""
+    start, end = utc(day), utc(day + timedelta(days=horizon_days))
+    return orders[(orders[C.ORDERED_AT] >= start) & (orders[C.ORDERED_AT] < end)]
+
+
+def repurchase_labels(
+    orders: pd.DataFrame, users: pd.Series, day: date, horizon: int
+) -> np.ndarray:
+    """1 when the user orders at least once in [day, day + horizon)."""
+    buyers = window(orders, day, horizon)[C.USER_ID].unique()
+    return users.isin(buyers).to_numpy(dtype=np.int8)
+
+
+def category_truth(orders: pd.DataFrame, day: date, horizon: int) -> pd.DataFrame:
+    """(user, category) pairs bought in [day, day + horizon)."""
+    return window(orders, day, horizon)[[C.USER_ID, C.CATEGORY_ID]].drop_duplicates()
+
+
+def offline_fetcher(ws: Workspace) -> Fetch:
+    """Point-in-time join straight on the offline Parquet history (Feast-free fallback/tests):
+    for each entity row, the latest feature row with event_timestamp <= the row's."""
+
+    def fetch(entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
+        out = entity_df.sort_values(C.EVENT_TIMESTAMP).reset_index(drop=True)
+        out[C.EVENT_TIMESTAMP] = out[C.EVENT_TIMESTAMP].astype("datetime64[ns, UTC]")
+        for table, names in SERVICE_COLUMNS[service].items():
+            path = ws.offline / f"{table}.parquet"
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"{path}: offline feature table missing; run features build"
+                )
+            history = pd.read_parquet(path)
+            history[C.EVENT_TIMESTAMP] = pd.to_datetime(
+                history[C.EVENT_TIMESTAMP], utc=True
+            ).astype("datetime64[ns, UTC]")
+            history[C.USER_ID] = history[C.USER_ID].astype(str)
+            history = history.sort_values(C.EVENT_TIMESTAMP)
+            cols = [C.USER_ID, C.EVENT_TIMESTAMP, *names]
+            out = pd.merge_asof(
+                out,
+                history[[c for c in cols if c in history.columns]],
+                on=C.EVENT_TIMESTAMP,
+                by=C.USER_ID,
+                direction="backward",
+            )
+        return out
+
+    return fetch
+
+
+def feast_fetcher(ws: Workspace, cfg: FeatureSettings) -> Fetch:
+    """Point-in-time join through the Feast FeatureService (the system of record)."""
+    from features.store import get_store, historical_features
+
+    store = get_store(ws, cfg)
+
+    def fetch(entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
+        return historical_features(store, entity_df, service)
+
+    return fetch
+
+
+def fetch_snapshots(
+    fetch: Fetch, orders: pd.DataFrame, days: Sequence[date], service: str
+) -> pd.DataFrame:
+    """Features for every (user with history, snapshot) row in one point-in-time join."""
+    entities = pd.concat([entity_frame(orders, d) for d in days], ignore_index=True)
+    frame = fetch(entities, service)
+    frame[C.EVENT_TIMESTAMP] = pd.to_datetime(frame[C.EVENT_TIMESTAMP], utc=True)
+    frame[SNAPSHOT] = frame[C.EVENT_TIMESTAMP].dt.date
+    frame[C.USER_ID] = frame[C.USER_ID].astype(str)
+    return frame.sort_values([SNAPSHOT, C.USER_ID]).reset_index(drop=True)
+
+
+def category_stats_at(ws: Workspace, day: date) -> pd.DataFrame:
+    """The category_stats snapshot valid at `day` (latest event_timestamp <= day)."""
+    path = ws.offline / f"{catalog.CATEGORY_STATS.name}.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: offline feature table missing; run features build")
+    stats = pd.read_parquet(path)
+    stamps = pd.to_datetime(stats[C.EVENT_TIMESTAMP], utc=True)
+    valid = stamps[stamps <= utc(day)]
+    if valid.empty:
+        raise ValueError(f"{path}: no category_stats snapshot at or before {day}")
+    snap = stats[stamps == valid.max()].copy()
+    snap[C.CATEGORY_ID] = snap[C.CATEGORY_ID].astype(str)
+    return snap.reset_index(drop=True)
+
+
+def snapshot_table(ws: Workspace, table: str, day: date | None) -> pd.DataFrame:
+    """One offline table as of `day` (None: its latest snapshot), read with a row filter."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    path = ws.offline / f"{table}.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: offline feature table missing; run features build")
+    stamps = pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(0)
+    latest = pc.max(stamps).as_py()
+    target = pd.Timestamp(latest) if day is None else utc(day)
+    matches = pc.equal(stamps, pa_scalar(target, stamps.type))
+    if not pc.any(matches).as_py():
+        raise LookupError(f"{path}: no snapshot as of {target.date()}")
+    frame = pq.read_table(path).filter(matches).to_pandas()
+    key = catalog.TABLES[table].entity
+    frame[key] = frame[key].astype(str)
+    return frame.reset_index(drop=True)
+
+
+def pa_scalar(stamp: pd.Timestamp, kind: object) -> object:
+    """A timestamp scalar of the column's Arrow type (unit and zone must match to compare)."""
+    import pyarrow as pa
+
+    if stamp.tzinfo is None and getattr(kind, "tz", None):
+        stamp = stamp.tz_localize("UTC")
+    if stamp.tzinfo is not None and not getattr(kind, "tz", None):
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return pa.scalar(stamp.to_pydatetime(), type=kind)
+
+
+def scoring_tables(
+    settings: Settings, ws: Workspace, day: date | None, *, show_progress: bool = False
+) -> dict[str, pd.DataFrame]:
+    """user_activity, user_interest and category_stats as of `day` (computed when missing)."""
+    names = (catalog.USER_ACTIVITY.name, catalog.USER_INTEREST.name, catalog.CATEGORY_STATS.name)
+    try:
+        return {name: snapshot_table(ws, name, day) for name in names}
+    except (LookupError, FileNotFoundError):
+        if day is None:
+            raise
+    from features.build import compute_snapshots
+
+    compute_snapshots(settings, ws, [day], show_progress=show_progress)
+    return {name: snapshot_table(ws, name, day) for name in names}

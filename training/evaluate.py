@@ -1,0 +1,184 @@
+"""`grouppush evaluate`: the champions on the held-out snapshot vs baselines, and on simulated
+data against the ground truth (realized future orders + the simulator's true propensities)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from configs import columns as C
+from configs.settings import Settings
+from configs.workspace import Workspace
+from features import catalog
+from features.snapshots import default_as_of, training_snapshot_dates
+from training import interest as interest_mod
+from training import repurchase as repurchase_mod
+from training.datasets import (
+    category_stats_at,
+    fetch_snapshots,
+    load_orders,
+    scoring_tables,
+    split_snapshots,
+    utc,
+    window,
+    with_category,
+)
+from training.metrics import classification_metrics, ranking_metrics
+from training.registry import load_champion
+from training.report import strip_frames, write_report
+from training.train import ensure_snapshots, make_fetch
+
+
+def _champion(ws: Workspace, kind: str) -> tuple[Any, dict[str, Any]]:
+    try:
+        model, version = load_champion(ws, kind)
+    except LookupError as exc:
+        return None, {"error": str(exc)}
+    return model, {"model_name": version.name, "version": version.version, "tags": version.tags}
+
+
+def held_out(settings: Settings, ws: Workspace, as_of: date, models: dict[str, Any]) -> dict:
+    """Champion metrics on the latest snapshot whose label window ends by as_of."""
+    cfg = settings.training
+    dates = training_snapshot_dates(
+        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days
+    )
+    test = split_snapshots(dates, cfg.horizon_days).test
+    ensure_snapshots(settings, ws, [test], show_progress=False)
+    orders = load_orders(ws)
+    orders = orders[orders[C.ORDERED_AT] < utc(as_of)]
+    fetch = make_fetch(settings, ws)
+    out: dict[str, Any] = {"snapshot": str(test), "horizon_days": cfg.horizon_days}
+    if models.get("repurchase") is not None:
+        frame = fetch_snapshots(fetch, orders, [test], catalog.REPURCHASE_SERVICE)
+        frame = repurchase_mod.add_labels(frame, orders, cfg.horizon_days)
+        hold, metrics, base = repurchase_mod.score_holdout(
+            models["repurchase"], frame, orders, test, cfg.horizon_days
+        )
+        out["repurchase"] = {"model": metrics, "baselines": base, "_holdout": hold}
+    if models.get("interest") is not None:
+        frame = fetch_snapshots(fetch, orders, [test], catalog.INTEREST_SERVICE)
+        stats = category_stats_at(ws, test)
+        pairs = interest_mod.snapshot_pairs(frame, stats, orders, test, cfg)
+        scored, metrics, base, _ = interest_mod.score_holdout(
+            models["interest"], pairs, orders, stats, test, cfg
+        )
+        out["interest"] = {"model": metrics, "baselines": base}
+    return out
+
+
+def against_truth(settings: Settings, ws: Workspace, models: dict[str, Any]) -> dict[str, Any]:
+    """Score users as of the simulator's as_of; compare with realized future orders, and with
+    the oracle (the simulator's true probabilities)."""
+    from training.baselines import interest_baselines, repurchase_baselines
+    from training.datasets import category_truth
+    from training.scoring import interest_scores, repurchase_scores
+
+    meta = json.loads((ws.truth / "meta.json").read_text(encoding="utf-8"))
+    as_of = datetime.strptime(str(meta["as_of"])[:10], "%Y-%m-%d").date()
+    horizon = int(meta.get("horizon_days", settings.training.horizon_days))
+    tables = scoring_tables(settings, ws, as_of)
+    history = load_orders(ws)
+    history = history[history[C.ORDERED_AT] < utc(as_of)]
+    future = pd.read_parquet(ws.truth / "future_orders.parquet")
+    future = with_category(ws, future)
+    future = window(future, as_of, horizon)
+    users = pd.Series(np.sort(history[C.USER_ID].unique()))
+    out: dict[str, Any] = {"as_of": str(as_of), "horizon_days": horizon, "n_users": len(users)}
+
+    activity = tables[catalog.USER_ACTIVITY.name]
+    activity = activity[activity[C.USER_ID].isin(users)].drop_duplicates(C.USER_ID)
+    y = activity[C.USER_ID].isin(future[C.USER_ID].unique()).to_numpy(dtype=int)
+    rep: dict[str, Any] = {"baselines": {}}
+    if models.get("repurchase") is not None:
+        probs = repurchase_scores(models["repurchase"], activity)[C.REPURCHASE_PROB].to_numpy()
+        rep["model"] = classification_metrics(y, probs)
+    for name, scores in repurchase_baselines(activity, history, as_of, horizon).items():
+        rep["baselines"][name] = classification_metrics(y, scores)
+    oracle_path = ws.truth / "user_repurchase.parquet"
+    if oracle_path.exists():
+        oracle = pd.read_parquet(oracle_path).drop_duplicates(C.USER_ID).set_index(C.USER_ID)
+        p = activity[C.USER_ID].map(oracle["prob"]).fillna(0.0).to_numpy()
+        rep["oracle"] = classification_metrics(y, p)
+    out["repurchase"] = rep
+
+    interest = tables[catalog.USER_INTEREST.name]
+    interest = interest[interest[C.USER_ID].isin(users)].drop_duplicates(C.USER_ID)
+    stats = tables[catalog.CATEGORY_STATS.name]
+    truth = category_truth(future, as_of, horizon)
+    truth = truth[truth[C.USER_ID].isin(interest[C.USER_ID])]
+    inter: dict[str, Any] = {"baselines": {}}
+    if models.get("interest") is not None:
+        scored = interest_scores(
+            models["interest"],
+            interest,
+            activity,
+            stats,
+            settings.training.interest_popular_candidates,
+        )
+        inter["model"] = ranking_metrics(scored, truth)
+    from features.pairs import build_pairs
+
+    pairs = build_pairs(interest, stats, activity, settings.training.interest_popular_candidates)
+    rankings = interest_baselines(pairs, history, stats, as_of, settings.training.decay_half_lives)
+    for name, frame in rankings.items():
+        inter["baselines"][name] = ranking_metrics(frame, truth)
+    oracle_cat = ws.truth / "user_category.parquet"
+    if oracle_cat.exists():
+        probs = pd.read_parquet(oracle_cat).rename(columns={"prob": C.SCORE})
+        probs[C.CATEGORY_ID] = probs[C.CATEGORY_ID].astype(str)
+        inter["oracle"] = ranking_metrics(probs, truth)
+    out["interest"] = inter
+    return out
+
+
+def evaluate(
+    settings: Settings, ws: Workspace, as_of: date | None = None, *, show_progress: bool = True
+) -> dict[str, Any]:
+    """Write reports/evaluation.html + reports/metrics.json; returns the metrics (no frames)."""
+    console = Console(stderr=True, quiet=not show_progress)
+    as_of = as_of or settings.training.as_of or default_as_of(ws.data)
+    models, champions = {}, {}
+    for kind in ("repurchase", "interest"):
+        models[kind], champions[kind] = _champion(ws, kind)
+    result: dict[str, Any] = {"as_of": str(as_of), "champions": champions}
+    with console.status("scoring the held-out snapshot..."):
+        result["held_out"] = held_out(settings, ws, as_of, models)
+    if (ws.truth / "meta.json").exists():
+        with console.status("comparing with the simulator's ground truth..."):
+            result["truth"] = against_truth(settings, ws, models)
+    result["targets"] = targets(result)
+    paths = write_report(result, ws.reports)
+    result["report"] = {k: str(v) for k, v in paths.items()}
+    console.print(f"report: {paths['html']}")
+    return strip_frames(result)
+
+
+def targets(result: dict[str, Any]) -> dict[str, Any]:
+    """The design's quality targets, checked where the data allows."""
+    out: dict[str, Any] = {}
+    truth = result.get("truth")
+    if truth:
+        rep = truth["repurchase"]
+        if "model" in rep and "oracle" in rep:
+            gap = rep["oracle"]["auc"] - rep["model"]["auc"]
+            out["repurchase_auc_gap_to_oracle"] = gap
+            out["repurchase_auc_within_0.02_of_oracle"] = bool(gap <= 0.02)
+        inter = truth["interest"]
+        if "model" in inter:
+            model = inter["model"]["recall@5"]
+            recent = inter["baselines"]["most_recent"]["recall@5"]
+            popular = inter["baselines"]["popularity"]["recall@5"]
+            out["interest_recall5_vs_most_recent"] = model / recent if recent else None
+            out["interest_recall5_vs_popularity"] = model / popular if popular else None
+            out["interest_targets_met"] = bool(model >= 1.3 * recent and model >= 2 * popular)
+    held = result.get("held_out", {}).get("interest")
+    if held:
+        best = held["baselines"]["decayed_frequency_best"]["ndcg@10"]
+        out["interest_ndcg10_beats_decayed_frequency"] = bool(held["model"]["ndcg@10"] > best)
+    return out

@@ -1,0 +1,75 @@
+"""`grouppush export scores|segments|interest`: champion models over the as-of feature tables,
+written as Parquet or CSV by the output file's suffix."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from configs import columns as C
+from configs.settings import Settings
+from configs.workspace import Workspace
+from features import catalog
+from features.io import write_frame
+from training.datasets import scoring_tables
+from training.registry import load_champion
+from training.scoring import interest_scores, repurchase_scores
+from training.segments import build_segments
+
+ACTIVITY, INTEREST, STATS = (
+    catalog.USER_ACTIVITY.name,
+    catalog.USER_INTEREST.name,
+    catalog.CATEGORY_STATS.name,
+)
+
+
+def _one_row_per_user(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop_duplicates(C.USER_ID, keep="last").reset_index(drop=True)
+
+
+def export_scores(settings: Settings, ws: Workspace, as_of: date | None, out: Path) -> int:
+    """user_id, repurchase_prob, model_version: one row per user of the activity snapshot."""
+    model, version = load_champion(ws, "repurchase")
+    tables = scoring_tables(settings, ws, as_of)
+    scores = repurchase_scores(model, _one_row_per_user(tables[ACTIVITY]))
+    scores[C.MODEL_VERSION] = f"{version.name}/{version.version}"
+    write_frame(scores, out)
+    return len(scores)
+
+
+def export_segments(settings: Settings, ws: Workspace, as_of: date | None, out: Path) -> int:
+    """segment_id, segment_name, segment_kind, user_id, score, description."""
+    tables = scoring_tables(settings, ws, as_of)
+    try:
+        model, _ = load_champion(ws, "repurchase")
+        scores = repurchase_scores(model, _one_row_per_user(tables[ACTIVITY]))
+    except LookupError:  # no trained model yet: segments without model-based tags
+        scores = None
+    segments = build_segments(_one_row_per_user(tables[INTEREST]), scores, settings.training)
+    write_frame(segments, out)
+    return len(segments)
+
+
+def export_interest(
+    settings: Settings, ws: Workspace, as_of: date | None, top_k: int, out: Path
+) -> int:
+    """user_id, category_id, rank (1..k, no gaps), score, model_version for every user with
+    an order before as_of: min(top_k, candidates) rows each."""
+    if top_k <= 0:
+        raise ValueError(f"top_k must be > 0, got {top_k}")
+    model, version = load_champion(ws, "interest")
+    tables = scoring_tables(settings, ws, as_of)
+    ranked = interest_scores(
+        model,
+        _one_row_per_user(tables[INTEREST]),
+        _one_row_per_user(tables[ACTIVITY]),
+        tables[STATS],
+        settings.training.interest_popular_candidates,
+        top_k,
+    )
+    ranked[C.MODEL_VERSION] = f"{version.name}/{version.version}"
+    ranked = ranked[[C.USER_ID, C.CATEGORY_ID, C.RANK, C.SCORE, C.MODEL_VERSION]]
+    write_frame(ranked, out)
+    return len(ranked)

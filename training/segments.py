@@ -1,0 +1,168 @@
+"""Exportable segments: per-category interest segments, persona clusters, model-based tags.
+
+Category segments use the feature table's decayed, similarity-spread interest (cheap enough
+for 1M users); personas are MiniBatchKMeans clusters over the sparse interest vectors
+(reduced with TruncatedSVD when there are many categories); tags come from the repurchase
+champion's probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.decomposition import TruncatedSVD
+
+from configs import columns as C
+from configs.settings import TrainingSettings
+from features.pairs import explode_interest
+
+SEGMENT_NAME = "segment_name"
+SEGMENT_KIND = "segment_kind"
+DESCRIPTION = "description"
+COLUMNS = [C.SEGMENT_ID, SEGMENT_NAME, SEGMENT_KIND, C.USER_ID, C.SCORE, DESCRIPTION]
+MAX_DENSE_CATEGORIES = 64
+FIT_SAMPLE = 100_000
+
+
+def explode_scores(interest: pd.DataFrame) -> pd.DataFrame:
+    """(user_id, category_id, interest_score) rows of the user_interest snapshot."""
+    long = explode_interest(interest, ("interest_scores",))
+    return long[[C.USER_ID, C.CATEGORY_ID, "interest_score"]]
+
+
+def category_segments(long: pd.DataFrame, cfg: TrainingSettings) -> pd.DataFrame:
+    """Members whose interest share passes segment_min_score, or who are in the category's
+    top segment_top_share of interested members. long: explode_scores() rows."""
+    long = long[long["interest_score"] > 0]
+    by_cat = long.groupby(C.CATEGORY_ID)["interest_score"]
+    rank = by_cat.rank(ascending=False, method="first")
+    size = by_cat.transform("size")
+    keep = (long["interest_score"] >= cfg.segment_min_score) | (
+        rank <= np.ceil(cfg.segment_top_share * size)
+    )
+    seg = long[keep]
+    cat = seg[C.CATEGORY_ID].astype(str)
+    return pd.DataFrame(
+        {
+            C.SEGMENT_ID: "category:" + cat,
+            SEGMENT_NAME: "interested in " + cat,
+            SEGMENT_KIND: "category",
+            C.USER_ID: seg[C.USER_ID].to_numpy(),
+            C.SCORE: seg["interest_score"].to_numpy(),
+            DESCRIPTION: "interest share >= threshold or in the category's top share",
+        }
+    )
+
+
+def interest_matrix(long: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Sparse users x categories matrix of interest shares: (matrix, user ids, category ids)."""
+    u_idx, users = pd.factorize(long[C.USER_ID])  # hash-based: no sort of 30M ids
+    c_idx, cats = pd.factorize(long[C.CATEGORY_ID].astype(str))
+    values = long["interest_score"].to_numpy(dtype=np.float32)
+    matrix = sp.csr_matrix((values, (u_idx, c_idx)), shape=(len(users), len(cats)))
+    return matrix, np.asarray(users), np.asarray(cats)
+
+
+def personas(long: pd.DataFrame, cfg: TrainingSettings) -> pd.DataFrame:
+    """Every interested member in one persona cluster, scored by closeness to its centre."""
+    matrix, users, cats = interest_matrix(long)
+    n_clusters = min(cfg.n_personas, len(users))
+    if n_clusters < 1:
+        return pd.DataFrame(columns=COLUMNS)
+    rng = np.random.default_rng(cfg.seed)
+    if len(cats) > MAX_DENSE_CATEGORIES:
+        svd = TruncatedSVD(n_components=32, random_state=cfg.seed)
+        sample = rng.choice(len(users), min(len(users), FIT_SAMPLE), replace=False)
+        svd.fit(matrix[sample])
+        dense = svd.transform(matrix).astype(np.float32)
+    else:
+        dense = matrix.toarray()
+    km = MiniBatchKMeans(n_clusters=n_clusters, random_state=cfg.seed, n_init=3, batch_size=4096)
+    sample = rng.choice(len(users), min(len(users), FIT_SAMPLE), replace=False)
+    km.fit(dense[sample])
+    labels = km.predict(dense)
+    distance = np.linalg.norm(dense - km.cluster_centers_[labels], axis=1)
+    descriptions = describe(matrix, labels, cats, n_clusters)
+    return pd.DataFrame(
+        {
+            C.SEGMENT_ID: [f"persona:{k}" for k in labels],
+            SEGMENT_NAME: [descriptions[k][0] for k in labels],
+            SEGMENT_KIND: "persona",
+            C.USER_ID: users,
+            C.SCORE: 1.0 / (1.0 + distance),
+            DESCRIPTION: [descriptions[k][1] for k in labels],
+        }
+    )
+
+
+def describe(
+    matrix: sp.csr_matrix, labels: np.ndarray, cats: np.ndarray, n_clusters: int
+) -> dict[int, tuple[str, str]]:
+    """(name, description) per cluster from its members' mean interest per category."""
+    out = {}
+    onehot = sp.csr_matrix(
+        (np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(n_clusters, len(labels))
+    )
+    sizes = np.asarray(onehot.sum(axis=1)).ravel()
+    means = np.asarray((onehot @ matrix).todense()) / np.maximum(sizes, 1)[:, None]
+    for k in range(n_clusters):
+        top = np.argsort(-means[k])[:3]
+        names = [str(cats[i]) for i in top if means[k, i] > 0]
+        focus = means[k, top[0]] if len(top) else 0.0
+        style = "focused" if focus >= 0.4 else "broad"
+        out[k] = (
+            f"persona {k}: {style} {'/'.join(names) or 'mixed'} buyers",
+            f"{int(sizes[k])} members; top categories "
+            + ", ".join(f"{cats[i]} ({means[k, i]:.0%})" for i in top if means[k, i] > 0),
+        )
+    return out
+
+
+def model_tags(scores: pd.DataFrame, cfg: TrainingSettings) -> pd.DataFrame:
+    """Tags operators act on, from the repurchase champion: likely repurchase / churn risk."""
+    prob = scores[C.REPURCHASE_PROB].to_numpy()
+    likely = prob >= cfg.repurchase_tag_threshold
+    churn = prob < cfg.churn_tag_threshold
+    parts = []
+    for mask, seg_id, name, score, text in (
+        (
+            likely,
+            "tag:likely_repurchase",
+            "likely to repurchase (回购)",
+            prob,
+            f"repurchase probability >= {cfg.repurchase_tag_threshold}",
+        ),
+        (
+            churn,
+            "tag:churn_risk",
+            "churn risk (流失预警)",
+            1.0 - prob,
+            f"repurchase probability < {cfg.churn_tag_threshold}",
+        ),
+    ):
+        parts.append(
+            pd.DataFrame(
+                {
+                    C.SEGMENT_ID: seg_id,
+                    SEGMENT_NAME: name,
+                    SEGMENT_KIND: "model_tag",
+                    C.USER_ID: scores[C.USER_ID].to_numpy()[mask],
+                    C.SCORE: score[mask],
+                    DESCRIPTION: text,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def build_segments(
+    interest: pd.DataFrame, scores: pd.DataFrame | None, cfg: TrainingSettings
+) -> pd.DataFrame:
+    """All segment memberships: one row per (segment, member)."""
+    long = explode_scores(interest)
+    parts = [category_segments(long, cfg), personas(long, cfg)]
+    if scores is not None:
+        parts.append(model_tags(scores, cfg))
+    return pd.concat(parts, ignore_index=True)[COLUMNS]

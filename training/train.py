@@ -1,0 +1,143 @@
+"""`grouppush train`: snapshots -> point-in-time sets -> models -> MLflow registry -> champion."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from rich.console import Console
+
+from configs import columns as C
+from configs.settings import Settings
+from configs.workspace import Workspace
+from features import catalog
+from features.snapshots import default_as_of, training_snapshot_dates
+from training.datasets import (
+    Fetch,
+    SnapshotSplit,
+    category_stats_at,
+    feast_fetcher,
+    fetch_snapshots,
+    load_orders,
+    offline_fetcher,
+    split_snapshots,
+    utc,
+)
+from training.estimator import ModelResult
+
+TARGETS = ("repurchase", "interest", "all")
+NEEDED_TABLES = (
+    catalog.USER_ACTIVITY.name,
+    catalog.USER_INTEREST.name,
+    catalog.CATEGORY_STATS.name,
+)
+
+
+def offline_dates(ws: Workspace, table: str) -> set[date]:
+    """Snapshot dates present in an offline table's history (reads one column)."""
+    path = ws.offline / f"{table}.parquet"
+    if not path.exists():
+        return set()
+    stamps = pc.unique(pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(0))
+    return {s.date() for s in stamps.to_pylist()}
+
+
+def ensure_snapshots(
+    settings: Settings, ws: Workspace, dates: Sequence[date], show_progress: bool
+) -> list[date]:
+    """Compute the snapshots training needs that the offline history lacks; returns them."""
+    have = set.intersection(*(offline_dates(ws, t) for t in NEEDED_TABLES))
+    missing = sorted(set(dates) - have)
+    if missing:
+        from features.build import compute_snapshots
+
+        compute_snapshots(settings, ws, missing, show_progress=show_progress)
+    return missing
+
+
+def make_fetch(settings: Settings, ws: Workspace) -> Fetch:
+    if settings.training.feature_source == "offline":
+        return offline_fetcher(ws)
+    return feast_fetcher(ws, settings.features)
+
+
+def fit_target(
+    kind: str,
+    settings: Settings,
+    ws: Workspace,
+    fetch: Fetch,
+    orders: Any,
+    dates: Sequence[date],
+    split: SnapshotSplit,
+) -> ModelResult:
+    """Fit one model on its FeatureService's point-in-time rows."""
+    cfg = settings.training
+    if kind == "repurchase":
+        from training.repurchase import train_repurchase
+
+        frame = fetch_snapshots(fetch, orders, dates, catalog.REPURCHASE_SERVICE)
+        return train_repurchase(frame, orders, split, cfg)
+    from training.interest import train_interest
+
+    frame = fetch_snapshots(fetch, orders, dates, catalog.INTEREST_SERVICE)
+    stats = {d: category_stats_at(ws, d) for d in dates}
+    return train_interest(frame, stats, orders, split, cfg)
+
+
+def train(
+    settings: Settings,
+    ws: Workspace,
+    target: str = "all",
+    as_of: date | None = None,
+    *,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Train, evaluate on the held-out latest snapshot, log + register, maybe promote.
+
+    Labels come only from orders before `as_of` (default: the day after the last order), so
+    every label window [s, s + horizon) ends by as_of.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r}: choose one of {', '.join(TARGETS)}")
+    from training.plots import model_figures, plt
+    from training.registry import log_and_register
+
+    console = Console(stderr=True, quiet=not show_progress)
+    cfg = settings.training
+    as_of = as_of or cfg.as_of or default_as_of(ws.data)
+    dates = training_snapshot_dates(
+        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days
+    )
+    split = split_snapshots(dates, cfg.horizon_days)
+    computed = ensure_snapshots(settings, ws, dates, show_progress)
+    orders = load_orders(ws)
+    orders = orders[orders[C.ORDERED_AT] < utc(as_of)]
+    fetch = make_fetch(settings, ws)
+    out: dict[str, Any] = {
+        "as_of": str(as_of),
+        "snapshots": [str(d) for d in dates],
+        "computed_snapshots": [str(d) for d in computed],
+    }
+    kinds = ("repurchase", "interest") if target == "all" else (target,)
+    for kind in kinds:
+        start = time.perf_counter()
+        with console.status(f"training {kind} on {len(split.train)} snapshot(s)..."):
+            result = fit_target(kind, settings, ws, fetch, orders, dates, split)
+        fit_seconds = time.perf_counter() - start
+        with console.status(f"logging {kind} to MLflow..."):
+            figures = model_figures(result)
+            summary = log_and_register(result, settings, ws, as_of, figures)
+            plt.close("all")
+        summary["train_seconds"] = round(fit_seconds, 2)
+        summary["data"] = result.data
+        out[kind] = summary
+        flag = "promoted to champion" if summary["promoted"] else "not promoted"
+        console.print(
+            f"{kind}: {result.primary}={result.metrics[result.primary]:.4f} "
+            f"v{summary['version']} {flag}: {summary['reason']}"
+        )
+    return out
