@@ -39,7 +39,7 @@ def make_shop_export(
     """Write orders.csv + products.csv in a shop's own dialect; returns row counts."""
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
-    cat_codes = {c: f"{c.upper().replace('_', ' ')}" for c in products["category_id"].unique()}
+    cat_codes = {c: f"COMMODITY {c}" for c in products["category_id"].unique()}  # spaces
     upc = {p: f"{i:08d}" for i, p in enumerate(products["product_id"])}  # leading zeros
     hh = {u: f"HH {i:05d}" for i, u in enumerate(orders["user_id"].unique())}  # spaces
     shop_orders = pd.DataFrame(
