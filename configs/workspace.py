@@ -26,7 +26,9 @@ class Workspace:
 
     @property
     def mlflow_tracking_uri(self) -> str:
-        override = os.environ.get("MLFLOW_TRACKING_URI")
+        # Not MLFLOW_TRACKING_URI: mlflow.set_tracking_uri() exports that variable, so one
+        # workspace's URI would leak into the next workspace opened by the same process.
+        override = os.environ.get("GROUPPUSH_MLFLOW_TRACKING_URI")
         if override:
             return override
         return f"sqlite:///{(self.mlflow / 'mlflow.db').resolve()}"

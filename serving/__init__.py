@@ -1,1 +1,4 @@
-"""Push-list engine, BentoML service and API schemas (loads registered models, never training code)."""
+"""Push-list engine, BentoML service and API schemas.
+
+Loads registered models, never training code.
+"""

@@ -1,0 +1,203 @@
+"""Push-list latency and throughput over HTTP on loopback (DESIGN.md section 9).
+
+Starts `bentoml serve serving.service:GroupPush` on a workspace, then drives it from this
+process with asyncio + httpx: requests for groups of ~500 members x ~2,000 candidate products
+(the workspace's products passed as product_ids), a warm-up, then a fixed-duration run.
+Writes p50/p95/p99, req/s, errors and the service's RSS to benchmarks/results/serving_<preset>.json.
+
+    .venv/bin/python benchmarks/bench_serving.py --workspace /tmp/ws --preset demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from configs.workspace import resolve_workspace  # noqa: E402
+from grouppush.runner import free_port, start_service, stop_service, wait_ready  # noqa: E402
+
+TARGETS = {"p50_ms": 10.0, "p99_ms": 30.0, "req_per_s": 150.0}
+
+
+def pick_request_data(ws_root: Path, members: int, candidates: int) -> tuple[list[str], list[str]]:
+    """Groups whose membership is closest to (and at least) MEMBERS; CANDIDATES product ids
+    (slow-moving ones first)."""
+    from configs.settings import load_settings
+    from serving.loader import load_snapshot
+
+    ws = resolve_workspace(ws_root)
+    snap = load_snapshot(ws, load_settings())
+    sizes = np.diff(snap.member_indptr)
+    live = snap.group_stage != "zombie"
+    order = np.argsort(np.where(live & (sizes >= members), sizes, 10**9), kind="stable")
+    groups = [str(snap.group_ids[g]) for g in order[:8] if live[g] and sizes[g] >= members]
+    if not groups:
+        groups = [str(snap.group_ids[int(np.argmax(np.where(live, sizes, -1)))])]
+    slow = set(snap.default_candidates.tolist())
+    ranked = sorted(range(len(snap.prod_ids)), key=lambda p: (p not in slow, p))
+    products = [str(snap.prod_ids[p]) for p in ranked[:candidates]]
+    return groups, products
+
+
+async def drive(
+    url: str, bodies: list[bytes], duration: float, concurrency: int, warmup: float
+) -> dict[str, float]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    stop_at = 0.0
+
+    async def worker(client: httpx.AsyncClient, i: int, record: bool) -> None:
+        nonlocal errors
+        n = i
+        while time.perf_counter() < stop_at:
+            body = bodies[n % len(bodies)]
+            n += concurrency
+            t0 = time.perf_counter()
+            try:
+                r = await client.post(
+                    "/push_lists", content=body, headers={"content-type": "application/json"}
+                )
+                ok = r.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if record:
+                latencies.append(time.perf_counter() - t0)
+                errors += not ok
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        stop_at = time.perf_counter() + warmup
+        await asyncio.gather(*(worker(client, i, False) for i in range(concurrency)))
+        start = time.perf_counter()
+        stop_at = start + duration
+        await asyncio.gather(*(worker(client, i, True) for i in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "req_per_s": len(latencies) / elapsed,
+    }
+
+
+def service_rss_mb(pid: int) -> float:
+    import psutil
+
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workspace", default=os.environ.get("GROUPPUSH_WORKSPACE"), required=False)
+    ap.add_argument("--preset", default="demo", help="names the results file")
+    ap.add_argument("--members", type=int, default=500)
+    ap.add_argument("--candidates", type=int, default=2000)
+    ap.add_argument("--duration", type=float, default=20.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1, help="BentoML worker processes")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    if not args.workspace:
+        ap.error("--workspace (or GROUPPUSH_WORKSPACE) is required")
+    root = Path(args.workspace).resolve()
+    groups, products = pick_request_data(root, args.members, args.candidates)
+    bodies = [
+        json.dumps(
+            {"group_ids": [g], "top_k": 10, "members_per_product": 20, "product_ids": products}
+        ).encode()
+        for g in groups
+    ]
+    out = args.out or ROOT / "benchmarks" / "results" / f"serving_{args.preset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench_serving_"))
+    port = free_port()
+    env = {
+        "GROUPPUSH__SERVING__RELOAD_INTERVAL_SECONDS": "0",
+        "BENTOML_HOME": str(scratch / "bentoml"),  # keep the workspace untouched
+        "GROUPPUSH_SERVE_WORKERS": str(args.workers),
+        "GROUPPUSH__SERVING__MAX_PRODUCT_IDS": str(max(5000, len(products))),
+    }
+    t0 = time.perf_counter()
+    proc = start_service(resolve_workspace(root), "127.0.0.1", port, env, scratch / "serve.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc, timeout=900)
+        startup = time.perf_counter() - t0
+        import httpx
+
+        sample = httpx.post(
+            f"{url}/push_lists",
+            content=bodies[0],
+            timeout=60,
+            headers={"content-type": "application/json"},
+        ).json()
+        stats = asyncio.run(drive(url, bodies, args.duration, args.concurrency, args.warmup))
+        rss = service_rss_mb(proc.pid)
+    finally:
+        stop_service(proc)
+    sizes = [len(g["items"]) for g in sample["groups"]]
+    result = {
+        "preset": args.preset,
+        "workspace": str(root),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "groups": groups,
+        "members_min": args.members,
+        "candidates": len(products),
+        "concurrency": args.concurrency,
+        "workers": args.workers,
+        "duration_s": args.duration,
+        **stats,
+        "service_rss_mb": rss,
+        "startup_s": startup,
+        "serve_log": str(scratch / "serve.log"),
+        "items_in_sample": sizes,
+        "model_version": sample.get("model_version"),
+        "as_of": sample.get("as_of"),
+        "load_average": os.getloadavg(),
+        "targets": TARGETS,
+        "meets": {
+            k: (stats[k] >= v if k == "req_per_s" else stats[k] <= v) for k, v in TARGETS.items()
+        },
+    }
+    out.write_text(json.dumps(result, indent=2))
+    print(
+        json.dumps(
+            {
+                k: result[k]
+                for k in (
+                    "p50_ms",
+                    "p95_ms",
+                    "p99_ms",
+                    "req_per_s",
+                    "errors",
+                    "service_rss_mb",
+                    "meets",
+                )
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Push lists for one group: score member x product on snapshot arrays, then apply the rules.
+
+Pure numpy on integer indices (no web imports, no pandas in the request path). Scores are built
+at the category level (dense categories x members, from the members' sparse interest rows), then
+per (category, price band) combination, so a 500-member x 2,000-product request touches a few
+small matrices. Rules: (1) no product from a non-high-frequency category the member bought within
+its repurchase cycle; (2) a per-member push cap over a rolling window (logged pushes, group-wide
+pushes and this response's own assignments); (3) expected buyers never exceed stock; (4) at most
+`max_per_category` products of one category; (5) zombie groups get the members to move instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from configs.settings import ServingSettings
+from serving.explain import Explainer, zombie_list
+from serving.results import GroupPushList, Item, Member
+from serving.snapshot import N_BANDS, Snapshot
+
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class _Dense:
+    """Category x member matrices for the candidate categories of one request."""
+
+    base: np.ndarray  # interest + repurchase terms (0 where suppressed)
+    rel: np.ndarray  # relative interest (0 where suppressed)
+    entry: np.ndarray  # int64 CSR entry of (category, member), -1 when absent (for reasons)
+
+
+def weights(cfg: ServingSettings) -> tuple[float, float, float]:
+    """(interest, affinity, repurchase) weights normalised to sum 1."""
+    w = [
+        max(cfg.interest_weight, 0.0),
+        max(cfg.affinity_weight, 0.0),
+        max(cfg.repurchase_weight, 0.0),
+    ]
+    total = sum(w) or 1.0
+    return w[0] / total, w[1] / total, w[2] / total
+
+
+def _row_entries(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in `rows`, CSR entry index) for every stored entry of the given rows."""
+    starts = indptr[rows]
+    lens = indptr[rows + 1] - starts
+    offsets = np.cumsum(lens) - lens
+    entries = np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts - offsets, lens)
+    return np.repeat(np.arange(len(rows), dtype=np.int64), lens), entries
+
+
+def _dense(snap: Snapshot, members: np.ndarray, ucat: np.ndarray, cfg: ServingSettings) -> _Dense:
+    w_i, _, w_r = weights(cfg)
+    csr = snap.interest
+    pos = np.full(len(snap.cat_ids), -1, dtype=np.int64)
+    pos[ucat] = np.arange(len(ucat))
+    row, e = _row_entries(csr.indptr, members)
+    col = pos[csr.indices[e]]
+    keep = col >= 0
+    row, col, e = row[keep], col[keep], e[keep]
+    live = csr.live[e]
+    shape = (len(ucat), len(members))
+    base, rel = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    base[col, row] = live * (w_i * csr.model[e] + w_r * snap.user_rep[members[row]] * csr.due[e])
+    rel[col, row] = live * csr.rel[e]
+    entry = np.full(shape, -1, np.int64)
+    entry[col, row] = e
+    return _Dense(base, rel, entry)
+
+
+def _take_within_stock(scores: np.ndarray, stock: float) -> int:
+    """How many of the (descending) member scores fit under the product's stock."""
+    csum = np.cumsum(scores, dtype=np.float64)
+    return int(np.searchsorted(csum, stock + EPS, side="right"))
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One group's scoring state: members (with cap left), candidates, combo score matrix."""
+
+    members: np.ndarray
+    cap_left: np.ndarray
+    cand: np.ndarray
+    stock: np.ndarray
+    cats: np.ndarray
+    cand_u: np.ndarray  # candidate -> row of the category arrays
+    cand_combo: np.ndarray
+    scores: np.ndarray  # (category x band combos, members)
+    entry: np.ndarray
+
+
+def _prepare(
+    snap: Snapshot,
+    g: int,
+    cfg: ServingSettings,
+    candidates: np.ndarray | None,
+    used: np.ndarray | None,
+    out: GroupPushList,
+) -> _Request | None:
+    members = snap.group_members(g)
+    cap_left = cfg.push_cap - snap.push_counts[members]
+    if used is not None:
+        cap_left = cap_left - used[members]
+    keep = cap_left > 0
+    if len(members) and not keep.any():
+        out.warnings.append("every member reached the push cap for the rolling window")
+    members, cap_left = members[keep], cap_left[keep].astype(np.int32)
+    cand = snap.default_candidates if candidates is None else np.asarray(candidates, np.int64)
+    stock = snap.prod_stock[cand]
+    in_stock = (np.isnan(stock) | (stock > 0)) & (snap.prod_cat[cand] >= 0)
+    cand, stock = cand[in_stock], np.where(np.isnan(stock[in_stock]), np.inf, stock[in_stock])
+    if not len(cand) or not len(members):
+        return None
+    cats = snap.prod_cat[cand]
+    ucat, cand_u = np.unique(cats, return_inverse=True)
+    dense = _dense(snap, members, ucat, cfg)
+    combo_key = cand_u.astype(np.int64) * N_BANDS + snap.prod_band[cand]
+    ucombo, cand_combo = np.unique(combo_key, return_inverse=True)
+    _, w_a, _ = weights(cfg)
+    fit_t = snap.user_fit[members].T  # (bands, members)
+    combo_u = ucombo // N_BANDS
+    scores = dense.base[combo_u] + w_a * dense.rel[combo_u] * fit_t[ucombo % N_BANDS]
+    return _Request(members, cap_left, cand, stock, cats, cand_u, cand_combo, scores, dense.entry)
+
+
+def _expected(req: _Request, k: int) -> np.ndarray:
+    """Expected buyers per candidate: its k best member scores that fit under its stock.
+
+    Caps are ignored here (they only lower the value); the top-k values come from a partition
+    of each (category, band) row, O(members) per row.
+    """
+    n = req.scores.shape[1]
+    top = np.partition(req.scores, n - k, axis=1)[:, n - k :] if k < n else req.scores
+    top = -np.sort(-top, axis=1)
+    csum = np.cumsum(top, axis=1, dtype=np.float64)[req.cand_combo]
+    positive = (top > EPS).sum(axis=1)[req.cand_combo]
+    n_take = np.minimum((csum <= req.stock[:, None] + EPS).sum(axis=1), positive)
+    rows = np.arange(len(req.cand))
+    return np.where(n_take > 0, csum[rows, np.maximum(n_take - 1, 0)], 0.0)
+
+
+def _pick(req: _Request, p: int, k: int, cap_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The members for product p: best first, with cap left and a positive score, in stock."""
+    row = req.scores[int(req.cand_combo[p])]
+    m = min(len(row), 4 * k)  # enough unless many of the best are capped
+    idx = np.argpartition(-row, m - 1)[:m] if m < len(row) else np.arange(len(row))
+    while True:
+        idx = idx[np.argsort(-row[idx], kind="stable")]
+        ok = (cap_left[idx] > 0) & (row[idx] > EPS)
+        if ok.sum() >= k or len(idx) == len(row):
+            break
+        idx = np.arange(len(row))
+    idx = idx[ok][:k]
+    n = _take_within_stock(row[idx], float(req.stock[p]))
+    return idx[:n], row[idx[:n]]
+
+
+Pick = tuple[int, np.ndarray, np.ndarray]  # (candidate position, member positions, scores)
+
+
+def _select(req: _Request, top_k: int, k: int, max_per_cat: int) -> list[Pick]:
+    """Greedy over products by expected buyers, applying member caps and category diversity."""
+    expected = _expected(req, k)
+    cap_left = req.cap_left.copy()
+    per_cat: dict[int, int] = {}
+    picks: list[Pick] = []
+    for p in np.argsort(-expected, kind="stable"):
+        if len(picks) >= top_k or expected[p] <= EPS:
+            break
+        c = int(req.cats[p])
+        if per_cat.get(c, 0) >= max_per_cat:
+            continue
+        idx, sc = _pick(req, int(p), k, cap_left)
+        if len(idx):
+            cap_left[idx] -= 1
+            per_cat[c] = per_cat.get(c, 0) + 1
+            picks.append((int(p), idx, sc))
+    return picks
+
+
+def push_list(
+    snap: Snapshot,
+    g: int,
+    cfg: ServingSettings,
+    *,
+    top_k: int = 10,
+    members_per_product: int = 20,
+    candidates: np.ndarray | None = None,
+    used: np.ndarray | None = None,
+) -> GroupPushList:
+    """The ranked push list of group index g; `used` (per user) carries this response's pushes."""
+    stage = str(snap.group_stage[g])
+    if stage == "zombie":
+        return zombie_list(snap, g)
+    out = GroupPushList(str(snap.group_ids[g]), stage)
+    req = _prepare(snap, g, cfg, candidates, used, out)
+    if req is None:
+        return out
+    k = min(members_per_product, len(req.members))
+    explain = Explainer(snap)
+    for p, idx, sc in _select(req, top_k, k, cfg.max_per_category):
+        if used is not None:
+            np.add.at(used, req.members[idx], 1)
+        c = int(req.cats[p])
+        users = req.members[idx]
+        reasons = explain.item_reasons(users, c, req.entry[req.cand_u[p], idx])
+        picks = [
+            Member(str(snap.user_ids[u]), round(float(s), 4), why)
+            for u, s, why in zip(users.tolist(), sc.tolist(), reasons, strict=True)
+        ]
+        total = float(sc.sum(dtype=np.float64))
+        out.items.append(
+            Item(
+                str(snap.prod_ids[req.cand[p]]),
+                str(snap.cat_ids[c]),
+                round(total / len(idx), 4),
+                round(total, 4),
+                picks,
+            )
+        )
+    out.items.sort(key=lambda it: -it.expected_buyers)
+    return out
+
+
+def staleness_warning(snap: Snapshot, stale_after_days: int, today: date) -> str | None:
+    """A warning when the features' as-of lags the reference date by more than the limit.
+
+    The reference is the newest order date in the workspace when known (features not rebuilt
+    after new orders arrived), else `today` (wall clock).
+    """
+    reference = snap.data_as_of or today
+    lag = (reference - snap.as_of).days
+    if lag > stale_after_days:
+        return f"features as of {snap.as_of.isoformat()} are {lag} days behind {reference}"
+    return None

@@ -1,0 +1,73 @@
+"""Human-readable reasons for a targeted member, and the zombie-group answer.
+
+Built only for the members a response returns; the per-user part (repurchase, tags) is
+computed once per request even when a member is targeted for several products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from serving.results import GroupPushList, Member
+from serving.snapshot import NO_GROUP, Snapshot
+
+MAX_TAG_REASONS = 3
+LIKELY_REORDER = 0.6
+
+
+class Explainer:
+    """Reasons from the snapshot's interest entry of (user, category) and the user's profile."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self._user: dict[int, list[str]] = {}
+
+    def _user_reasons(self, user: int) -> list[str]:
+        found = self._user.get(user)
+        if found is None:
+            rep = float(self.snap.user_rep[user])
+            found = [f"likely to order again soon ({rep:.0%})"] if rep >= LIKELY_REORDER else []
+            found += self.snap.tags_of(user)[:MAX_TAG_REASONS]
+            self._user[user] = found
+        return found
+
+    def item_reasons(self, users: np.ndarray, cat: int, entries: np.ndarray) -> list[list[str]]:
+        """Reasons for targeting USERS with a product of category CAT; ENTRIES are their CSR
+        entries for the category (-1: none), gathered in one go."""
+        snap, csr = self.snap, self.snap.interest
+        found = entries >= 0
+        e = np.where(found, entries, 0)
+        n30 = np.where(found, csr.counts_30d[e], 0).tolist()
+        last = np.where(found, csr.last_days[e], -1).tolist()
+        model = np.where(found, csr.model[e], 0).tolist()
+        name, cycle = snap.cat_ids[cat], float(snap.cat_cycle[cat])
+        due = f"replenishment due: {name} every {cycle:.0f} days, last {{:.0f}} days ago"
+        out = []
+        for user, n, ld, m in zip(users.tolist(), n30, last, model, strict=True):
+            why = [f"bought {name} {int(n)} times in 30 days"] if n > 0 else []
+            if ld >= 0 and np.isfinite(cycle) and ld >= cycle:
+                why.append(due.format(ld))
+            elif ld < 0 and m > 0:
+                why.append(f"interested in categories related to {name}")
+            out.append(why + self._user_reasons(user))
+        return out
+
+
+def zombie_list(snap: Snapshot, g: int) -> GroupPushList:
+    """Instead of pushes: the still-active members and the group to move them to."""
+    members = snap.group_members(g)
+    active = members[snap.user_days30[members] > 0]
+    order = np.lexsort((-snap.user_rep[active], -snap.user_days30[active]))
+    target = int(snap.group_target[g])
+    suggested = str(snap.group_ids[target]) if target != NO_GROUP else None
+    moves = [
+        Member(
+            str(snap.user_ids[u]),
+            round(float(snap.user_rep[u]), 4),
+            [f"ordered on {int(snap.user_days30[u])} days in 30 days", *snap.tags_of(int(u))[:2]],
+        )
+        for u in active[order]
+    ]
+    where = f"to group {suggested}" if suggested else "to an active group of the same store"
+    warning = f"zombie group: no pushes; move the {len(moves)} still-active members {where}"
+    return GroupPushList(str(snap.group_ids[g]), "zombie", [warning], [], suggested, moves)

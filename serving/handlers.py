@@ -1,0 +1,198 @@
+"""Request -> engine -> response for each endpoint, on one snapshot (no web framework here).
+
+Each handler returns (HTTP status, body model): 200, 404 when none of the ids is known (the
+unknown ones listed), 413/422 when a configured limit is passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+
+import numpy as np
+from pydantic import BaseModel
+
+from configs.settings import Settings
+from serving import engine
+from serving.results import GroupPushList, Member
+from serving.schemas import (
+    ErrorBody,
+    GroupOut,
+    ItemOut,
+    MemberOut,
+    PushListRequest,
+    PushListResponse,
+    RepurchaseResponse,
+    RepurchaseScore,
+    SegmentsResponse,
+    UserSegments,
+    limit_error,
+)
+from serving.snapshot import Snapshot
+
+Answer = tuple[int, BaseModel]
+MAX_SEGMENTS = 5
+
+
+def _split(ids: Sequence[str], index: Mapping[str, int]) -> tuple[list[int], list[str]]:
+    known: list[int] = []
+    unknown: list[str] = []
+    get = index.get
+    for i in dict.fromkeys(ids):  # de-duplicated, order kept
+        j = get(i)
+        if j is None:
+            unknown.append(i)
+        else:
+            known.append(j)
+    return known, unknown
+
+
+def _first_limit_error(settings: Settings, sizes: dict[str, int]) -> Answer | None:
+    for field, size in sizes.items():
+        err = limit_error(field, size, settings.serving)
+        if err:
+            return err
+    return None
+
+
+def _not_found(field: str, unknown: list[str]) -> Answer:
+    body = ErrorBody(error=f"{field}: none of the ids is known", field=field, unknown_ids=unknown)
+    return 404, body
+
+
+def _members(members: list[Member]) -> list[MemberOut]:
+    return [MemberOut(user_id=m.user_id, score=m.score, reasons=m.reasons) for m in members]
+
+
+def _group_out(res: GroupPushList, extra_warnings: list[str]) -> GroupOut:
+    return GroupOut(
+        group_id=res.group_id,
+        stage=res.stage,
+        warnings=[*extra_warnings, *res.warnings],
+        items=[
+            ItemOut(
+                product_id=it.product_id,
+                category_id=it.category_id,
+                score=it.score,
+                expected_buyers=it.expected_buyers,
+                members=_members(it.members),
+            )
+            for it in res.items
+        ],
+        suggested_group_id=res.suggested_group_id,
+        move_members=_members(res.move_members),
+    )
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def push_lists(snap: Snapshot, req: PushListRequest, settings: Settings) -> Answer:
+    sizes = {
+        "group_ids": len(req.group_ids),
+        "top_k": req.top_k,
+        "members_per_product": req.members_per_product,
+    }
+    if req.product_ids is not None:
+        sizes["product_ids"] = len(req.product_ids)
+    if err := _first_limit_error(settings, sizes):
+        return err
+    groups, unknown = _split(req.group_ids, snap.group_index)
+    if not groups:
+        return _not_found("group_ids", unknown)
+    candidates: np.ndarray | None = None
+    unknown_products: list[str] = []
+    if req.product_ids is not None:
+        known_products, unknown_products = _split(req.product_ids, snap.prod_index)
+        if not known_products:
+            return _not_found("product_ids", unknown_products)
+        candidates = np.asarray(known_products, dtype=np.int64)
+    stale = engine.staleness_warning(snap, settings.serving.stale_after_days, _today())
+    warnings = [stale] if stale else []
+    used = np.zeros(len(snap.user_ids), dtype=np.int32) if len(groups) > 1 else None
+    out = [
+        _group_out(
+            engine.push_list(
+                snap,
+                g,
+                settings.serving,
+                top_k=req.top_k,
+                members_per_product=req.members_per_product,
+                candidates=candidates,
+                used=used,
+            ),
+            warnings,
+        )
+        for g in groups
+    ]
+    return 200, PushListResponse(
+        as_of=snap.as_of,
+        model_version=snap.model_version,
+        groups=out,
+        unknown_group_ids=unknown,
+        unknown_product_ids=unknown_products,
+    )
+
+
+def _known_users(
+    snap: Snapshot, user_ids: list[str], settings: Settings
+) -> tuple[list[int], list[str]] | Answer:
+    """(known user indices, unknown ids), or the error answer (limit passed / none known)."""
+    if err := _first_limit_error(settings, {"user_ids": len(user_ids)}):
+        return err
+    users, unknown = _split(user_ids, snap.user_index)
+    return (users, unknown) if users else _not_found("user_ids", unknown)
+
+
+def repurchase_scores(snap: Snapshot, user_ids: list[str], settings: Settings) -> Answer:
+    found = _known_users(snap, user_ids, settings)
+    if isinstance(found[0], int):
+        return found  # type: ignore[return-value]
+    users, unknown = found
+    probs = snap.user_rep[users]
+    scores = [
+        RepurchaseScore(user_id=str(snap.user_ids[u]), repurchase_prob=round(float(p), 6))
+        for u, p in zip(users, probs, strict=True)
+    ]
+    version = snap.model_versions.get("repurchase", "heuristic")
+    return 200, RepurchaseResponse(
+        as_of=snap.as_of,
+        model_version=f"repurchase:{version}",
+        scores=scores,
+        unknown_user_ids=unknown,
+    )
+
+
+def user_segments(snap: Snapshot, u: int, settings: Settings) -> list[str]:
+    """Category segments (interest probability past the threshold, best first) + repurchase."""
+    csr = snap.interest
+    lo, hi = csr.indptr[u], csr.indptr[u + 1]
+    probs, cats = csr.model[lo:hi], csr.indices[lo:hi]
+    order = np.argsort(-probs, kind="stable")[:MAX_SEGMENTS]
+    out = [
+        f"interest:{snap.cat_ids[cats[i]]}"
+        for i in order
+        if probs[i] >= settings.training.segment_min_score
+    ]
+    if snap.user_rep[u] >= settings.training.repurchase_tag_threshold:
+        out.append("repurchase:likely")
+    return out
+
+
+def segments(snap: Snapshot, user_ids: list[str], settings: Settings) -> Answer:
+    found = _known_users(snap, user_ids, settings)
+    if isinstance(found[0], int):
+        return found  # type: ignore[return-value]
+    users, unknown = found
+    rows = [
+        UserSegments(
+            user_id=str(snap.user_ids[u]),
+            tags=snap.tags_of(u),
+            segments=user_segments(snap, u, settings),
+        )
+        for u in users
+    ]
+    return 200, SegmentsResponse(
+        as_of=snap.as_of, model_version=snap.model_version, users=rows, unknown_user_ids=unknown
+    )

@@ -1,0 +1,132 @@
+"""Build a serving Snapshot from a workspace: latest feature tables, contract tables, champions."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from configs import columns as C
+from configs.settings import FeatureSettings, Settings
+from configs.workspace import Workspace
+from features import catalog
+from features.io import read_table
+from features.offline_tables import as_of_timestamp, offline_path
+from serving.models import champion_versions, load_champions, safe_predict
+from serving.snapshot import Snapshot, build_snapshot
+
+log = logging.getLogger(__name__)
+
+
+def read_feature_tables(ws: Workspace, as_of: date | None = None) -> dict[str, pd.DataFrame]:
+    """Every catalog table's rows as of AS_OF (default: the latest), Parquet only, no Feast."""
+    from features.store import latest_snapshot
+
+    if as_of is None:
+        return {name: latest_snapshot(ws, name) for name in catalog.TABLES}
+    out = {}
+    stamp = pd.Timestamp(as_of_timestamp(as_of))
+    for name in catalog.TABLES:
+        path = offline_path(ws.offline, name)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no offline features; run `grouppush features build`")
+        out[name] = pq.read_table(path, filters=[(C.EVENT_TIMESTAMP, "=", stamp)]).to_pandas()
+        if out[name].empty:
+            raise ValueError(f"{path}: no rows as of {as_of}; build features for that date first")
+    return out
+
+
+def feature_marker(ws: Workspace) -> int:
+    """Newest modification time under the offline folder: cheap 'features were rebuilt' check."""
+    if not ws.offline.exists():
+        return 0
+    return max((p.stat().st_mtime_ns for p in ws.offline.glob("*.parquet")), default=0)
+
+
+def _tag_names(cfg: FeatureSettings, activity: pd.DataFrame) -> dict[str, str]:
+    """Tag id -> English name, including generated ids such as 'region:<v>'."""
+    from features.tags import load_taxonomy, tag_names, taxonomy_path
+
+    path = taxonomy_path(cfg)
+    return tag_names(load_taxonomy(path), activity) if path.exists() else {}
+
+
+def _newest_order_day(ws: Workspace) -> object:
+    try:
+        from features.snapshots import default_as_of
+
+        return default_as_of(ws.data)
+    except (FileNotFoundError, ValueError, ImportError):
+        return None
+
+
+def safe_champion_versions(uri: str) -> dict[str, str]:
+    """Champion versions, or {} when the registry is unreachable (served by heuristics)."""
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return {}  # no tracking database yet: nothing trained (and don't create one)
+    try:
+        return champion_versions(uri)
+    except Exception as exc:  # noqa: BLE001 - a missing registry must not stop serving
+        log.warning("MLflow registry unavailable (%s): heuristic scores", exc)
+        return {}
+
+
+def load_snapshot(ws: Workspace, settings: Settings, as_of: date | None = None) -> Snapshot:
+    """Read everything once, score every user with the champions, return the frozen snapshot."""
+    marker = feature_marker(ws)
+    tables = read_feature_tables(ws, as_of)
+    registered = safe_champion_versions(ws.mlflow_tracking_uri)
+    champions = load_champions(ws.mlflow_tracking_uri, registered) if registered else {}
+    ua = tables["user_activity"]
+    rep = safe_predict(champions.get("repurchase"), ua)
+    pairs, iprob = None, None
+    if "interest" in champions:
+        from features.pairs import build_pairs
+
+        pairs = build_pairs(
+            tables["user_interest"],
+            tables["category_stats"],
+            ua,
+            settings.training.interest_popular_candidates,
+        )
+        iprob = safe_predict(champions["interest"], pairs)
+        pairs = pairs if iprob is not None else None
+    versions = {
+        "repurchase": champions["repurchase"].version if rep is not None else "heuristic",
+        "interest": champions["interest"].version if iprob is not None else "heuristic",
+    }
+    snap = build_snapshot(
+        tables,
+        push_cap_window_days=settings.serving.push_cap_window_days,
+        memberships=read_table(ws.data, "memberships"),
+        pushes=read_table(ws.data, "pushes"),
+        tag_names=_tag_names(settings.features, ua),
+        pairs=pairs,
+        repurchase_prob=rep,
+        interest_prob=iprob,
+        model_versions=versions,
+        data_as_of=_newest_order_day(ws),  # type: ignore[arg-type]
+    )
+    extra = {"registered": registered, "feature_marker": marker}
+    del tables, pairs, ua
+    _release_memory()
+    return replace(snap, extra=extra)
+
+
+def _release_memory() -> None:
+    """Hand the load's temporary frames back to the OS (glibc keeps freed arenas otherwise):
+    on the demo preset this takes a worker from ~830 MB to ~540 MB RSS."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(libc).malloc_trim(0)

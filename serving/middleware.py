@@ -1,0 +1,67 @@
+"""ASGI middlewares: API-key check (Bearer) and 422 for request validation errors."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz"})
+
+
+class ApiKeyMiddleware:
+    """When a key is configured, every path but health needs `Authorization: Bearer <key>`."""
+
+    def __init__(self, app: App, key: Callable[[], str | None]) -> None:
+        self.app, self.key = app, key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = self.key() if scope["type"] == "http" else None
+        if key and scope.get("path", "") not in OPEN_PATHS:
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"authorization", b"")
+            expected = b"Bearer " + key.encode("utf-8")
+            if not hmac.compare_digest(given, expected):
+                body = {"error": "missing or invalid API key", "field": "Authorization"}
+                await _json(send, 401, body, [(b"www-authenticate", b"Bearer")])
+                return
+        await self.app(scope, receive, send)
+
+
+class ValidationStatusMiddleware:
+    """BentoML answers pydantic validation errors with 400; the API contract says 422."""
+
+    def __init__(self, app: App, paths: frozenset[str]) -> None:
+        self.app, self.paths = app, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") not in self.paths:
+            await self.app(scope, receive, send)
+            return
+
+        async def patched(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 400:
+                message = {**message, "status": 422}
+            await send(message)
+
+        await self.app(scope, receive, patched)
+
+
+async def _json(
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]]
+) -> None:
+    data = json.dumps(body).encode("utf-8")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})

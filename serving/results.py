@@ -1,0 +1,31 @@
+"""What the engine returns: plain dataclasses, converted to the API schemas by the handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Member:
+    user_id: str
+    score: float
+    reasons: list[str]
+
+
+@dataclass
+class Item:
+    product_id: str
+    category_id: str
+    score: float  # mean targeted member score (expected conversion rate)
+    expected_buyers: float  # sum of the targeted members' scores, <= stock
+    members: list[Member]
+
+
+@dataclass
+class GroupPushList:
+    group_id: str
+    stage: str
+    warnings: list[str] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+    suggested_group_id: str | None = None  # zombie groups: where to move the active members
+    move_members: list[Member] = field(default_factory=list)

@@ -1,0 +1,302 @@
+"""The read-only, in-process serving snapshot: every array a request needs, indexed by integer id.
+
+Built once (at startup or reload) from the latest feature tables, the contract tables for
+memberships and pushes, and the champion models' scores; then never mutated, so the service can
+swap a fresh one in atomically while requests are still reading the old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from configs import columns as C
+from features.pairs import explode_interest
+
+N_BANDS = 5
+NO_GROUP = -1
+
+
+@dataclass(frozen=True)
+class InterestCsr:
+    """Per-user sparse category vectors; every data array is aligned with `indices`."""
+
+    indptr: np.ndarray  # int64 (n_users + 1)
+    indices: np.ndarray  # int32 category index, sorted within each row
+    model: np.ndarray  # float32 champion interest probability (fallback: relative interest)
+    rel: np.ndarray  # float32 spread interest share / the user's largest share, in [0, 1]
+    last_days: np.ndarray  # float32 days since the last purchase (-1: never bought)
+    counts_30d: np.ndarray  # float32 order days with the category in 30 days
+    live: np.ndarray  # bool: not suppressed (rule 1: slow-cycle category bought within cycle)
+    due: np.ndarray  # float32 min(1, last_days / cycle) for bought categories, else 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    as_of: date
+    model_versions: Mapping[str, str]
+    user_ids: np.ndarray
+    user_index: Mapping[str, int]
+    user_rep: np.ndarray  # float32 repurchase probability
+    user_fit: np.ndarray  # float32 (n_users, N_BANDS) price fit of each price band
+    user_days30: np.ndarray  # int32 order days in 30 days (> 0: active)
+    user_tags: np.ndarray  # object: comma-joined tag ids per user (user_activity.tags)
+    tag_names: Mapping[str, str]  # tag id -> English name
+    push_counts: np.ndarray  # int32 logged pushes in the rolling window (group-wide included)
+    interest: InterestCsr
+    cat_ids: np.ndarray
+    cat_index: Mapping[str, int]
+    cat_cycle: np.ndarray  # float32 repurchase cycle days (NaN: unknown)
+    cat_high_freq: np.ndarray  # bool
+    prod_ids: np.ndarray
+    prod_index: Mapping[str, int]
+    prod_cat: np.ndarray  # int32
+    prod_band: np.ndarray  # int8 0..4
+    prod_stock: np.ndarray  # float32 (NaN: unknown)
+    default_candidates: np.ndarray  # int32 slow-moving products in stock
+    group_ids: np.ndarray
+    group_index: Mapping[str, int]
+    group_stage: np.ndarray  # object
+    member_indptr: np.ndarray  # int64 (n_groups + 1)
+    members: np.ndarray  # int32 user index, members of group g in indptr[g]:indptr[g+1]
+    group_target: np.ndarray  # int32 suggested active group for zombie groups (-1: none)
+    data_as_of: date | None = None  # newest order date seen (for staleness), when known
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when a champion moves or features are rebuilt: the reload trigger."""
+        models = ",".join(f"{k}={v}" for k, v in sorted(self.model_versions.items()))
+        return f"{models}|as_of={self.as_of.isoformat()}"
+
+    @property
+    def model_version(self) -> str:
+        return ",".join(f"{k}:{v}" for k, v in sorted(self.model_versions.items()))
+
+    def tags_of(self, u: int) -> list[str]:
+        """Readable tag names of user index u (built only for the members a request returns)."""
+        return [self.tag_names.get(t, t) for t in str(self.user_tags[u]).split(",") if t]
+
+    def group_members(self, g: int) -> np.ndarray:
+        return self.members[self.member_indptr[g] : self.member_indptr[g + 1]]
+
+
+def _index(ids: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    arr = ids.astype(str).to_numpy(dtype=object)
+    return arr, {k: i for i, k in enumerate(arr)}
+
+
+def _col(df: pd.DataFrame, name: str, default: float) -> np.ndarray:
+    if name not in df.columns:
+        return np.full(len(df), default, dtype=np.float32)
+    return pd.to_numeric(df[name], errors="coerce").fillna(default).to_numpy(np.float32)
+
+
+def price_fit(price_ratio: np.ndarray) -> np.ndarray:
+    """Fit of each price band (0 cheapest .. 4) for members paying `price_ratio` x the median.
+
+    A ratio of 1 prefers band 2; each doubling moves the preference two bands up. Unknown
+    ratios fit every band.
+    """
+    ratio = np.asarray(price_ratio, dtype=np.float64)
+    pref = np.clip(2.0 + 2.0 * np.log2(np.where(ratio > 0, ratio, 1.0)), 0, N_BANDS - 1)
+    bands = np.arange(N_BANDS, dtype=np.float64)
+    fit = 1.0 - np.abs(bands[None, :] - pref[:, None]) / (N_BANDS - 1)
+    fit[~np.isfinite(ratio) | (ratio <= 0)] = 1.0
+    return fit.astype(np.float32)
+
+
+def _interest_csr(
+    pairs: pd.DataFrame,
+    prob: np.ndarray | None,
+    user_index: Mapping[str, int],
+    cat_index: Mapping[str, int],
+    n: int,
+    cat_cycle: np.ndarray,
+    cat_high_freq: np.ndarray,
+) -> InterestCsr:
+    """Long (user, category) pairs -> CSR sorted by (user, category), unknown ids dropped."""
+    users = pairs[C.USER_ID].astype(str).map(user_index).to_numpy()
+    cats = pairs[C.CATEGORY_ID].astype(str).map(cat_index).to_numpy()
+    known = ~(pd.isna(users) | pd.isna(cats))
+    row, col = users[known].astype(np.int64), cats[known].astype(np.int32)
+    scores = pd.to_numeric(pairs["interest_score"]).fillna(0).to_numpy(np.float32)[known]
+    last = pd.to_numeric(pairs["last_days"]).fillna(-1).to_numpy(np.float32)[known]
+    c30 = pd.to_numeric(pairs["counts_30d"]).fillna(0).to_numpy(np.float32)[known]
+    order = np.lexsort((col, row))
+    row, col, scores, last, c30 = row[order], col[order], scores[order], last[order], c30[order]
+    row_max = np.zeros(n, dtype=np.float32)
+    np.maximum.at(row_max, row, scores)
+    rel = (scores / np.maximum(row_max[row], 1e-12)).astype(np.float32)
+    model = rel if prob is None else np.asarray(prob, dtype=np.float32)[known][order]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+    last = np.where(last < 0, -1.0, last).astype(np.float32)
+    live, due = _suppression(last, cat_cycle[col], cat_high_freq[col])
+    return InterestCsr(indptr, col, model, rel, last, c30, live, due)
+
+
+def _suppression(last: np.ndarray, cycle: np.ndarray, high_freq: np.ndarray) -> tuple:
+    """Rule 1 per entry (never push a slow-cycle category bought within its cycle) + dueness."""
+    bought = last >= 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        live = ~(bought & ~high_freq & (last < cycle))
+        due = np.where(bought & (cycle > 0), np.minimum(last / np.where(cycle > 0, cycle, 1), 1), 0)
+    return live, due.astype(np.float32)
+
+
+def _members(
+    groups: pd.DataFrame,
+    memberships: pd.DataFrame | None,
+    activity: pd.DataFrame,
+    user_index: Mapping[str, int],
+    group_index: Mapping[str, int],
+    as_of: date,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group -> member CSR from memberships (current at as_of), else each user's primary group."""
+    if memberships is not None and len(memberships):
+        m = memberships
+        cutoff = pd.Timestamp(as_of, tz="UTC")
+        if C.JOINED_AT in m.columns:
+            joined = pd.to_datetime(m[C.JOINED_AT], utc=True)
+            m = m[joined.isna() | (joined < cutoff)]
+        if C.LEFT_AT in m.columns:
+            left = pd.to_datetime(m[C.LEFT_AT], utc=True)
+            m = m[left.isna() | (left >= cutoff)]
+        pairs = m[[C.GROUP_ID, C.USER_ID]]
+    else:
+        pairs = activity[[C.GROUP_ID, C.USER_ID]]
+    g = pairs[C.GROUP_ID].astype(str).map(group_index)
+    u = pairs[C.USER_ID].astype(str).map(user_index)
+    ok = g.notna() & u.notna()
+    gi, ui = g[ok].to_numpy(np.int64), u[ok].to_numpy(np.int64)
+    key = np.unique(gi * (len(user_index) + 1) + ui)
+    gi, ui = key // (len(user_index) + 1), key % (len(user_index) + 1)
+    indptr = np.zeros(len(group_index) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(gi, minlength=len(group_index)), out=indptr[1:])
+    return indptr, ui.astype(np.int32)
+
+
+def _push_counts(
+    pushes: pd.DataFrame | None,
+    user_index: Mapping[str, int],
+    group_index: Mapping[str, int],
+    member_indptr: np.ndarray,
+    members: np.ndarray,
+    since: date,
+) -> np.ndarray:
+    """Logged pushes per user since `since`; a whole-group push counts for every member."""
+    counts = np.zeros(len(user_index), dtype=np.int32)
+    if pushes is None or not len(pushes):
+        return counts
+    at = pd.to_datetime(pushes[C.PUSHED_AT], utc=True)
+    recent = pushes[at >= pd.Timestamp(since, tz="UTC")]
+    user_col = (
+        recent[C.USER_ID] if C.USER_ID in recent.columns else pd.Series(None, index=recent.index)
+    )
+    direct = user_col.dropna().astype(str).map(user_index).dropna().to_numpy(np.int64)
+    np.add.at(counts, direct, 1)
+    whole = recent.loc[user_col.isna(), C.GROUP_ID].astype(str).map(group_index).dropna()
+    per_group = np.bincount(whole.to_numpy(np.int64), minlength=len(group_index))
+    sizes = np.diff(member_indptr)
+    np.add.at(counts, members, np.repeat(per_group, sizes).astype(np.int32))
+    return counts
+
+
+def _zombie_targets(gs: pd.DataFrame) -> np.ndarray:
+    """For each zombie group: the most active non-zombie group of the same type and store."""
+    stage = gs["stage"].astype(str)
+    active = _col(gs, "n_active_30d", 0.0)
+    key = gs["group_type"].astype(str) + "|" + gs[C.STORE_ID].astype(str)
+    live = pd.DataFrame({"key": key, "active": active, "i": np.arange(len(gs))})[
+        (stage != "zombie").to_numpy()
+    ]
+    best = live.sort_values(["active", "i"], ascending=[False, True]).drop_duplicates("key")
+    target = key.map(best.set_index("key")["i"]).fillna(NO_GROUP).to_numpy(np.int32)
+    target[(stage != "zombie").to_numpy()] = NO_GROUP
+    return target
+
+
+def build_snapshot(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    push_cap_window_days: int,
+    memberships: pd.DataFrame | None = None,
+    pushes: pd.DataFrame | None = None,
+    tag_names: Mapping[str, str] | None = None,
+    pairs: pd.DataFrame | None = None,
+    repurchase_prob: np.ndarray | None = None,
+    interest_prob: np.ndarray | None = None,
+    model_versions: Mapping[str, str] | None = None,
+    as_of: date | None = None,
+    data_as_of: date | None = None,
+) -> Snapshot:
+    """Assemble the arrays from the latest feature tables (catalog names) and contract tables.
+
+    `pairs` are long (user_id, category_id, interest_score, last_days, counts_30d) rows, by
+    default exploded from user_interest; `interest_prob` (aligned with `pairs`) and
+    `repurchase_prob` (aligned with user_activity rows) are the champions' scores, when any.
+    """
+    ua, ui = tables["user_activity"], tables["user_interest"]
+    cs, ps, gs = tables["category_stats"], tables["product_stats"], tables["group_stats"]
+    if as_of is None:
+        as_of = pd.to_datetime(ua[C.EVENT_TIMESTAMP], utc=True).max().date()
+    user_ids, user_index = _index(ua[C.USER_ID])
+    cat_ids, cat_index = _index(cs[C.CATEGORY_ID])
+    prod_ids, prod_index = _index(ps[C.PRODUCT_ID])
+    group_ids, group_index = _index(gs[C.GROUP_ID])
+    n = len(user_ids)
+
+    if pairs is None:
+        pairs = explode_interest(ui, ("interest_scores", "last_days", "counts_30d"))
+    cat_cycle = _col(cs, C.REPURCHASE_CYCLE_DAYS, np.nan)
+    cat_high_freq = _col(cs, "is_high_frequency", 0.0) > 0
+    csr = _interest_csr(pairs, interest_prob, user_index, cat_index, n, cat_cycle, cat_high_freq)
+
+    if repurchase_prob is None:  # heuristic: recent, frequent buyers come back
+        recency = _col(ua, "recency_days", 999.0)
+        days90 = _col(ua, "order_days_90d", 0.0)
+        repurchase_prob = (1 - np.exp(-days90 / 3.0)) * np.exp(-recency / 60.0)
+    tags = ua["tags"].fillna("").astype(str) if "tags" in ua.columns else pd.Series([""] * n)
+
+    cat_pos = pd.Series(cat_index)
+    prod_cat = ps[C.CATEGORY_ID].astype(str).map(cat_pos).fillna(-1).to_numpy(np.int32)
+    stock = _col(ps, C.STOCK_QTY, np.nan)
+    slow = _col(ps, "is_slow_moving", 0.0) > 0
+    default = np.flatnonzero(slow & (stock > 0) & (prod_cat >= 0)).astype(np.int32)
+    member_indptr, members = _members(gs, memberships, ua, user_index, group_index, as_of)
+    since = as_of - timedelta(days=push_cap_window_days)
+    return Snapshot(
+        as_of=as_of,
+        model_versions=dict(model_versions or {"repurchase": "heuristic", "interest": "heuristic"}),
+        user_ids=user_ids,
+        user_index=user_index,
+        user_rep=np.clip(np.asarray(repurchase_prob, dtype=np.float32), 0, 1),
+        user_fit=price_fit(_col(ua, "price_ratio", np.nan)),
+        user_days30=_col(ua, "order_days_30d", 0.0).astype(np.int32),
+        user_tags=tags.to_numpy(dtype=object),
+        tag_names=dict(tag_names or {}),
+        push_counts=_push_counts(pushes, user_index, group_index, member_indptr, members, since),
+        interest=csr,
+        cat_ids=cat_ids,
+        cat_index=cat_index,
+        cat_cycle=cat_cycle,
+        cat_high_freq=cat_high_freq,
+        prod_ids=prod_ids,
+        prod_index=prod_index,
+        prod_cat=prod_cat,
+        prod_band=np.clip(_col(ps, "price_band", 2.0), 0, N_BANDS - 1).astype(np.int8),
+        prod_stock=stock,
+        default_candidates=default,
+        group_ids=group_ids,
+        group_index=group_index,
+        group_stage=gs["stage"].astype(str).to_numpy(dtype=object),
+        member_indptr=member_indptr,
+        members=members,
+        group_target=_zombie_targets(gs),
+        data_as_of=data_as_of,
+    )
