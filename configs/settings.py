@@ -70,6 +70,7 @@ class FeatureSettings(_Section):
     slow_moving_min_days_of_inventory: float = 60.0
     slow_moving_max_sell_through: float = 0.25
     active_window_days: int = 30
+    readiness_horizon_days: int = Field(default=30, gt=0)  # keep = training.horizon_days
     zombie_max_active_share: float = 0.05
     early_stage_days: int = 30
     late_max_active_share: float = 0.25

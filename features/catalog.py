@@ -77,6 +77,68 @@ USER_ACTIVITY = FeatureTable(
         F("n_categories_180d", "int", "count", "distinct categories bought in 180 days"),
         F("replenishment_due", "int", "count", "categories whose repurchase cycle has come round"),
         F(
+            "readiness_sum",
+            "float",
+            "order-days",
+            "sum over bought categories of 180-day order days * min(days since last / cycle, 2)",
+        ),
+        F(
+            "mean_readiness",
+            "float",
+            "ratio",
+            "readiness_sum / the 180-day order days it weights: mean cycle progress, 0..2",
+        ),
+        F(
+            "max_readiness",
+            "float",
+            "ratio",
+            "max over categories bought on >= 2 days in 180 of min(days since last / cycle, 2)",
+        ),
+        F(
+            "due_in_horizon",
+            "float",
+            "order-days",
+            "180-day order days of the categories whose cycle comes round before t + horizon",
+        ),
+        F(
+            "expected_orders_horizon",
+            "float",
+            "orders",
+            "sum over categories of horizon * 180-day category order rate * min(1, (days "
+            "since last + horizon / 2) / cycle): category orders expected in the horizon",
+        ),
+        F(
+            "days_to_next_due",
+            "float",
+            "days",
+            "min over categories bought on >= 2 days in 180 of cycle - days since last "
+            "(< 0: overdue)",
+        ),
+        F(
+            "population_p_alive",
+            "float",
+            "probability",
+            "BG/NBD P(alive), fitted on every user's order days before t (NaN: no order)",
+        ),
+        F(
+            "population_p_order",
+            "float",
+            "probability",
+            "BG/NBD P(>= 1 order in the horizon), fitted on every user's history before t",
+        ),
+        F(
+            "group_trend_30_90",
+            "float",
+            "ratio",
+            "the user's group: member order days in 30 days / (in 90 days / 3); >1 = faster",
+        ),
+        F(
+            "group_active_share_30d",
+            "float",
+            "share",
+            "the user's group: members ordering in 30 days / members ordering in 180 days",
+        ),
+        F(
             "identity_type",
             "str",
             "enum",

@@ -2,7 +2,9 @@
 
 Runs on `ob` (orders before t) and the `cat_stats` / `prod_stats` temp tables. Day-based
 features count distinct UTC order days; recency and tenure are whole days to t. The `tags`
-column is left empty here: features.tags fills it from the taxonomy (build.py).
+column is left empty here: features.tags fills it from the taxonomy (build.py). Three helper
+modules add the repurchase signals recency/frequency miss: compute_readiness (per-category
+recency vs cycle), population_bgnbd (BG/NBD refitted as of t) and group_momentum.
 
 Which users exist at t: users registered before t, plus users without a registration date
 who ordered before t or hold a membership at t (a user first seen later must not leak back).
@@ -19,6 +21,9 @@ from configs import columns as C
 from configs.settings import FeatureSettings
 from features.catalog import USER_ACTIVITY
 from features.compute_inputs import date_literal, ts_literal
+from features.compute_readiness import READINESS_COLUMNS, create_user_readiness
+from features.group_momentum import GROUP_COLUMNS, group_momentum
+from features.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
 
 NEW_ARRIVAL_DAYS = 30
 
@@ -44,6 +49,8 @@ def compute_user_activity(
 ) -> pd.DataFrame:
     """One row per user existing at t, catalog columns (tags empty)."""
     t, d = ts_literal(as_of), date_literal(as_of)
+    create_user_readiness(con, as_of, cfg.readiness_horizon_days)
+    ready = ", ".join(f"rd.{c}" for c in READINESS_COLUMNS)
     sql = f"""
     WITH days AS (
         SELECT {C.USER_ID}, day, sum(amount) AS amt, sum(quantity) AS qty
@@ -118,6 +125,7 @@ def compute_user_activity(
         a.avg_basket_units, s.price_ratio, s.new_arrival_share, s.bestseller_share,
         coalesce(s.n_categories_180d, 0) AS n_categories_180d,
         coalesce(due.n, 0) AS replenishment_due,
+        {ready},
         u.{C.IDENTITY_TYPE}, u.{C.CHANNEL}, u.{C.REGION},
         coalesce(og.{C.GROUP_ID}, member.gid) AS {C.GROUP_ID},
         coalesce(member.is_koc, 0) AS is_koc,
@@ -126,8 +134,11 @@ def compute_user_activity(
     LEFT JOIN a USING ({C.USER_ID})
     LEFT JOIN style s USING ({C.USER_ID})
     LEFT JOIN due USING ({C.USER_ID})
+    LEFT JOIN user_readiness rd USING ({C.USER_ID})
     LEFT JOIN order_group og USING ({C.USER_ID})
     LEFT JOIN member USING ({C.USER_ID})
     ORDER BY u.{C.USER_ID}"""
     df = con.execute(sql).df()
+    df[list(POPULATION_COLUMNS)] = population_bgnbd(df, cfg.readiness_horizon_days)
+    df[list(GROUP_COLUMNS)] = group_momentum(df)
     return df[[C.USER_ID, *USER_ACTIVITY.names]]

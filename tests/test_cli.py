@@ -13,18 +13,29 @@ runner = CliRunner()
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    for args in (["simulate"], ["ingest"], ["features", "build"], ["train"], ["evaluate"],
-                 ["export", "scores"], ["export", "interest"], ["export", "push-lists"],
-                 ["serve"], ["demo"]):
+    for args in (
+        ["simulate"],
+        ["ingest"],
+        ["features", "build"],
+        ["train"],
+        ["evaluate"],
+        ["export", "scores"],
+        ["export", "interest"],
+        ["export", "push-lists"],
+        ["serve"],
+        ["demo"],
+    ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, result.output
         assert "Example" in result.output
 
 
 def test_help_does_not_import_heavy_libraries() -> None:
-    code = ("import sys; from grouppush.cli import app; "
-            "heavy = [m for m in ('feast', 'mlflow', 'bentoml', 'lightgbm', 'pandas') "
-            "if m in sys.modules]; print(heavy); assert not heavy")
+    code = (
+        "import sys; from grouppush.cli import app; "
+        "heavy = [m for m in ('feast', 'mlflow', 'bentoml', 'lightgbm', 'pandas') "
+        "if m in sys.modules]; print(heavy); assert not heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

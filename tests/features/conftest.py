@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from feature_data import random_tables, write_tables
 
 from configs.settings import Settings, load_settings
 from configs.workspace import Workspace, resolve_workspace
+from tests.features.feature_data import random_tables, write_tables
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from feature_data import AS_OF, build_offline, orders_frame, products_frame, rows_at
 
 from configs import columns as C
 from configs.settings import Settings
+from tests.features.feature_data import AS_OF, build_offline, orders_frame, products_frame, rows_at
 
 
 def _interest(out: dict[str, pd.DataFrame], user: str) -> pd.DataFrame:

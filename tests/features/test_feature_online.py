@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from feature_data import AS_OF, rows_at
 
 from configs import columns as C
 from configs.settings import Settings
@@ -18,6 +17,7 @@ from configs.workspace import Workspace
 from features import offline_tables
 from features.catalog import TABLES
 from features.online_sqlite import encode_entity_keys, encode_values, varint
+from tests.features.feature_data import AS_OF, rows_at
 
 SAMPLES: dict[str, tuple[pa.Array, str]] = {
     "float": (pa.array([1.5, None, float("nan"), -0.0, 1e300], pa.float64()), "DOUBLE"),
@@ -111,7 +111,7 @@ def test_online_values_equal_latest_offline_rows(
 
 @pytest.mark.integration
 def test_historical_features_match_hand_values(tmp_path: Path, tiny_settings: Settings) -> None:
-    from feature_data import build_offline, orders_frame
+    from tests.features.feature_data import build_offline, orders_frame
 
     from configs.workspace import resolve_workspace
     from features.store import apply_definitions, get_store, historical_features
@@ -164,7 +164,7 @@ def _fail_after_first(real: Callable[..., Path]) -> Callable[..., Path]:
 def test_killed_build_rerun_equals_uninterrupted(
     tmp_path: Path, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch, stage: str
 ) -> None:
-    from feature_data import build_offline, random_tables
+    from tests.features.feature_data import build_offline, random_tables
 
     tables = random_tables()
     dates = [date(2025, 5, 1), AS_OF]

@@ -8,7 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from feature_data import (
+
+from configs import columns as C
+from configs.settings import Settings
+from features.catalog import TABLES
+from tests.features.feature_data import (
     AS_OF,
     build_offline,
     orders_frame,
@@ -16,10 +20,6 @@ from feature_data import (
     random_tables,
     rows_at,
 )
-
-from configs import columns as C
-from configs.settings import Settings
-from features.catalog import TABLES
 
 
 def _future_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

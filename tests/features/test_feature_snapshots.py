@@ -6,10 +6,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from feature_data import orders_frame
 
 from features.io import write_parquet_atomic
 from features.snapshots import default_as_of, training_snapshot_dates
+from tests.features.feature_data import orders_frame
 
 
 def test_default_as_of_is_day_after_last_order(tmp_path: Path) -> None:

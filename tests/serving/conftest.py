@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import feature_tables
 
 from configs.workspace import Workspace, resolve_workspace
 from features.io import write_parquet_atomic
+from tests.serving.synthetic import feature_tables
 
 REPURCHASE_COLUMNS = ["recency_days", "order_days_30d", "order_days_90d"]
 INTEREST_COLUMNS = ["interest_score", "counts_30d", "counts_180d"]

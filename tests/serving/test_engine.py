@@ -7,12 +7,12 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import AS_OF, feature_tables
 
 from configs import columns as C
 from configs.settings import ServingSettings
 from serving.engine import push_list, staleness_warning
 from serving.snapshot import build_snapshot
+from tests.serving.synthetic import AS_OF, feature_tables
 
 TS = pd.Timestamp(AS_OF, tz="UTC")
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from starlette.testclient import TestClient
-from test_service import _app
 
 from configs.workspace import Workspace
+from tests.serving.test_service import _app
 
 pytestmark = pytest.mark.integration
 OPERATIONS = ["/push_lists", "/repurchase_scores", "/segments", "/feedback"]

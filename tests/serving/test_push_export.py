@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import write_workspace
-from synthetic import AS_OF
 
 from configs.settings import load_settings
 from serving.export import export_push_lists
 from serving.feedback import append_feedback, read_feedback
+from tests.serving.conftest import write_workspace
+from tests.serving.synthetic import AS_OF
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from conftest import point_env_at, register_champion, write_workspace
 from starlette.testclient import TestClient
-from synthetic import AS_OF
-from test_service import _app
 
 from configs import columns as C
 from features.io import write_parquet_atomic
+from tests.serving.conftest import point_env_at, register_champion, write_workspace
+from tests.serving.synthetic import AS_OF
+from tests.serving.test_service import _app
 
 pytestmark = pytest.mark.integration
 

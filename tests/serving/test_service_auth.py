@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from starlette.testclient import TestClient
-from test_service import _app
 
 from configs.workspace import Workspace
+from tests.serving.test_service import _app
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from train_fixtures import end_date, write_workspace
 
 from configs.settings import Settings, load_settings
 from configs.workspace import Workspace, resolve_workspace
 from features.snapshots import training_snapshot_dates
+from tests.training.train_fixtures import end_date, write_workspace
 
 
 def small_settings(**training: Any) -> Settings:

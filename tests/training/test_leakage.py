@@ -8,13 +8,13 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import small_settings
 
 from configs import columns as C
 from configs.workspace import Workspace, resolve_workspace
 from features import catalog
 from features.io import write_parquet_atomic
 from features.snapshots import training_snapshot_dates
+from tests.training.conftest import small_settings
 from training.datasets import (
     SNAPSHOT,
     fetch_snapshots,

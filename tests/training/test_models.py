@@ -6,13 +6,13 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from conftest import small_settings
 
 from configs import columns as C
 from configs.workspace import Workspace
 from features import catalog
 from features.pairs import PAIR_FEATURES, build_pairs
 from features.snapshots import training_snapshot_dates
+from tests.training.conftest import small_settings
 from training.datasets import (
     category_stats_at,
     fetch_snapshots,

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import copy_workspace, small_settings
 
 import mlflow
 from configs.settings import Settings
 from configs.workspace import Workspace
+from tests.training.conftest import copy_workspace, small_settings
 from training.registry import CHAMPION, MODEL_NAMES, configure, decide_promotion, load_champion
 
 
