@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,7 +53,12 @@ def pick_request_data(ws_root: Path, members: int, candidates: int) -> tuple[lis
 
 
 async def drive(
-    url: str, bodies: list[bytes], duration: float, concurrency: int, warmup: float
+    url: str,
+    bodies: list[bytes],
+    duration: float,
+    concurrency: int,
+    warmup: float,
+    on_start: Callable[[], object] = lambda: None,
 ) -> dict[str, float]:
     import httpx
 
@@ -82,6 +88,7 @@ async def drive(
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
         stop_at = time.perf_counter() + warmup
         await asyncio.gather(*(worker(client, i, False) for i in range(concurrency)))
+        on_start()
         start = time.perf_counter()
         stop_at = start + duration
         await asyncio.gather(*(worker(client, i, True) for i in range(concurrency)))
@@ -95,6 +102,15 @@ async def drive(
         "p99_ms": float(np.percentile(ms, 99)),
         "req_per_s": len(latencies) / elapsed,
     }
+
+
+def service_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the service's process tree."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    times = [p.cpu_times() for p in [proc, *proc.children(recursive=True)] if p.is_running()]
+    return sum(t.user + t.system for t in times)
 
 
 def service_rss_mb(pid: int) -> float:
@@ -151,7 +167,18 @@ def main() -> None:
             timeout=60,
             headers={"content-type": "application/json"},
         ).json()
-        stats = asyncio.run(drive(url, bodies, args.duration, args.concurrency, args.warmup))
+        cpu0: list[float] = []  # at the end of the warm-up: (service, client) CPU seconds
+
+        def mark() -> None:
+            cpu0.extend((service_cpu_s(proc.pid), time.process_time()))
+
+        stats = asyncio.run(
+            drive(url, bodies, args.duration, args.concurrency, args.warmup, on_start=mark)
+        )
+        # client and service share the machine's 2 cores: both bound the req/s ceiling
+        n_req = max(stats["requests"], 1)
+        stats["service_cpu_ms_per_req"] = 1000 * (service_cpu_s(proc.pid) - cpu0[0]) / n_req
+        stats["client_cpu_ms_per_req"] = 1000 * (time.process_time() - cpu0[1]) / n_req
         rss = service_rss_mb(proc.pid)
     finally:
         stop_service(proc)
@@ -189,6 +216,8 @@ def main() -> None:
                     "p95_ms",
                     "p99_ms",
                     "req_per_s",
+                    "service_cpu_ms_per_req",
+                    "client_cpu_ms_per_req",
                     "errors",
                     "service_rss_mb",
                     "meets",

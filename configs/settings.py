@@ -79,6 +79,8 @@ class FeatureSettings(_Section):
     tags_file: str = "tags.yaml"  # relative paths resolve against configs/
     online_chunk_rows: int = Field(default=50_000, gt=0)  # rows per online write call
     online_writer: Literal["bulk", "feast"] = "bulk"  # bulk: SQLite fast path (features/online.py)
+    duckdb_memory_limit: str = "6GB"  # beyond it the feature build spills to disk
+    duckdb_threads: int = Field(default=2, gt=0)
     # engine: spark (extra `spark`): any Spark master URL (local[2], spark://host:7077, yarn)
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = Field(default=8, gt=0)

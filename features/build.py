@@ -35,6 +35,7 @@ from features.compute_inputs import connect, load_inputs, prepare_as_of
 from features.compute_interest import Similarity, compute_user_interest
 from features.compute_product import compute_category_stats, compute_product_stats
 from features.compute_user import compute_user_activity
+from features.interest_inputs import PurchaseDays, load_purchase_days
 from features.io import write_parquet_atomic
 from features.snapshots import default_as_of, training_snapshot_dates
 from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
@@ -79,6 +80,7 @@ def _compute_date(
     tags: list,
     info: Any,
     timer: _Timer,
+    log: PurchaseDays,
 ) -> Similarity:
     """All catalog tables for one date, staged; returns the date's category similarity."""
     cfg = settings.features
@@ -100,7 +102,7 @@ def _compute_date(
     put(USER_ACTIVITY, users)
     del users
     with timer.stage("user_interest"):
-        interest, sim = compute_user_interest(con, as_of, cfg)
+        interest, sim = compute_user_interest(con, as_of, cfg, log)
     put(USER_INTEREST, interest)
     del interest
     with timer.stage("group_stats"):
@@ -108,13 +110,15 @@ def _compute_date(
     return sim
 
 
-def _connect(settings: Settings) -> Any:
+def _connect(settings: Settings, ws: Workspace) -> Any:
     """DuckDB in-process, or Spark (features.engine = spark) running the very same SQL."""
     if settings.features.engine == "spark":
         from features.engine_spark import connect_spark
 
         return connect_spark(settings.features)
-    return connect()
+    cfg = settings.features
+    spill = ot.staging_dir(ws.offline) / "duckdb"  # removed with the staging dir
+    return connect(cfg.duckdb_threads, cfg.duckdb_memory_limit, spill)
 
 
 def run_snapshots(
@@ -127,14 +131,16 @@ def run_snapshots(
     timer = _Timer()
     tags = load_taxonomy(taxonomy_path(settings.features))
     ot.reset_staging(ws.offline)
-    con = _connect(settings)
+    con = _connect(settings, ws)
     try:
         with timer.stage("load_inputs"):
             info = load_inputs(con, ws.data)
+        with timer.stage("purchase_days"):
+            log = load_purchase_days(con, settings.features.half_life_days)
         sim = None
         with _progress(show_progress, len(dates), "features") as advance:
             for as_of in dates:
-                sim = _compute_date(con, settings, ws, as_of, tags, info, timer)
+                sim = _compute_date(con, settings, ws, as_of, tags, info, timer, log)
                 advance(as_of.isoformat())
     finally:
         con.close()
@@ -177,6 +183,11 @@ def build_features(
     summary["seconds"]["feast_apply"] = time.perf_counter() - t0
     online = load_online(store, ws, as_of, settings.features, show_progress=show_progress)
     summary["seconds"]["online_load"] = online["seconds"]
+    if settings.features.online_store == "redis":  # replicas read their snapshot from Redis
+        from features.redis_snapshot import publish_workspace
+
+        summary["snapshot_publish"] = publish_workspace(ws, settings.features, as_of)
+        summary["seconds"]["snapshot_publish"] = summary["snapshot_publish"]["seconds"]
     summary["online"] = online
     summary["as_of"] = as_of.isoformat()
     summary["seconds"]["total"] = time.perf_counter() - start

@@ -48,23 +48,21 @@ def _write(
 ) -> None:
     """One table's rows, chunked, by the configured writer."""
     bulk = cfg.online_writer == "bulk" and cfg.online_store == "sqlite"
+    step = cfg.online_chunk_rows
+    chunks = (rows.slice(lo, step) for lo in range(0, rows.num_rows, step))
     if bulk:
         from features.online_sqlite import write_rows
 
-        sqlite_table = _sqlite_table(store, name)
-    for i, lo in enumerate(range(0, max(rows.num_rows, 1), cfg.online_chunk_rows)):
-        chunk = rows.slice(lo, cfg.online_chunk_rows)
-        if bulk:
-            write_rows(
-                ws.feast_online,
-                sqlite_table,
-                TABLES[name],
-                chunk,
-                as_of_timestamp(as_of),
-                replace=i == 0,
-            )
-        elif chunk.num_rows:
-            store.write_to_online_store(name, chunk.to_pandas())
+        write_rows(
+            ws.feast_online,
+            _sqlite_table(store, name),
+            TABLES[name],
+            chunks,
+            as_of_timestamp(as_of),
+        )
+        return
+    for chunk in chunks:
+        store.write_to_online_store(name, chunk.to_pandas())
 
 
 def load_online(

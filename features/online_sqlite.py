@@ -175,24 +175,30 @@ def write_rows(
     db_path: Path,
     sqlite_table: str,
     table: FeatureTable,
-    rows: pa.Table,
+    chunks: Iterable[pa.Table],
     event_ts: datetime,
-    *,
-    replace: bool,
 ) -> int:
-    """Insert ROWS (one per entity) into Feast's SQLite table; REPLACE drops old rows first."""
+    """Replace the rows of Feast's SQLite table by CHUNKS (one row per entity), in one
+    transaction. The entity-key index Feast adds is dropped during the load and rebuilt
+    from the sorted keys after it: maintaining it row by row costs a third of the insert."""
     epoch = int(event_ts.timestamp())
+    index = f"{sqlite_table}_ek"
     con = sqlite3.connect(db_path)
+    n = 0
     try:
         con.execute("PRAGMA synchronous = OFF")
+        con.execute("PRAGMA cache_size = -262144")  # 256 MiB for the B-tree and index sort
         with con:
-            if replace:
-                con.execute(f'DELETE FROM "{sqlite_table}"')
-            con.executemany(
-                f'INSERT OR REPLACE INTO "{sqlite_table}" (entity_key, feature_name, value, '
-                "value_text, event_ts, created_ts) VALUES (?, ?, ?, ?, ?, ?)",
-                _rows(table, rows, epoch),
-            )
+            con.execute(f'DELETE FROM "{sqlite_table}"')
+            con.execute(f'DROP INDEX IF EXISTS "{index}"')
+            for rows in chunks:
+                con.executemany(
+                    f'INSERT OR REPLACE INTO "{sqlite_table}" (entity_key, feature_name, value, '
+                    "value_text, event_ts, created_ts) VALUES (?, ?, ?, ?, ?, ?)",
+                    _rows(table, rows, epoch),
+                )
+                n += rows.num_rows
+            con.execute(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{sqlite_table}" (entity_key)')
     finally:
         con.close()
-    return rows.num_rows
+    return n

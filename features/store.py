@@ -31,8 +31,8 @@ PROJECT = "grouppush"
 
 
 def repo_config(ws: Workspace, cfg: FeatureSettings) -> Any:
-    """RepoConfig: local provider, file registry, DuckDB offline store, SQLite or Redis online."""
-    from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
+    """RepoConfig: local provider, file registry, DuckDB (or, with features.engine = spark,
+    Spark) offline store, SQLite or Redis online."""
     from feast.repo_config import RegistryConfig, RepoConfig
 
     online: Any
@@ -48,11 +48,25 @@ def repo_config(ws: Workspace, cfg: FeatureSettings) -> Any:
         project=PROJECT,
         registry=RegistryConfig(path=str(ws.feast_registry), cache_ttl_seconds=60),
         provider="local",
-        offline_store=DuckDBOfflineStoreConfig(),
+        offline_store=_offline_store(cfg),
         online_store=online,
         entity_key_serialization_version=3,
         repo_path=ws.feast,
     )
+
+
+def _offline_store(cfg: FeatureSettings) -> Any:
+    if cfg.engine == "spark":
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark import (
+            SparkOfflineStoreConfig,
+        )
+
+        from features.engine_spark import session_conf
+
+        return SparkOfflineStoreConfig(spark_conf=session_conf(cfg))
+    from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
+
+    return DuckDBOfflineStoreConfig()
 
 
 def get_store(ws: Workspace, cfg: FeatureSettings) -> feast.FeatureStore:
@@ -67,7 +81,8 @@ def apply_definitions(store: feast.FeatureStore, ws: Workspace) -> None:
     """Register every catalog object, with FileSources pointing at this workspace's tables."""
     from features.feature_repo.definitions import build_definitions
 
-    store.apply(build_definitions(ws.offline))
+    spark = store.config.offline_store.type == "spark"
+    store.apply(build_definitions(ws.offline, spark=spark))
 
 
 def historical_features(

@@ -6,6 +6,8 @@ computed once per request even when a member is targeted for several products.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from serving.results import GroupPushList, Member
@@ -31,22 +33,25 @@ class Explainer:
             self._user[user] = found
         return found
 
-    def item_reasons(self, users: np.ndarray, cat: int, entries: np.ndarray) -> list[list[str]]:
-        """Reasons for targeting USERS with a product of category CAT; ENTRIES are their CSR
-        entries for the category (-1: none), gathered in one go."""
+    def reasons(self, users: np.ndarray, cats: np.ndarray, entries: np.ndarray) -> list[list[str]]:
+        """Reasons for targeting each USERS[i] with a product of category CATS[i]; ENTRIES are
+        their CSR entries for that category (-1: none), gathered in one go."""
         snap, csr = self.snap, self.snap.interest
         found = entries >= 0
         e = np.where(found, entries, 0)
         n30 = np.where(found, csr.counts_30d[e], 0).tolist()
         last = np.where(found, csr.last_days[e], -1).tolist()
         model = np.where(found, csr.model[e], 0).tolist()
-        name, cycle = snap.cat_ids[cat], float(snap.cat_cycle[cat])
-        due = f"replenishment due: {name} every {cycle:.0f} days, last {{:.0f}} days ago"
+        names = snap.cat_ids[cats].tolist()
+        cycles = snap.cat_cycle[cats].tolist()
+        rows = zip(users.tolist(), names, cycles, n30, last, model, strict=True)
         out = []
-        for user, n, ld, m in zip(users.tolist(), n30, last, model, strict=True):
+        for user, name, cycle, n, ld, m in rows:
             why = [f"bought {name} {int(n)} times in 30 days"] if n > 0 else []
-            if ld >= 0 and np.isfinite(cycle) and ld >= cycle:
-                why.append(due.format(ld))
+            if ld >= 0 and math.isfinite(cycle) and ld >= cycle:
+                why.append(
+                    f"replenishment due: {name} every {cycle:.0f} days, last {ld:.0f} days ago"
+                )
             elif ld < 0 and m > 0:
                 why.append(f"interested in categories related to {name}")
             out.append(why + self._user_reasons(user))

@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -41,8 +42,14 @@ def read_feature_tables(ws: Workspace, as_of: date | None = None) -> dict[str, p
     return out
 
 
-def feature_marker(ws: Workspace) -> int:
-    """Newest modification time under the offline folder: cheap 'features were rebuilt' check."""
+def feature_marker(ws: Workspace, cfg: FeatureSettings | None = None) -> int | str:
+    """Newest modification time under the offline folder (Redis: the published build id):
+    cheap 'features were rebuilt' check."""
+    if cfg is not None and cfg.online_store == "redis":
+        from features.redis_snapshot import current_manifest, redis_client
+
+        manifest = current_manifest(redis_client(cfg.redis_connection_string))
+        return manifest["build"] if manifest else ""
     if not ws.offline.exists():
         return 0
     return max((p.stat().st_mtime_ns for p in ws.offline.glob("*.parquet")), default=0)
@@ -76,10 +83,31 @@ def safe_champion_versions(uri: str) -> dict[str, str]:
         return {}
 
 
+def _inputs(ws: Workspace, settings: Settings, as_of: date | None) -> tuple[Any, ...]:
+    """(feature tables, memberships, pushes, newest order day, marker): from the workspace, or
+    (features.online_store = redis, latest date) from the snapshot `features build` published
+    to Redis, so a replica needs no local files."""
+    cfg = settings.features
+    if cfg.online_store == "redis" and as_of is None:
+        from features.redis_snapshot import read_snapshot, redis_client
+
+        published, meta = read_snapshot(redis_client(cfg.redis_connection_string))
+        tables = {name: published[name] for name in catalog.TABLES}
+        day = date.fromisoformat(meta["data_as_of"]) if meta.get("data_as_of") else None
+        return tables, published.get("memberships"), published.get("pushes"), day, meta["build"]
+    marker = feature_marker(ws)
+    return (
+        read_feature_tables(ws, as_of),
+        read_table(ws.data, "memberships"),
+        read_table(ws.data, "pushes"),
+        _newest_order_day(ws),
+        marker,
+    )
+
+
 def load_snapshot(ws: Workspace, settings: Settings, as_of: date | None = None) -> Snapshot:
     """Read everything once, score every user with the champions, return the frozen snapshot."""
-    marker = feature_marker(ws)
-    tables = read_feature_tables(ws, as_of)
+    tables, memberships, pushes, data_as_of, marker = _inputs(ws, settings, as_of)
     registered = safe_champion_versions(ws.mlflow_tracking_uri)
     champions = load_champions(ws.mlflow_tracking_uri, registered) if registered else {}
     ua = tables["user_activity"]
@@ -103,14 +131,14 @@ def load_snapshot(ws: Workspace, settings: Settings, as_of: date | None = None) 
     snap = build_snapshot(
         tables,
         push_cap_window_days=settings.serving.push_cap_window_days,
-        memberships=read_table(ws.data, "memberships"),
-        pushes=read_table(ws.data, "pushes"),
+        memberships=memberships,
+        pushes=pushes,
         tag_names=_tag_names(settings.features, ua),
         pairs=pairs,
         repurchase_prob=rep,
         interest_prob=iprob,
         model_versions=versions,
-        data_as_of=_newest_order_day(ws),  # type: ignore[arg-type]
+        data_as_of=data_as_of,
     )
     extra = {"registered": registered, "feature_marker": marker}
     del tables, pairs, ua

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 import bentoml
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from configs.settings import Settings, load_settings
 from configs.workspace import resolve_workspace
@@ -52,8 +52,10 @@ def _api_key() -> str | None:
     return settings.serving.api_key if settings is not None else None
 
 
-def _reply(answer: handlers.Answer) -> Any:
+def _reply(answer: handlers.JsonAnswer) -> Any:
     status, body = answer
+    if isinstance(body, bytes):  # already serialised (the declared response model's shape)
+        return Response(body, status_code=status, media_type="application/json")
     if status == 200:
         return body
     return JSONResponse(body.model_dump(mode="json"), status_code=status)
@@ -78,7 +80,10 @@ class GroupPush:
         ws, settings = self.ws, self.settings
         self.holder = SnapshotHolder(
             loader=lambda: load_snapshot(ws, settings),
-            marker=lambda: (safe_champion_versions(ws.mlflow_tracking_uri), feature_marker(ws)),
+            marker=lambda: (
+                safe_champion_versions(ws.mlflow_tracking_uri),
+                feature_marker(ws, settings.features),
+            ),
             interval_seconds=settings.serving.reload_interval_seconds,
         )
         self.holder.start()

@@ -33,6 +33,9 @@ class InterestCsr:
     counts_30d: np.ndarray  # float32 order days with the category in 30 days
     live: np.ndarray  # bool: not suppressed (rule 1: slow-cycle category bought within cycle)
     due: np.ndarray  # float32 min(1, last_days / cycle) for bought categories, else 0
+    # (entries, 3) float32 [model, rel, due]: `model`, `rel` and `due` are column views of it,
+    # so scoring gathers a member's entries in one contiguous read (random reads dominate)
+    scoring: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,10 @@ def _interest_csr(
     np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
     last = np.where(last < 0, -1.0, last).astype(np.float32)
     live, due = _suppression(last, cat_cycle[col], cat_high_freq[col])
-    return InterestCsr(indptr, col, model, rel, last, c30, live, due)
+    scoring = np.empty((len(col), 3), dtype=np.float32)
+    scoring[:, 0], scoring[:, 1], scoring[:, 2] = model, rel, due
+    model, rel, due = scoring[:, 0], scoring[:, 1], scoring[:, 2]
+    return InterestCsr(indptr, col, model, rel, last, c30, live, due, scoring)
 
 
 def _suppression(last: np.ndarray, cycle: np.ndarray, high_freq: np.ndarray) -> tuple:

@@ -50,6 +50,9 @@ def experiment_id(client: Any, ws: Workspace) -> str:
     found = client.get_experiment_by_name(EXPERIMENT)
     if found is not None:
         return str(found.experiment_id)
+    if ws.mlflow_tracking_uri.startswith(("http://", "https://")):
+        # a tracking server: its artifact store (mlflow-artifacts:/), readable by every host
+        return str(client.create_experiment(EXPERIMENT))
     ws.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
     return str(client.create_experiment(EXPERIMENT, ws.mlflow_artifacts.resolve().as_uri()))
 

@@ -58,14 +58,34 @@ def entities() -> dict[str, Entity]:
     }
 
 
-def feature_view(table: FeatureTable, entity: Entity, offline_dir: Path) -> FeatureView:
-    """A view over one offline table; its FileSource reads the table's Parquet history."""
-    source = FileSource(
+def _source(table: FeatureTable, offline_dir: Path, spark: bool) -> Any:
+    """FileSource (DuckDB offline store) or SparkSource (Spark offline store), same Parquet."""
+    path = str(offline_path(offline_dir, table.name))
+    if spark:
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
+            SparkSource,
+        )
+
+        return SparkSource(
+            name=f"{table.name}_source",
+            path=path,
+            file_format="parquet",
+            timestamp_field=C.EVENT_TIMESTAMP,
+            description=table.doc,
+        )
+    return FileSource(
         name=f"{table.name}_source",
-        path=str(offline_path(offline_dir, table.name)),
+        path=path,
         timestamp_field=C.EVENT_TIMESTAMP,
         description=table.doc,
     )
+
+
+def feature_view(
+    table: FeatureTable, entity: Entity, offline_dir: Path, spark: bool = False
+) -> FeatureView:
+    """A view over one offline table; its source reads the table's Parquet history."""
+    source = _source(table, offline_dir, spark)
     schema = [
         Field(name=f.name, dtype=_FEAST_TYPES[f.dtype], description=f.meaning)
         for f in table.features
@@ -106,10 +126,13 @@ def feature_services(views: dict[str, FeatureView]) -> list[FeatureService]:
     ]
 
 
-def build_definitions(offline_dir: Path) -> list[Any]:
-    """Entities, feature views (with their sources) and feature services for one workspace."""
+def build_definitions(offline_dir: Path, spark: bool = False) -> list[Any]:
+    """Entities, feature views (with their sources) and feature services for one workspace;
+    SPARK: SparkSources for Feast's Spark offline store (features.engine = spark)."""
     ents = entities()
-    views = {name: feature_view(t, ents[t.entity], offline_dir) for name, t in TABLES.items()}
+    views = {
+        name: feature_view(t, ents[t.entity], offline_dir, spark) for name, t in TABLES.items()
+    }
     return [*ents.values(), *views.values(), *feature_services(views)]
 
 

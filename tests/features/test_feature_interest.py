@@ -97,3 +97,34 @@ def test_interest_top_n_caps_spread_only_categories(
     got = _interest(out, "target")
     assert len(got) == 2 and got.index[0] == "a"  # the bought one + 1 spread-only
     assert np.isclose(got["interest_scores"].sum(), 1.0)
+
+
+def test_top_k_mask_equals_a_three_key_lexsort_with_ties() -> None:
+    import scipy.sparse as sp
+
+    from features.compute_interest import _top_k_mask
+
+    rng = np.random.default_rng(3)
+    dense = rng.integers(0, 4, size=(300, 12)).astype(float)  # many equal values per row
+    dense[rng.random(dense.shape) < 0.3] = 0.0
+    m = sp.csr_matrix(dense)
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    order = np.lexsort((m.indices, -m.data, rows))  # the reference: row, value desc, column
+    rank = np.arange(len(order)) - m.indptr[rows[order]]
+    expected = np.zeros(len(order), bool)
+    expected[order[rank < 3]] = True
+    assert (_top_k_mask(m, 3) == expected).all()
+
+
+def test_user_blocks_do_not_change_interest(
+    tmp_path: Path, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import features.compute_interest as ci
+    from tests.features.feature_data import random_tables
+
+    tables = random_tables(seed=5, n_users=40)
+    whole = build_offline(tmp_path / "a", tables, [AS_OF], tiny_settings)["user_interest"]
+    monkeypatch.setattr(ci, "USER_BLOCK", 3)
+    blocks = build_offline(tmp_path / "b", tables, [AS_OF], tiny_settings)["user_interest"]
+    assert len(whole) > 10
+    pd.testing.assert_frame_equal(whole, blocks)

@@ -111,10 +111,9 @@ def test_online_values_equal_latest_offline_rows(
 
 @pytest.mark.integration
 def test_historical_features_match_hand_values(tmp_path: Path, tiny_settings: Settings) -> None:
-    from tests.features.feature_data import build_offline, orders_frame
-
     from configs.workspace import resolve_workspace
     from features.store import apply_definitions, get_store, historical_features
+    from tests.features.feature_data import build_offline, orders_frame
 
     orders = orders_frame(
         [

@@ -1,0 +1,200 @@
+"""Run the feature SQL on Spark: the very statements features/compute_*.py send to DuckDB.
+
+One definition per feature family: the compute modules write DuckDB SQL and call
+`con.execute(sql)` then `.df()` / `.fetchnumpy()`. `SparkSql` is a connection with that same
+surface; each statement is parsed by sqlglot as DuckDB and regenerated as Spark SQL, so the
+engines cannot drift apart. The dialect shim, all of it:
+- sqlglot's own DuckDB -> Spark rewrite: types (VARCHAR -> STRING, TIMESTAMP -> TIMESTAMP_NTZ),
+  `read_parquet('f')` -> parquet.`f`, arg_min/arg_max -> min_by/max_by, string_agg(.. ORDER BY)
+  -> listagg WITHIN GROUP, date_diff('day', ..) -> datediff(DAY, ..), explicit NULLS LAST where
+  DuckDB's default null order differs from Spark's.
+- here: epoch(ts) keeps its fractional seconds (sqlglot's unix_timestamp would drop them);
+  decimal literals become DOUBLE, because DuckDB divides decimals in floating point while Spark
+  keeps a 6-digit decimal scale.
+- temp tables: `CREATE TEMP TABLE t AS q` runs q, caches it eagerly and registers temp view t
+  (DuckDB materialises temp tables, Spark views are lazy); `ALTER TABLE t ADD COLUMN c` /
+  `UPDATE t SET c = e` (no WHERE) become withColumn on the cached view.
+- session: UTC time zone, ANSI mode off (x / 0 and bad casts give NULL, as in DuckDB).
+The sparse interest spreading (compute_interest.py) stays numpy/scipy on the per-user arrays
+collected from the Spark SQL aggregates, exactly as on DuckDB; results are collected to the
+driver (one as-of date's rows) and written by the same offline-table writer.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from configs.settings import FeatureSettings
+
+_DEFAULT_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def session_conf(cfg: FeatureSettings) -> dict[str, str]:
+    """Every Spark setting the build uses (also handed to Feast's Spark offline store)."""
+    return {
+        "spark.master": cfg.spark_master,
+        "spark.app.name": "grouppush-features",
+        **_DEFAULT_CONF,
+        "spark.sql.shuffle.partitions": str(cfg.spark_shuffle_partitions),
+        **cfg.spark_conf,
+    }
+
+
+def spark_session(cfg: FeatureSettings) -> Any:
+    """The (shared, getOrCreate) SparkSession of features.spark_master + spark_conf."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in session_conf(cfg).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+@lru_cache(maxsize=1)
+def _dialect() -> Any:
+    from sqlglot import exp
+    from sqlglot.dialects.spark import Spark
+
+    class DuckdbOnSpark(Spark):
+        class Generator(Spark.Generator):  # type: ignore[valid-type,misc]
+            TRANSFORMS = {
+                **Spark.Generator.TRANSFORMS,
+                exp.TimeToUnix: lambda self, e: (
+                    f"(UNIX_MICROS(CAST({self.sql(e, 'this')} AS TIMESTAMP)) / 1000000.0D)"
+                ),
+            }
+
+    return DuckdbOnSpark
+
+
+def _double_literals(node: Any) -> Any:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Literal) and node.is_number and "." in node.this:
+        return exp.cast(node.copy(), exp.DataType.build("double"))
+    return node
+
+
+def to_spark(sql: str) -> list[Any]:
+    """DuckDB SQL text -> sqlglot statements, rewritten for Spark (literals as DOUBLE)."""
+    import sqlglot
+
+    return [s.transform(_double_literals) for s in sqlglot.parse(sql, read="duckdb") if s]
+
+
+def spark_sql_text(statement: Any) -> str:
+    """One rewritten statement as Spark SQL text."""
+    return str(statement.sql(dialect=_dialect()))
+
+
+class _Result:
+    """What DuckDB's execute() returns, as far as the compute modules use it."""
+
+    def __init__(self, frame: pd.DataFrame | None) -> None:
+        self._frame = frame if frame is not None else pd.DataFrame()
+
+    def df(self) -> pd.DataFrame:
+        return self._frame
+
+    def fetchnumpy(self) -> dict[str, np.ndarray]:
+        return {c: self._frame[c].to_numpy() for c in self._frame.columns}
+
+    def fetchall(self) -> list[tuple]:
+        return list(self._frame.itertuples(index=False, name=None))
+
+
+class SparkSql:
+    """A DuckDB-connection look-alike that runs each statement on a SparkSession."""
+
+    def __init__(self, spark: Any) -> None:
+        self.spark = spark
+        self._cached: dict[str, Any] = {}
+
+    def execute(self, sql: str) -> _Result:
+        # Feast's Spark offline store turns this on in the shared session; our SQL quotes
+        # plain column names with backticks, which must stay names, not regexes.
+        self.spark.conf.set("spark.sql.parser.quotedRegexColumnNames", "false")
+        result = _Result(None)
+        for statement in to_spark(sql):
+            result = self._run(statement)
+        return result
+
+    def _run(self, statement: Any) -> _Result:
+        from sqlglot import exp
+
+        if isinstance(statement, exp.Create) and statement.expression is not None:
+            name = (
+                statement.this.name
+                if isinstance(statement.this, exp.Table)
+                else statement.this.this.name
+            )
+            self._register(name, self.spark.sql(spark_sql_text(statement.expression)))
+            return _Result(None)
+        if isinstance(statement, exp.Alter):
+            return self._add_columns(statement)
+        if isinstance(statement, exp.Update):
+            return self._update(statement)
+        return _Result(self.spark.sql(spark_sql_text(statement)).toPandas())
+
+    def _register(self, name: str, frame: Any) -> None:
+        """Cache (filled on first use), then swap the temp view and drop the replaced cache.
+        The view holds its analysed plan, so replacing a table it reads (ob for the next
+        date) never changes it."""
+        frame = frame.cache()
+        frame.createOrReplaceTempView(name)
+        old = self._cached.pop(name, None)
+        if old is not None:
+            old.unpersist()
+        self._cached[name] = frame
+
+    def _add_columns(self, statement: Any) -> _Result:
+        from pyspark.sql import functions as F
+        from sqlglot import exp
+
+        name = statement.this.name
+        frame = self.spark.table(name)
+        for action in statement.args.get("actions") or []:
+            if not isinstance(action, exp.ColumnDef):
+                raise NotImplementedError(f"Spark shim: unsupported ALTER action {action.sql()}")
+            kind = action.args["kind"].sql(dialect=_dialect())
+            frame = frame.withColumn(action.name, F.lit(None).cast(kind))
+        self._register(name, frame)
+        return _Result(None)
+
+    def _update(self, statement: Any) -> _Result:
+        from pyspark.sql import functions as F
+
+        if statement.args.get("where") is not None:
+            raise NotImplementedError("Spark shim: UPDATE ... WHERE is not supported")
+        name = statement.this.name
+        frame = self.spark.table(name)
+        for assignment in statement.expressions:
+            column = assignment.this.name
+            frame = frame.withColumn(column, F.expr(spark_sql_text(assignment.expression)))
+        self._register(name, frame)
+        return _Result(None)
+
+    def close(self) -> None:
+        """Free the cached tables; the session stays up for the next build in this process."""
+        for frame in self._cached.values():
+            frame.unpersist()
+        self._cached.clear()
+        for name in [t.name for t in self.spark.catalog.listTables() if t.isTemporary]:
+            self.spark.catalog.dropTempView(name)
+
+
+def connect_spark(cfg: FeatureSettings) -> SparkSql:
+    """A Spark connection for the feature build (features.engine = spark)."""
+    return SparkSql(spark_session(cfg))

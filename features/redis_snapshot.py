@@ -1,0 +1,183 @@
+"""The serving snapshot's inputs published to Redis, so service replicas need no local files.
+
+Per-entity lookups go through Feast's Redis online store (features.store.online_features), but
+the service snapshot needs every row of every table at once (1M users on the large preset),
+and a full scan of Feast's hash-per-entity layout would deserialize one protobuf per value.
+So `features build` with `online_store: redis` also publishes, beside the Feast rows, the
+same as-of rows as Parquet blobs (chunked under Redis's 512 MB value limit), plus the contract
+tables the snapshot reads (memberships, pushes). Publishing is atomic for readers: the blobs
+go under a fresh build id, then one SET of the `current` manifest swaps them in, then the old
+build's keys are deleted; a reader that lost that race retries once with the new manifest.
+
+Connection strings use Feast's format: `host:port[,db=0][,password=...][,ssl=true]`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from configs import columns as C
+from configs.settings import FeatureSettings
+from configs.workspace import Workspace
+from features.catalog import TABLES
+from features.io import table_path
+from features.snapshots import default_as_of
+
+PREFIX = "grouppush:snapshot"
+CURRENT = f"{PREFIX}:current"
+CHUNK_BYTES = 64 * 1024 * 1024
+CONTRACT_TABLES = ("memberships", "pushes")
+
+
+def parse_connection_string(connection_string: str) -> dict[str, Any]:
+    """redis.Redis keyword arguments from Feast's `host:port,key=value,...` format."""
+    host, port = "127.0.0.1", 6379
+    params: dict[str, Any] = {}
+    for part in (p.strip() for p in connection_string.split(",") if p.strip()):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            try:
+                params[key] = json.loads(value)
+            except json.JSONDecodeError:
+                params[key] = value
+        else:
+            host, _, port_text = part.partition(":")
+            port = int(port_text or 6379)
+    return {"host": host, "port": port, **params}
+
+
+def redis_client(connection_string: str) -> Any:
+    """A redis.Redis client (import deferred: serving imports this module cheaply)."""
+    import redis
+
+    return redis.Redis(**parse_connection_string(connection_string))
+
+
+def _to_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def publish_snapshot(
+    client: Any, tables: Mapping[str, pa.Table | pd.DataFrame | None], meta: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Write TABLES (None = absent) as chunked Parquet blobs under a new build id and make it
+    current; returns the manifest (build id, meta, chunks per table, bytes, seconds)."""
+    start = time.perf_counter()
+    build = uuid.uuid4().hex
+    chunks: dict[str, int] = {}
+    total = 0
+    pipe = client.pipeline(transaction=False)
+    for name, rows in tables.items():
+        if rows is None:
+            continue
+        table = (
+            rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
+        )
+        blob = _to_bytes(table)
+        parts = range(0, max(len(blob), 1), CHUNK_BYTES)
+        for i, lo in enumerate(parts):
+            pipe.set(f"{PREFIX}:{build}:{name}:{i}", blob[lo : lo + CHUNK_BYTES])
+        pipe.execute()
+        chunks[name] = len(parts)
+        total += len(blob)
+    manifest = {"build": build, "meta": dict(meta), "tables": chunks, "bytes": total}
+    old = client.getset(CURRENT, json.dumps(manifest))
+    if old:
+        _delete_build(client, json.loads(old))
+    manifest["seconds"] = time.perf_counter() - start
+    return manifest
+
+
+def _delete_build(client: Any, manifest: Mapping[str, Any]) -> None:
+    keys = [
+        f"{PREFIX}:{manifest['build']}:{name}:{i}"
+        for name, n in manifest["tables"].items()
+        for i in range(n)
+    ]
+    if keys:
+        client.delete(*keys)
+
+
+def current_manifest(client: Any) -> dict[str, Any] | None:
+    """The published manifest, or None when nothing was published yet."""
+    raw = client.get(CURRENT)
+    return json.loads(raw) if raw else None
+
+
+def _read(client: Any, manifest: Mapping[str, Any]) -> dict[str, pd.DataFrame] | None:
+    out = {}
+    for name, n in manifest["tables"].items():
+        parts = client.mget([f"{PREFIX}:{manifest['build']}:{name}:{i}" for i in range(n)])
+        if any(p is None for p in parts):
+            return None  # replaced while reading
+        out[name] = pq.read_table(io.BytesIO(b"".join(parts))).to_pandas()
+    return out
+
+
+def read_snapshot(client: Any) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Every published table and the build's meta; fails clearly when nothing is published."""
+    for _ in range(3):
+        manifest = current_manifest(client)
+        if manifest is None:
+            raise FileNotFoundError(
+                f"Redis has no {CURRENT!r}: run `grouppush features build` with "
+                "features.online_store=redis against this Redis first"
+            )
+        got = _read(client, manifest)
+        if got is not None:
+            return got, {**manifest["meta"], "build": manifest["build"]}
+    raise RuntimeError("the Redis snapshot kept changing while it was read; try again")
+
+
+def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[str, Any]:
+    """Publish the AS_OF rows of every catalog table + the snapshot's contract tables."""
+    from features.offline_tables import TIMESTAMP_TYPE, as_of_timestamp, offline_path
+
+    stamp = pa.scalar(as_of_timestamp(as_of), TIMESTAMP_TYPE)
+    tables: dict[str, pa.Table | None] = {
+        name: pq.read_table(
+            offline_path(ws.offline, name), filters=[(C.EVENT_TIMESTAMP, "=", stamp)]
+        )
+        for name in TABLES
+    }
+    for name in CONTRACT_TABLES:
+        path = table_path(ws.data, name)
+        tables[name] = pq.read_table(path) if path.exists() else None
+    try:
+        data_as_of: str | None = default_as_of(ws.data).isoformat()
+    except (FileNotFoundError, ValueError):
+        data_as_of = None
+    meta = {"as_of": as_of.isoformat(), "data_as_of": data_as_of}
+    return publish_snapshot(redis_client(cfg.redis_connection_string), tables, meta)
+
+
+def local_server_command(port: int, workdir: Path, exe: str = "redis-server") -> list[str]:
+    """A throwaway redis-server on 127.0.0.1:PORT without persistence (tests, benchmarks)."""
+    return [
+        exe,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--logfile",
+        str(workdir / "redis.log"),
+    ]
