@@ -21,6 +21,13 @@ import pyarrow as pa
 from configs.settings import Settings
 from configs.workspace import Workspace
 from features import offline_tables as ot
+from features.build_plan import (
+    dates_to_compute,
+    forget_manifest,
+    input_digests,
+    read_manifest,
+    write_manifest,
+)
 from features.catalog import (
     CATEGORY_SIMILARITY,
     CATEGORY_STATS,
@@ -75,19 +82,20 @@ def _progress(show: bool, total: int, label: str) -> Iterator[Callable[[str], No
 def _compute_date(
     con: Any,
     settings: Settings,
-    ws: Workspace,
     as_of: date,
     tags: list,
     info: Any,
     timer: _Timer,
     log: PurchaseDays,
+    out: dict[str, ot.HistoryWriter],
 ) -> Similarity:
-    """All catalog tables for one date, staged; returns the date's category similarity."""
+    """All catalog tables for one date, written to their next history; returns the date's
+    category similarity."""
     cfg = settings.features
 
     def put(table: FeatureTable, rows: pd.DataFrame | pa.Table) -> None:
-        with timer.stage("stage_write"):
-            ot.stage(ws.offline, table, as_of, ot.to_arrow(rows, table, as_of))
+        with timer.stage("write"):
+            out[table.name].write(as_of, ot.to_arrow(rows, table, as_of))
 
     with timer.stage("orders_before_t"):
         prepare_as_of(con, as_of)
@@ -121,10 +129,26 @@ def _connect(settings: Settings, ws: Workspace) -> Any:
     return connect(cfg.duckdb_threads, cfg.duckdb_memory_limit, spill)
 
 
+def _plan(
+    con: Any, settings: Settings, ws: Workspace, dates: list[date], info: Any, full: bool
+) -> tuple[list[date], dict[str, str]]:
+    """(dates to compute, digest per date); Spark always computes every date."""
+    if settings.features.engine == "spark":
+        return dates, {}
+    digests = input_digests(con, dates, info, settings.features, taxonomy_path(settings.features))
+    return dates_to_compute(ws.offline, dates, digests, full=full), digests
+
+
 def run_snapshots(
-    settings: Settings, ws: Workspace, dates: Sequence[date], *, show_progress: bool = True
+    settings: Settings,
+    ws: Workspace,
+    dates: Sequence[date],
+    *,
+    show_progress: bool = True,
+    full: bool = True,
 ) -> dict[str, Any]:
-    """compute_snapshots with its timings and row counts (used by build_features)."""
+    """compute_snapshots with its timings and row counts (used by build_features). Unless
+    FULL, dates whose stored rows were built from the same inputs are kept (build_plan)."""
     dates = sorted(set(dates))
     if not dates:
         raise ValueError("no as-of dates to compute")
@@ -135,20 +159,35 @@ def run_snapshots(
     try:
         with timer.stage("load_inputs"):
             info = load_inputs(con, ws.data)
-        with timer.stage("purchase_days"):
-            log = load_purchase_days(con, settings.features.half_life_days)
+        with timer.stage("plan"):
+            todo, digests = _plan(con, settings, ws, dates, info, full)
         sim = None
-        with _progress(show_progress, len(dates), "features") as advance:
-            for as_of in dates:
-                sim = _compute_date(con, settings, ws, as_of, tags, info, timer, log)
-                advance(as_of.isoformat())
+        if todo:
+            with timer.stage("purchase_days"):
+                log = load_purchase_days(con, settings.features.half_life_days)
+            out = ot.open_histories(ws.offline, todo)
+            with _progress(show_progress, len(todo), "features") as advance:
+                for as_of in todo:
+                    sim = _compute_date(con, settings, as_of, tags, info, timer, log, out)
+                    advance(as_of.isoformat())
     finally:
         con.close()
-    with timer.stage("commit"):
-        counts = ot.commit(ws.offline, dates)
-        assert sim is not None
-        write_parquet_atomic(sim.to_frame(), ws.offline / f"{CATEGORY_SIMILARITY}.parquet")
-    return {"dates": [d.isoformat() for d in dates], "seconds": timer.seconds, "rows": counts}
+    counts: dict[str, int] = {}
+    if todo:
+        with timer.stage("commit"):
+            forget_manifest(ws.offline)
+            counts = ot.commit_histories(ws.offline, out)
+            if todo[-1] == dates[-1]:  # the similarity table is the latest date's
+                assert sim is not None
+                write_parquet_atomic(sim.to_frame(), ws.offline / f"{CATEGORY_SIMILARITY}.parquet")
+            if digests:
+                write_manifest(ws.offline, {**read_manifest(ws.offline), **digests})
+    return {
+        "dates": [d.isoformat() for d in dates],
+        "computed": [d.isoformat() for d in todo],
+        "seconds": timer.seconds,
+        "rows": counts,
+    }
 
 
 def compute_snapshots(
@@ -167,16 +206,23 @@ def build_dates(settings: Settings, as_of: date) -> list[date]:
 
 
 def build_features(
-    settings: Settings, ws: Workspace, as_of: date | None = None, *, show_progress: bool = True
+    settings: Settings,
+    ws: Workspace,
+    as_of: date | None = None,
+    *,
+    show_progress: bool = True,
+    full: bool = False,
 ) -> dict[str, Any]:
     """Offline tables for AS_OF (default: day after the last order) and the training
-    snapshots, Feast apply, then the latest values loaded into the online store."""
+    snapshots (those already built from the same inputs are kept unless FULL), Feast apply,
+    then the latest values loaded into the online store."""
     from features.online import load_online
     from features.store import apply_definitions, get_store
 
     start = time.perf_counter()
     as_of = as_of or settings.features.as_of or default_as_of(ws.data)
-    summary = run_snapshots(settings, ws, build_dates(settings, as_of), show_progress=show_progress)
+    dates = build_dates(settings, as_of)
+    summary = run_snapshots(settings, ws, dates, show_progress=show_progress, full=full)
     t0 = time.perf_counter()
     store = get_store(ws, settings.features)
     apply_definitions(store, ws)

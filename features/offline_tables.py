@@ -1,10 +1,11 @@
 """The offline feature history: one Parquet file per catalog table, rows keyed by entity and
 event_timestamp. Feast-free, so the serving snapshot can read it without importing Feast.
 
-Writes are two-phase: each as-of date's rows are staged to their own file, then every table is
-merged (old rows of other dates + the staged ones) into a temp file, and only when all temp
-files exist are they renamed over the live ones. A build killed before that point leaves the
-live tables untouched; re-running replaces each date's rows, so a re-run is idempotent.
+Writes are two-phase: each table's next history (the live file's rows of other dates + the
+dates being built) is written to a temp file as the build goes (HistoryWriter), and only when
+every temp file is complete are they renamed over the live ones. A build killed before that
+point leaves the live tables untouched; re-running replaces each date's rows, so a re-run is
+idempotent.
 """
 
 from __future__ import annotations
@@ -76,63 +77,93 @@ def staging_dir(offline_dir: Path) -> Path:
 
 
 def reset_staging(offline_dir: Path) -> None:
-    """Drop what a killed build staged; nothing there is live."""
+    """Drop what a killed build left (temp histories, DuckDB spill); nothing there is live."""
     shutil.rmtree(staging_dir(offline_dir), ignore_errors=True)
+    for name in TABLES:
+        _temp_path(offline_dir, name).unlink(missing_ok=True)
 
 
-def stage(offline_dir: Path, table: FeatureTable, as_of: date, rows: pa.Table) -> Path:
-    path = staging_dir(offline_dir) / table.name / f"{as_of.isoformat()}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(rows, path, compression="lz4")  # read back once by commit: fast over small
-    return path
+def _temp_path(offline_dir: Path, name: str) -> Path:
+    live = offline_path(offline_dir, name)
+    return live.with_name(f".{live.name}.tmp")
 
 
-def _merge_to_temp(offline_dir: Path, table: FeatureTable, dates: Sequence[date]) -> Path:
-    """Stream old rows of other dates + staged rows, date by date, into a temp file beside the
-    live one (bounded memory: one batch at a time; staged rows come sorted by entity)."""
-    live = offline_path(offline_dir, table.name)
-    tmp = live.with_name(f".{live.name}.tmp")
-    schema = arrow_schema(table)
-    staged = {
-        as_of_timestamp(date.fromisoformat(p.stem)): p
-        for p in (staging_dir(offline_dir) / table.name).glob("*.parquet")
-    }
-    replaced = {as_of_timestamp(d) for d in dates} | set(staged)
-    old = None
-    old_stamps: set[datetime] = set()
-    if live.exists() and pq.read_schema(live).equals(schema):
-        old = ds.dataset(live, format="parquet")
-        col = pq.read_table(live, columns=[C.EVENT_TIMESTAMP]).column(C.EVENT_TIMESTAMP)
-        old_stamps = {v for v in pc.unique(col).to_pylist() if v is not None} - replaced
-    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-        for stamp in sorted(old_stamps | set(staged)):
-            if stamp in staged:
-                batches = pq.ParquetFile(staged[stamp]).iter_batches(batch_size=BATCH_ROWS)
-            else:
-                assert old is not None
-                batches = old.to_batches(
-                    filter=pc.field(C.EVENT_TIMESTAMP) == pa.scalar(stamp, TIMESTAMP_TYPE),
-                    batch_size=BATCH_ROWS,
-                )
+class HistoryWriter:
+    """One table's next history file, written date by date as the build computes them.
+
+    Rows go straight into a temp file beside the live one (encoded once: staging each date
+    and merging at the end cost a second decode + encode of every row); dates come in
+    ascending order and the live file's rows of other dates are copied in between, so the
+    history stays sorted by event_timestamp. Nothing is live until `commit_histories`.
+    """
+
+    def __init__(self, offline_dir: Path, table: FeatureTable, dates: Sequence[date]) -> None:
+        live = offline_path(offline_dir, table.name)
+        self.table = table
+        self.schema = arrow_schema(table)
+        self.tmp = _temp_path(offline_dir, table.name)
+        self.rows = 0
+        self._last: datetime | None = None
+        self._old: ds.Dataset | None = None
+        self._pending: list[datetime] = []
+        if live.exists() and pq.read_schema(live).equals(self.schema):
+            self._old = ds.dataset(live, format="parquet")
+            col = pq.read_table(live, columns=[C.EVENT_TIMESTAMP]).column(C.EVENT_TIMESTAMP)
+            replaced = {as_of_timestamp(d) for d in dates}
+            stamps = {v for v in pc.unique(col).to_pylist() if v is not None}
+            self._pending = sorted(stamps - replaced)
+        self._writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+
+    def _put(self, data: pa.Table) -> None:
+        self._writer.write_table(data.cast(self.schema), row_group_size=BATCH_ROWS)
+        self.rows += data.num_rows
+
+    def _copy_old(self, before: datetime | None) -> None:
+        """Copy the kept old dates earlier than BEFORE (all when None)."""
+        while self._pending and (before is None or self._pending[0] < before):
+            stamp = self._pending.pop(0)
+            assert self._old is not None
+            batches = self._old.to_batches(
+                filter=pc.field(C.EVENT_TIMESTAMP) == pa.scalar(stamp, TIMESTAMP_TYPE),
+                batch_size=BATCH_ROWS,
+            )
             for batch in batches:
-                writer.write_table(
-                    pa.Table.from_batches([batch]).cast(schema), row_group_size=BATCH_ROWS
-                )
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    return tmp
+                self._put(pa.Table.from_batches([batch]))
+
+    def write(self, as_of: date, rows: pa.Table) -> None:
+        """Append one date's rows (to_arrow output); dates must come in ascending order."""
+        stamp = as_of_timestamp(as_of)
+        if self._last is not None and stamp <= self._last:
+            raise ValueError(f"{self.table.name}: dates must be written in ascending order")
+        self._last = stamp
+        self._copy_old(stamp)
+        self._put(rows)
+
+    def close(self) -> Path:
+        """Finish the temp file (remaining old dates, fsync); returns its path."""
+        self._copy_old(None)
+        self._writer.close()
+        with open(self.tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        return self.tmp
 
 
-def commit(offline_dir: Path, dates: Sequence[date], tables: Sequence[str] | None = None) -> dict:
-    """Merge every staged table, then rename all temp files over the live ones; row counts."""
-    names = list(tables or TABLES)
-    temps = {name: _merge_to_temp(offline_dir, TABLES[name], dates) for name in names}
-    counts = {}
+def open_histories(
+    offline_dir: Path, dates: Sequence[date], tables: Sequence[str] | None = None
+) -> dict[str, HistoryWriter]:
+    """A HistoryWriter per catalog table for a build of DATES."""
+    Path(offline_dir).mkdir(parents=True, exist_ok=True)
+    return {name: HistoryWriter(offline_dir, TABLES[name], dates) for name in tables or TABLES}
+
+
+def commit_histories(offline_dir: Path, writers: dict[str, HistoryWriter]) -> dict[str, int]:
+    """Close every writer, then rename all temp files over the live ones; row counts. A build
+    killed before the renames leaves the live history as it was."""
+    temps = {name: w.close() for name, w in writers.items()}
     for name, tmp in temps.items():
         os.replace(tmp, offline_path(offline_dir, name))
-        counts[name] = pq.ParquetFile(offline_path(offline_dir, name)).metadata.num_rows
     reset_staging(offline_dir)
-    return counts
+    return {name: w.rows for name, w in writers.items()}
 
 
 def read_latest_arrow(path: Path) -> pa.Table:

@@ -189,8 +189,14 @@ def features_build(
     as_of: Annotated[
         str | None, typer.Option(help="As-of date (default: day after the last order).")
     ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every date, even those already built.")
+    ] = False,
 ) -> None:
     """Compute offline feature tables as of DATE (+ training history), apply Feast, load online.
+
+    Dates already built from the same inputs, settings and code are kept (the daily job then
+    computes only the new date); --full recomputes them all.
 
     Example: grouppush --workspace ws features build --as-of 2026-01-01
     """
@@ -198,7 +204,7 @@ def features_build(
     settings, ws = _context()
     from features.build import build_features
 
-    summary = build_features(settings, ws, day, show_progress=True)
+    summary = build_features(settings, ws, day, show_progress=True, full=full)
     typer.echo(f"features built: {summary}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -14,10 +13,9 @@ import pytest
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features import offline_tables
 from features.catalog import TABLES
 from features.online_sqlite import encode_entity_keys, encode_values, varint
-from tests.features.feature_data import AS_OF, rows_at
+from tests.features.feature_data import AS_OF
 
 SAMPLES: dict[str, tuple[pa.Array, str]] = {
     "float": (pa.array([1.5, None, float("nan"), -0.0, 1e300], pa.float64()), "DOUBLE"),
@@ -145,38 +143,3 @@ def test_historical_features_match_hand_values(tmp_path: Path, tiny_settings: Se
     assert got.loc[1, "recency_days"] == 11 and got.loc[1, "spend_30d"] == pytest.approx(15.0)
     assert list(got.loc[1, "interest_categories"]) == ["p1"]
     assert pd.isna(got.loc[2, "recency_days"]) or got.loc[2, "order_days_total"] == 0
-
-
-def _fail_after_first(real: Callable[..., Path]) -> Callable[..., Path]:
-    calls = {"n": 0}
-
-    def wrapper(*args: object, **kwargs: object) -> Path:
-        calls["n"] += 1
-        if calls["n"] > 1:
-            raise RuntimeError("killed mid-build")
-        return real(*args, **kwargs)
-
-    return wrapper
-
-
-@pytest.mark.parametrize("stage", ["_merge_to_temp", "stage"])
-def test_killed_build_rerun_equals_uninterrupted(
-    tmp_path: Path, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch, stage: str
-) -> None:
-    from tests.features.feature_data import build_offline, random_tables
-
-    tables = random_tables()
-    dates = [date(2025, 5, 1), AS_OF]
-    clean = build_offline(tmp_path / "clean", tables, dates, tiny_settings)
-    old = build_offline(tmp_path / "killed", random_tables(seed=3), dates, tiny_settings)
-    with monkeypatch.context() as m:
-        m.setattr(offline_tables, stage, _fail_after_first(getattr(offline_tables, stage)))
-        with pytest.raises(RuntimeError, match="killed"):
-            build_offline(tmp_path / "killed", tables, dates, tiny_settings)
-    for name in TABLES:  # the live tables still hold the previous build, whole
-        now = pd.read_parquet(tmp_path / "killed" / "features" / "offline" / f"{name}.parquet")
-        pd.testing.assert_frame_equal(now, old[name], obj=name)
-    rerun = build_offline(tmp_path / "killed", tables, dates, tiny_settings)
-    for name in TABLES:
-        pd.testing.assert_frame_equal(rerun[name], clean[name], obj=name)
-        assert len(rows_at(rerun[name], AS_OF, TABLES[name].entity)) > 0

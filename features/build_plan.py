@@ -1,0 +1,133 @@
+"""Which as-of dates a build must compute: a date whose inputs are unchanged is kept as built.
+
+A feature value as of t depends only on the data before t (orders, memberships, inventory
+snapshots), the reference tables (products, groups, and users registered before t), the
+feature settings, the tag taxonomy and the feature code. Each built date records a digest of
+exactly those in `<offline>/_built.json`; the next build recomputes a date only when its
+digest differs. So the daily job computes the new as-of date and reuses the training
+snapshots, while a correction to the past (a re-ingested order, a changed product, a new
+half-life, edited feature SQL) rebuilds every date it can affect. `features build --full`
+recomputes everything. The Spark engine always recomputes (the digest SQL is DuckDB's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from configs import columns as C
+from configs.settings import FeatureSettings
+from features.catalog import TABLES
+from features.compute_inputs import InputInfo, ts_literal
+from features.offline_tables import arrow_schema, offline_path
+
+MANIFEST = "_built.json"
+FEATURE_CODE_DIR = Path(__file__).resolve().parent
+
+
+def _code_digest(cfg: FeatureSettings, taxonomy: Path) -> str:
+    """Settings, taxonomy and the feature code: a change to any of them invalidates every date."""
+    h = hashlib.sha256(cfg.model_dump_json().encode())
+    h.update(Path(taxonomy).read_bytes())
+    for path in sorted(FEATURE_CODE_DIR.glob("*.py")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def _input_queries(as_of: date, info: InputInfo) -> list[str]:
+    t = ts_literal(as_of)
+    queries = [
+        f"SELECT count(*), sum(hash(o)) FROM orders o WHERE ts < {t}",
+        f"SELECT count(*), sum(hash(i)) FROM inventory i WHERE {C.SNAPSHOT_AT} < {t}",
+        f"""SELECT count(*), sum(hash({C.USER_ID}, {C.GROUP_ID}, {C.JOINED_AT}, {C.ROLE},
+                CASE WHEN {C.LEFT_AT} < {t} THEN {C.LEFT_AT} END))
+            FROM memberships WHERE {C.JOINED_AT} IS NULL OR {C.JOINED_AT} < {t}""",
+        "SELECT count(*), sum(hash(p)) FROM products p",
+        "SELECT count(*), sum(hash(g)) FROM groups g",
+    ]
+    if info.has("users"):  # derived users are implied by the orders before t
+        queries.append(
+            f"SELECT count(*), sum(hash(u)) FROM users u "
+            f"WHERE {C.REGISTERED_AT} IS NULL OR {C.REGISTERED_AT} < {t}"
+        )
+    return queries
+
+
+def input_digests(
+    con: Any,
+    dates: Sequence[date],
+    info: InputInfo,
+    cfg: FeatureSettings,
+    taxonomy: Path,
+) -> dict[str, str]:
+    """Digest per as-of date (ISO) of everything its features are computed from."""
+    code = _code_digest(cfg, taxonomy)
+    out = {}
+    for as_of in dates:
+        h = hashlib.sha256(code.encode())
+        for sql in _input_queries(as_of, info):
+            h.update(repr(con.execute(sql).fetchone()).encode())
+        out[as_of.isoformat()] = h.hexdigest()
+    return out
+
+
+def read_manifest(offline_dir: Path) -> dict[str, str]:
+    path = Path(offline_dir) / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def write_manifest(offline_dir: Path, built: dict[str, str]) -> None:
+    """Atomically replace the manifest (temp file + rename)."""
+    path = Path(offline_dir) / MANIFEST
+    tmp = path.with_name(f".{MANIFEST}.tmp")
+    tmp.write_text(json.dumps(dict(sorted(built.items())), indent=1))
+    os.replace(tmp, path)
+
+
+def forget_manifest(offline_dir: Path) -> None:
+    """Called before the live tables change: a build killed mid-commit then rebuilds all."""
+    (Path(offline_dir) / MANIFEST).unlink(missing_ok=True)
+
+
+def _stored_dates(offline_dir: Path) -> set[str] | None:
+    """Dates present in every table's live history (None when a table is missing or has an
+    older schema: its rows would be dropped, so nothing can be kept)."""
+    common: set[str] | None = None
+    for name, table in TABLES.items():
+        path = offline_path(offline_dir, name)
+        if not path.exists() or not pq.read_schema(path).equals(arrow_schema(table)):
+            return None
+        col = pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(C.EVENT_TIMESTAMP)
+        days = {v.date().isoformat() for v in pc.unique(col).to_pylist() if v is not None}
+        common = days if common is None else common & days
+    return common
+
+
+def dates_to_compute(
+    offline_dir: Path, dates: Sequence[date], digests: dict[str, str], *, full: bool = False
+) -> list[date]:
+    """The DATES whose stored rows are missing or were built from other inputs."""
+    if full:
+        return sorted(dates)
+    built = read_manifest(offline_dir)
+    stored = _stored_dates(offline_dir) or set()
+    keep = {
+        d
+        for d in dates
+        if d.isoformat() in stored and built.get(d.isoformat()) == digests[d.isoformat()]
+    }
+    return sorted(set(dates) - keep)

@@ -1,0 +1,130 @@
+"""Offline history writes: a killed build leaves the live tables whole, and incremental builds
+(build_plan) keep exactly the dates whose inputs are unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from configs import columns as C
+from configs.settings import Settings
+from configs.workspace import resolve_workspace
+from features import offline_tables
+from features.build import run_snapshots
+from features.catalog import TABLES
+from tests.features.feature_data import AS_OF, build_offline, random_tables, rows_at, write_tables
+
+DATES = [date(2025, 5, 1), AS_OF]
+
+
+def _fail_after_first(real: Callable[..., object]) -> Callable[..., object]:
+    calls = {"n": 0}
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RuntimeError("killed mid-build")
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
+@pytest.mark.parametrize("method", ["write", "close"])
+def test_killed_build_rerun_equals_uninterrupted(
+    tmp_path: Path, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    tables = random_tables()
+    clean = build_offline(tmp_path / "clean", tables, DATES, tiny_settings)
+    old = build_offline(tmp_path / "killed", random_tables(seed=3), DATES, tiny_settings)
+    writer = offline_tables.HistoryWriter
+    with monkeypatch.context() as m:
+        m.setattr(writer, method, _fail_after_first(getattr(writer, method)))
+        with pytest.raises(RuntimeError, match="killed"):
+            build_offline(tmp_path / "killed", tables, DATES, tiny_settings)
+    for name in TABLES:  # the live tables still hold the previous build, whole
+        now = pd.read_parquet(tmp_path / "killed" / "features" / "offline" / f"{name}.parquet")
+        pd.testing.assert_frame_equal(now, old[name], obj=name)
+    rerun = build_offline(tmp_path / "killed", tables, DATES, tiny_settings)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(rerun[name], clean[name], obj=name)
+        assert len(rows_at(rerun[name], AS_OF, TABLES[name].entity)) > 0
+
+
+def test_history_keeps_other_dates_in_order(tmp_path: Path, tiny_settings: Settings) -> None:
+    """Building a date between two stored ones slots it in; the others are untouched."""
+    tables = random_tables()
+    ws = resolve_workspace(tmp_path / "ws")
+    write_tables(ws, tables)
+    middle = date(2025, 5, 20)
+    run_snapshots(tiny_settings, ws, DATES, show_progress=False)
+    before = pd.read_parquet(ws.offline / "user_activity.parquet")
+    run_snapshots(tiny_settings, ws, [middle], show_progress=False)
+    after = pd.read_parquet(ws.offline / "user_activity.parquet")
+    stamps = after[C.EVENT_TIMESTAMP]
+    assert stamps.is_monotonic_increasing
+    assert sorted(stamps.dt.date.unique()) == sorted([*DATES, middle])
+    for d in DATES:
+        pd.testing.assert_frame_equal(
+            rows_at(after, d, C.USER_ID), rows_at(before, d, C.USER_ID), obj=str(d)
+        )
+
+
+def _incremental(ws_root: Path, settings: Settings, dates: list[date]) -> list[str]:
+    ws = resolve_workspace(ws_root)
+    return run_snapshots(settings, ws, dates, show_progress=False, full=False)["computed"]
+
+
+def test_incremental_build_computes_only_new_or_changed_dates(
+    tmp_path: Path, tiny_settings: Settings
+) -> None:
+    tables = random_tables()
+    ws = resolve_workspace(tmp_path / "ws")
+    write_tables(ws, tables)
+    assert _incremental(ws.root, tiny_settings, DATES) == [d.isoformat() for d in DATES]
+    assert _incremental(ws.root, tiny_settings, DATES) == []  # nothing changed
+    later = date(2025, 7, 20)
+    assert _incremental(ws.root, tiny_settings, [*DATES, later]) == [later.isoformat()]
+
+    # an order after AS_OF changes only the dates after it
+    orders = tables["orders"].copy()
+    extra = orders.iloc[[0]].copy()
+    extra[C.ORDERED_AT] = pd.Timestamp("2025-07-10 09:00", tz="UTC")
+    write_tables(ws, {**tables, "orders": pd.concat([orders, extra], ignore_index=True)})
+    assert _incremental(ws.root, tiny_settings, [*DATES, later]) == [later.isoformat()]
+
+    # a corrected old order (before the first date) changes every date
+    fixed = pd.concat([orders, extra], ignore_index=True)
+    first = fixed[C.ORDERED_AT].idxmin()
+    fixed.loc[first, C.AMOUNT] = fixed.loc[first, C.AMOUNT] + 1.0
+    write_tables(ws, {**tables, "orders": fixed})
+    assert len(_incremental(ws.root, tiny_settings, [*DATES, later])) == 3
+    write_tables(ws, {**tables, "orders": pd.concat([orders, extra], ignore_index=True)})
+
+    # a changed setting invalidates every date; the result equals a full rebuild
+    changed = tiny_settings.model_copy(
+        update={"features": tiny_settings.features.model_copy(update={"half_life_days": 9.0})}
+    )
+    assert len(_incremental(ws.root, changed, [*DATES, later])) == 3
+    inc = pd.read_parquet(ws.offline / "user_interest.parquet")
+    full = resolve_workspace(tmp_path / "full")
+    write_tables(full, {**tables, "orders": pd.concat([orders, extra], ignore_index=True)})
+    run_snapshots(changed, full, [*DATES, later], show_progress=False)
+    pd.testing.assert_frame_equal(inc, pd.read_parquet(full.offline / "user_interest.parquet"))
+
+
+def test_incremental_rebuilds_after_a_killed_commit(
+    tmp_path: Path, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = resolve_workspace(tmp_path / "ws")
+    write_tables(ws, random_tables())
+    _incremental(ws.root, tiny_settings, DATES)
+    with monkeypatch.context() as m:
+        m.setattr(offline_tables.os, "replace", _fail_after_first(offline_tables.os.replace))
+        with pytest.raises(RuntimeError, match="killed"):
+            run_snapshots(tiny_settings, ws, DATES, show_progress=False, full=True)
+    # some tables were replaced, others not: nothing may be trusted, everything is rebuilt
+    assert _incremental(ws.root, tiny_settings, DATES) == [d.isoformat() for d in DATES]
