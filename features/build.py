@@ -104,7 +104,7 @@ def _compute_date(
     with timer.stage("product_stats"):
         put(PRODUCT_STATS, compute_product_stats(con, as_of, cfg))
     with timer.stage("user_activity"):
-        users = compute_user_activity(con, as_of, cfg)
+        users = compute_user_activity(con, as_of, cfg, log)
     with timer.stage("tags"):
         users["tags"] = evaluate_tags(users, tags)
     put(USER_ACTIVITY, users)

@@ -11,8 +11,8 @@ the row-normalised neighbour matrix S (each category passes its mass to its neig
 proportion to similarity): interest' = (1 - w) * I + w * I @ S with I normalised per user,
 then renormalised to sum 1. Everything is scipy.sparse, processed in user blocks, so nothing
 dense of users x categories is ever built. The per-date inputs come from one pass over the
-orders (features/interest_inputs.py); ordering within a user uses two stable sorts (score,
-then row number as uint16, a radix sort) instead of a three-key lexsort.
+orders (features/interest_inputs.py); ordering within a user sorts one packed integer key
+(see _row_order) instead of a three-key lexsort.
 """
 
 from __future__ import annotations
@@ -54,9 +54,20 @@ class Similarity:
         ).sort_values([C.CATEGORY_ID, SIMILARITY], ascending=[True, False], ignore_index=True)
 
 
-def _row_order(rows: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """Permutation to (row, data descending) order. Entries must come in (row, column) order:
-    both sorts are stable, so ties keep column order."""
+def _row_order(rows: np.ndarray, data: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Permutation to (row, data descending, column) order. Entries must come in (row, column)
+    order. Usually one sort of a packed uint64 key (row | inverted float32 bits of the
+    non-negative data | column): already ordered by row, so the stable sort finds long runs
+    (~10x faster than two sorts); ties in float32 fall back to column order, which is the
+    precision the scores are stored in. Wide inputs take two stable sorts."""
+    if len(rows) and rows.max() < 2**16 and cols.max() < 2**16 and data.min() >= 0:
+        bits = (data + 0.0).astype(np.float32).view(np.uint32)  # (+0.0: no negative zero)
+        key = (
+            (rows.astype(np.uint64) << np.uint64(48))
+            | ((~bits).astype(np.uint64) << np.uint64(16))
+            | cols.astype(np.uint64)
+        )
+        return np.argsort(key, kind="stable")
     by_value = np.argsort(-data, kind="stable")
     r = rows[by_value]
     if len(r) and r.max() < 2**16:
@@ -72,7 +83,7 @@ def _top_k_mask(m: sp.csr_matrix, k: int) -> np.ndarray:
     """Mask over m.data (canonical CSR) of the entries among the k largest of their row, ties
     by column."""
     rows = _csr_rows(m)
-    order = _row_order(rows, m.data)
+    order = _row_order(rows, m.data, m.indices)
     rank = np.arange(len(order)) - m.indptr[rows[order]]
     keep = np.zeros(len(order), dtype=bool)
     keep[order[rank < k]] = True
@@ -134,7 +145,7 @@ def _spread_block(
     rows, cols, scores, run = rows[by_key], cols[by_key], scores[by_key], run[by_key]
     kept = np.bincount(rows, weights=scores, minlength=ints.shape[0])  # renormalise what's kept
     scores = scores / np.where(kept > 0, kept, 1.0)[rows]
-    final = _row_order(rows, scores)
+    final = _row_order(rows, scores, cols)
     return rows[final], cols[final], scores[final], run[final]
 
 

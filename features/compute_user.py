@@ -21,8 +21,9 @@ from configs import columns as C
 from configs.settings import FeatureSettings
 from features.catalog import USER_ACTIVITY
 from features.compute_inputs import date_literal, ts_literal
-from features.compute_readiness import READINESS_COLUMNS, create_user_readiness
+from features.compute_readiness import DUE_COLUMN, user_readiness
 from features.group_momentum import GROUP_COLUMNS, group_momentum
+from features.interest_inputs import PurchaseDays, load_purchase_days, run_stats
 from features.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
 
 NEW_ARRIVAL_DAYS = 30
@@ -44,13 +45,27 @@ def _windows(d: str) -> str:
     return ",\n".join(parts)
 
 
-def compute_user_activity(
-    con: duckdb.DuckDBPyConnection, as_of: date, cfg: FeatureSettings
+def _readiness(
+    con: duckdb.DuckDBPyConnection, as_of: date, cfg: FeatureSettings, log: PurchaseDays | None
 ) -> pd.DataFrame:
-    """One row per user existing at t, catalog columns (tags empty)."""
+    """compute_readiness on the purchase log, with the cycles of `cat_stats`."""
+    if log is None or log.half_life_days != cfg.half_life_days:
+        log = load_purchase_days(con, cfg.half_life_days)
+    cats = con.execute(f"SELECT {C.CATEGORY_ID}, repurchase_cycle_days FROM cat_stats").df()
+    cycles = cats.set_index(C.CATEGORY_ID)["repurchase_cycle_days"].astype(float)
+    stats = run_stats(log, as_of, cfg.half_life_days)
+    return user_readiness(log, stats, as_of, cycles, cfg.readiness_horizon_days)
+
+
+def compute_user_activity(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    cfg: FeatureSettings,
+    log: PurchaseDays | None = None,
+) -> pd.DataFrame:
+    """One row per user existing at t, catalog columns (tags empty). LOG: the build's purchase
+    days (read from CON's `orders` when not given)."""
     t, d = ts_literal(as_of), date_literal(as_of)
-    create_user_readiness(con, as_of, cfg.readiness_horizon_days)
-    ready = ", ".join(f"rd.{c}" for c in READINESS_COLUMNS)
     sql = f"""
     WITH days AS (
         SELECT {C.USER_ID}, day, sum(amount) AS amt, sum(quantity) AS qty
@@ -82,12 +97,6 @@ def compute_user_activity(
         FROM ob o JOIN prod_stats p USING ({C.PRODUCT_ID})
         JOIN cat_stats c ON c.{C.CATEGORY_ID} = o.{C.CATEGORY_ID}
         WHERE o.day >= {d} - 180 GROUP BY 1),
-    last_cat AS (SELECT {C.USER_ID}, {C.CATEGORY_ID}, date_diff('day', max(day), {d}) AS age
-                 FROM ob GROUP BY 1, 2),
-    due AS (
-        SELECT l.{C.USER_ID}, count(*) AS n FROM last_cat l JOIN cat_stats c USING ({C.CATEGORY_ID})
-        WHERE l.age >= c.repurchase_cycle_days AND l.age < 2 * c.repurchase_cycle_days
-        GROUP BY 1),
     order_group AS (
         SELECT {C.USER_ID}, {C.GROUP_ID} FROM (
             SELECT {C.USER_ID}, {C.GROUP_ID}, count(*) AS n, max(ts) AS last_ts FROM ob
@@ -124,8 +133,6 @@ def compute_user_activity(
         a.order_days_30d / nullif(a.order_days_90d / 3.0, 0) AS trend_30_90,
         a.avg_basket_units, s.price_ratio, s.new_arrival_share, s.bestseller_share,
         coalesce(s.n_categories_180d, 0) AS n_categories_180d,
-        coalesce(due.n, 0) AS replenishment_due,
-        {ready},
         u.{C.IDENTITY_TYPE}, u.{C.CHANNEL}, u.{C.REGION},
         coalesce(og.{C.GROUP_ID}, member.gid) AS {C.GROUP_ID},
         coalesce(member.is_koc, 0) AS is_koc,
@@ -133,12 +140,12 @@ def compute_user_activity(
     FROM u
     LEFT JOIN a USING ({C.USER_ID})
     LEFT JOIN style s USING ({C.USER_ID})
-    LEFT JOIN due USING ({C.USER_ID})
-    LEFT JOIN user_readiness rd USING ({C.USER_ID})
     LEFT JOIN order_group og USING ({C.USER_ID})
     LEFT JOIN member USING ({C.USER_ID})
     ORDER BY u.{C.USER_ID}"""
     df = con.execute(sql).df()
+    df = df.join(_readiness(con, as_of, cfg, log), on=C.USER_ID)
+    df[DUE_COLUMN] = df[DUE_COLUMN].fillna(0).astype("int64")
     df[list(POPULATION_COLUMNS)] = population_bgnbd(df, cfg.readiness_horizon_days)
     df[list(GROUP_COLUMNS)] = group_momentum(df)
     return df[[C.USER_ID, *USER_ACTIVITY.names]]

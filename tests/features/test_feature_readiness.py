@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from configs import columns as C
-from features.compute_inputs import connect, prepare_as_of
-from features.compute_readiness import READINESS_COLUMNS, create_user_readiness
+from features.compute_inputs import connect
+from features.compute_readiness import DUE_COLUMN, READINESS_COLUMNS, user_readiness
 from features.group_momentum import group_momentum
+from features.interest_inputs import PurchaseDays, load_purchase_days, run_stats
 from features.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
 
 AS_OF = date(2025, 7, 1)
@@ -28,26 +29,26 @@ LINES = [  # user, category, day
 ]
 
 
-def _readiness(horizon_days: int = 30) -> pd.DataFrame:
+def _log() -> PurchaseDays:
     orders = pd.DataFrame(LINES, columns=[C.USER_ID, C.CATEGORY_ID, "day"])
     orders["ts"] = pd.to_datetime(orders["day"]) + pd.Timedelta(hours=9)
     orders["day"] = orders["ts"].dt.date
-    cats = pd.DataFrame(
-        {C.CATEGORY_ID: list(CYCLES), "repurchase_cycle_days": list(CYCLES.values())}
-    )
+    orders["quantity"] = 1.0
     con = connect()
     con.register("orders_df", orders)
-    con.register("cats_df", cats)
     con.execute("CREATE TEMP TABLE orders AS SELECT * FROM orders_df")
-    con.execute(
-        "CREATE TEMP TABLE cat_stats AS SELECT category_id, "
-        "CAST(repurchase_cycle_days AS DOUBLE) AS repurchase_cycle_days FROM cats_df"
-    )
-    prepare_as_of(con, AS_OF)
-    create_user_readiness(con, AS_OF, horizon_days)
-    out = con.execute("SELECT * FROM user_readiness").df()
-    con.close()
-    return out.set_index(C.USER_ID).sort_index()
+    con.execute(f"CREATE TEMP TABLE products AS SELECT DISTINCT {C.CATEGORY_ID} FROM orders")
+    try:
+        return load_purchase_days(con, 30.0)
+    finally:
+        con.close()
+
+
+def _readiness(horizon_days: int = 30) -> pd.DataFrame:
+    log = _log()
+    cycles = pd.Series(CYCLES, dtype=float)
+    got = user_readiness(log, run_stats(log, AS_OF, 30.0), AS_OF, cycles, horizon_days)
+    return got.drop(columns=DUE_COLUMN).sort_index()
 
 
 def test_readiness_matches_hand_computation() -> None:
@@ -110,3 +111,13 @@ def test_group_momentum_by_hand() -> None:
     assert got.loc[0].tolist() == pytest.approx([1.0, 0.5])
     assert got.loc[1].tolist() == pytest.approx([1.0, 0.5])
     assert got.loc[[2, 3]].isna().all().all()  # g2 has no activity; d has no group
+
+
+def test_replenishment_due_counts_categories_within_one_to_two_cycles() -> None:
+    log = _log()
+    got = user_readiness(
+        log, run_stats(log, AS_OF, 30.0), AS_OF, pd.Series(CYCLES, dtype=float), 30
+    )[DUE_COLUMN]
+    # u1: cA 10 days since, cycle 10 -> due; cB 30 of 60 -> not yet; cC has no cycle.
+    # u2: cA 5 of 10 -> not yet. u3: cB 273 days of 60 -> more than two cycles: lapsed.
+    assert got.to_dict() == {"u1": 1, "u2": 0, "u3": 0}
