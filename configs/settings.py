@@ -78,7 +78,7 @@ class FeatureSettings(_Section):
     redis_connection_string: str = "127.0.0.1:6379"
     tags_file: str = "tags.yaml"  # relative paths resolve against configs/
     online_chunk_rows: int = Field(default=50_000, gt=0)  # rows per online write call
-    online_writer: Literal["bulk", "feast"] = "bulk"  # bulk: SQLite fast path (features/online.py)
+    online_writer: Literal["bulk", "feast"] = "bulk"  # bulk: SQLite or Redis fast path (online.py)
     duckdb_memory_limit: str = "6GB"  # beyond it the feature build spills to disk
     duckdb_threads: int = Field(default=2, gt=0)
     # engine: spark (extra `spark`): any Spark master URL (local[2], spark://host:7077, yarn)
@@ -93,6 +93,9 @@ class TrainingSettings(_Section):
     horizon_days: int = Field(default=30, gt=0)
     n_snapshots: int = Field(default=4, gt=0)
     snapshot_spacing_days: int = Field(default=30, gt=0)
+    # None: snapshots at as_of - horizon - k * spacing (they move with as_of). A date: they sit
+    # on a fixed grid (anchor + k * spacing), so a daily build reuses them (build_plan)
+    snapshot_anchor: date | None = None
     num_boost_round: int = 400
     learning_rate: float = 0.05
     num_leaves: int = 31

@@ -201,7 +201,9 @@ def compute_snapshots(
 def build_dates(settings: Settings, as_of: date) -> list[date]:
     """AS_OF plus the training snapshots before it."""
     tr = settings.training
-    past = training_snapshot_dates(as_of, tr.horizon_days, tr.n_snapshots, tr.snapshot_spacing_days)
+    past = training_snapshot_dates(
+        as_of, tr.horizon_days, tr.n_snapshots, tr.snapshot_spacing_days, tr.snapshot_anchor
+    )
     return sorted({as_of, *past})
 
 

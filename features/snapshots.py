@@ -30,8 +30,19 @@ def default_as_of(data_dir: Path) -> date:
 
 
 def training_snapshot_dates(
-    as_of: date, horizon_days: int, n_snapshots: int, spacing_days: int
+    as_of: date,
+    horizon_days: int,
+    n_snapshots: int,
+    spacing_days: int,
+    anchor: date | None = None,
 ) -> list[date]:
-    """Snapshots whose label window [s, s + horizon) ends by AS_OF, oldest first."""
-    dates = [as_of - timedelta(days=horizon_days + i * spacing_days) for i in range(n_snapshots)]
-    return sorted(dates)
+    """Snapshots whose label window [s, s + horizon) ends by AS_OF, oldest first.
+
+    Without ANCHOR the newest is as_of - horizon (so every date moves with as_of); with one,
+    dates lie on the grid anchor + k * spacing, the newest the last whose window ends by
+    as_of: labels up to spacing - 1 days older, but a daily build keeps reusing them.
+    """
+    newest = as_of - timedelta(days=horizon_days)
+    if anchor is not None:
+        newest -= timedelta(days=(newest - anchor).days % spacing_days)
+    return sorted(newest - timedelta(days=i * spacing_days) for i in range(n_snapshots))

@@ -46,7 +46,7 @@ def held_out(settings: Settings, ws: Workspace, as_of: date, models: dict[str, A
     """Champion metrics on the latest snapshot whose label window ends by as_of."""
     cfg = settings.training
     dates = training_snapshot_dates(
-        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days
+        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
     )
     test = split_snapshots(dates, cfg.horizon_days).test
     ensure_snapshots(settings, ws, [test], show_progress=False)

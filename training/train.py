@@ -110,7 +110,7 @@ def train(
     cfg = settings.training
     as_of = as_of or cfg.as_of or default_as_of(ws.data)
     dates = training_snapshot_dates(
-        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days
+        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
     )
     split = split_snapshots(dates, cfg.horizon_days)
     computed = ensure_snapshots(settings, ws, dates, show_progress)

@@ -30,3 +30,14 @@ def test_training_snapshots_keep_labels_before_as_of() -> None:
     dates = training_snapshot_dates(as_of, horizon_days=30, n_snapshots=3, spacing_days=14)
     assert dates == [date(2025, 11, 3), date(2025, 11, 17), date(2025, 12, 1)]
     assert all(d + timedelta(days=30) <= as_of for d in dates)
+
+
+def test_anchored_snapshots_stay_put_as_as_of_moves() -> None:
+    anchor = date(2025, 1, 1)
+    first = training_snapshot_dates(date(2025, 12, 31), 30, 3, 14, anchor)
+    assert all((d - anchor).days % 14 == 0 for d in first)
+    assert all(d + timedelta(days=30) <= date(2025, 12, 31) for d in first)
+    assert first[-1] + timedelta(days=30 + 14) > date(2025, 12, 31)  # the newest that fits
+    assert training_snapshot_dates(date(2026, 1, 1), 30, 3, 14, anchor) == first
+    moved = training_snapshot_dates(date(2026, 1, 15), 30, 3, 14, anchor)
+    assert moved == [*first[1:], first[-1] + timedelta(days=14)]
