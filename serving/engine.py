@@ -30,7 +30,7 @@ class _Dense:
     """Category x member matrices for the candidate categories of one request."""
 
     base: np.ndarray  # interest + repurchase terms (0 where suppressed)
-    rel: np.ndarray  # relative interest (0 where suppressed)
+    extra: np.ndarray  # affinity weight x relative interest (0 where suppressed)
     entry: np.ndarray  # int64 CSR entry of (category, member), -1 when absent (for reasons)
 
 
@@ -66,7 +66,7 @@ def _unique_small(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _dense(snap: Snapshot, members: np.ndarray, ucat: np.ndarray, cfg: ServingSettings) -> _Dense:
-    w_i, _, w_r = weights(cfg)
+    w_i, w_a, w_r = weights(cfg)
     csr = snap.interest
     pos = np.full(len(snap.cat_ids), -1, dtype=np.int64)
     pos[ucat] = np.arange(len(ucat))
@@ -80,12 +80,12 @@ def _dense(snap: Snapshot, members: np.ndarray, ucat: np.ndarray, cfg: ServingSe
     model, rel_e, due = np.take(csr.scoring, e, axis=0).T  # one read per entry, not three
     shape = (len(ucat), len(members))
     flat = col * len(members) + row  # scatter into raveled matrices: cheaper than 2-D indexing
-    base, rel = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    base, extra = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     base.ravel()[flat] = live * (w_i * model + w_r * rep * due)
-    rel.ravel()[flat] = live * rel_e
+    extra.ravel()[flat] = w_a * (live * rel_e)
     entry = np.full(shape, -1, np.int64)
     entry.ravel()[flat] = e
-    return _Dense(base, rel, entry)
+    return _Dense(base, extra, entry)
 
 
 def _take_within_stock(scores: np.ndarray, stock: float) -> int:
@@ -96,7 +96,8 @@ def _take_within_stock(scores: np.ndarray, stock: float) -> int:
 
 @dataclass(frozen=True)
 class _Request:
-    """One group's scoring state: members (with cap left), candidates, combo score matrix."""
+    """One group's scoring state: members (with cap left), candidates, and the score of
+    every (category, price band) row as `base + extra * fit`, computed only where needed."""
 
     members: np.ndarray
     cap_left: np.ndarray
@@ -104,12 +105,18 @@ class _Request:
     stock: np.ndarray
     cats: np.ndarray
     cand_u: np.ndarray  # candidate -> row of the category arrays
-    cand_combo: np.ndarray
-    scores: np.ndarray  # (category x band combos, members)
+    cand_combo: np.ndarray  # candidate -> score row
+    base: np.ndarray  # (categories, members) interest + repurchase terms (0 where suppressed)
+    extra: np.ndarray  # (categories, members) affinity weight x relative interest
+    fit: np.ndarray  # (bands, members) price fit, in [0, 1]
+    row_cat: np.ndarray  # score row -> category row
+    row_band: np.ndarray  # score row -> price band
     entry: np.ndarray
-    # (score row -> category row, lower, upper): per-category bounds of every band's score,
-    # which let _expected sort only the few members that can be among a row's best
-    bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def row(self, r: int) -> np.ndarray:
+        """The members' scores of score row r."""
+        c = self.row_cat[r]
+        return self.base[c] + self.extra[c] * self.fit[self.row_band[r]]
 
 
 def _prepare(
@@ -139,18 +146,22 @@ def _prepare(
     dense = _dense(snap, members, ucat, cfg)
     combo_key = cand_u * N_BANDS + snap.prod_band[cand]
     ucombo, cand_combo = _unique_small(combo_key, len(ucat) * N_BANDS)
-    _, w_a, _ = weights(cfg)
-    fit_t = np.ascontiguousarray(snap.user_fit[members].T)  # (bands, members); a strided
-    # view here makes the broadcast below ~7x slower
-    # every (category, band) row at once, then only the combinations the candidates have
-    extra = w_a * dense.rel
-    every = dense.base[:, None, :] + extra[:, None, :] * fit_t[None, :, :]
-    scores = every.reshape(-1, len(members))
-    if len(ucombo) < len(scores):
-        scores = scores[ucombo]
-    bounds = (ucombo // N_BANDS, dense.base, dense.base + extra)  # price fit is in [0, 1]
+    fit_t = np.ascontiguousarray(snap.user_fit[members].T)  # (bands, members): row reads
+    row_cat, row_band = ucombo // N_BANDS, ucombo % N_BANDS
     return _Request(
-        members, cap_left, cand, stock, cats, cand_u, cand_combo, scores, dense.entry, bounds
+        members,
+        cap_left,
+        cand,
+        stock,
+        cats,
+        cand_u,
+        cand_combo,
+        dense.base,
+        dense.extra,
+        fit_t,
+        row_cat,
+        row_band,
+        dense.entry,
     )
 
 
@@ -161,20 +172,23 @@ def _expected(req: _Request, k: int) -> np.ndarray:
     (the bounded few members of) each (category, band) row: np.partition degrades badly
     (5-10x slower than sorting) on rows where most members score exactly 0, the common case.
     """
-    if req.bounds is None:
-        top = np.sort(req.scores, axis=1)[:, ::-1][:, :k]  # k largest, descending
-    else:
-        top = top_k_rows(req.scores, *req.bounds, k)
-    csum = np.cumsum(top, axis=1, dtype=np.float64)[req.cand_combo]
-    positive = (top > EPS).sum(axis=1)[req.cand_combo]
-    n_take = np.minimum((csum <= req.stock[:, None] + EPS).sum(axis=1), positive)
-    rows = np.arange(len(req.cand))
-    return np.where(n_take > 0, csum[rows, np.maximum(n_take - 1, 0)], 0.0)
+    top = top_k_rows(req.base, req.extra, req.fit, req.row_cat, req.row_band, k)
+    csum = np.cumsum(top, axis=1, dtype=np.float64)  # per score row, not per candidate
+    positive = (top > EPS).sum(axis=1)
+    whole = np.where(positive > 0, csum[np.arange(len(top)), np.maximum(positive - 1, 0)], 0.0)
+    out = whole[req.cand_combo]  # stock above the row's k best: all its positive members
+    short = np.flatnonzero(req.stock + EPS < csum[req.cand_combo, -1])
+    if len(short):  # the few candidates whose stock binds: count what fits
+        rows = req.cand_combo[short]
+        fits = (csum[rows] <= req.stock[short, None] + EPS).sum(axis=1)
+        n_take = np.minimum(fits, positive[rows])
+        out[short] = np.where(n_take > 0, csum[rows, np.maximum(n_take - 1, 0)], 0.0)
+    return out
 
 
 def _pick(req: _Request, p: int, k: int, cap_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The members for product p: best first, with cap left and a positive score, in stock."""
-    row = req.scores[int(req.cand_combo[p])]
+    row = req.row(int(req.cand_combo[p]))
     m = min(len(row), 4 * k)  # enough unless many of the best are capped
     idx = np.argpartition(-row, m - 1)[:m] if m < len(row) else np.arange(len(row))
     while True:

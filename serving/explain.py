@@ -6,8 +6,6 @@ computed once per request even when a member is targeted for several products.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from serving.results import GroupPushList, Member
@@ -27,9 +25,10 @@ class Explainer:
     def _user_reasons(self, user: int) -> list[str]:
         found = self._user.get(user)
         if found is None:
-            rep = float(self.snap.user_rep[user])
+            snap = self.snap
+            rep = float(snap.user_rep[user])
             found = [f"likely to order again soon ({rep:.0%})"] if rep >= LIKELY_REORDER else []
-            found += self.snap.tags_of(user)[:MAX_TAG_REASONS]
+            found += snap.tag_sets[snap.user_tag_set[user]][:MAX_TAG_REASONS]
             self._user[user] = found
         return found
 
@@ -39,22 +38,38 @@ class Explainer:
         snap, csr = self.snap, self.snap.interest
         found = entries >= 0
         e = np.where(found, entries, 0)
-        n30 = np.where(found, csr.counts_30d[e], 0).tolist()
-        last = np.where(found, csr.last_days[e], -1).tolist()
-        model = np.where(found, csr.model[e], 0).tolist()
+        n30 = np.where(found, csr.counts_30d[e], 0)
+        bought = (n30 > 0).tolist()
+        last = np.where(found, csr.last_days[e], -1)
+        model = np.where(found, csr.model[e], 0)
+        cycle = snap.cat_cycle[cats]
+        with np.errstate(invalid="ignore"):
+            due = (last >= 0) & np.isfinite(cycle) & (last >= cycle)
+        related = (last < 0) & (model > 0)
         names = snap.cat_ids[cats].tolist()
-        cycles = snap.cat_cycle[cats].tolist()
-        rows = zip(users.tolist(), names, cycles, n30, last, model, strict=True)
+        rows = zip(
+            users.tolist(),
+            names,
+            bought,
+            n30.astype(np.int64).tolist(),
+            due.tolist(),
+            related.tolist(),
+            cycle.tolist(),
+            last.tolist(),
+            strict=True,
+        )
+        user_reasons = self._user_reasons
         out = []
-        for user, name, cycle, n, ld, m in rows:
-            why = [f"bought {name} {int(n)} times in 30 days"] if n > 0 else []
-            if ld >= 0 and math.isfinite(cycle) and ld >= cycle:
+        for user, name, any_30d, n, is_due, is_related, cyc, ld in rows:
+            why = [f"bought {name} {n} times in 30 days"] if any_30d else []
+            if is_due:
                 why.append(
-                    f"replenishment due: {name} every {cycle:.0f} days, last {ld:.0f} days ago"
+                    f"replenishment due: {name} every {cyc:.0f} days, last {ld:.0f} days ago"
                 )
-            elif ld < 0 and m > 0:
+            elif is_related:
                 why.append(f"interested in categories related to {name}")
-            out.append(why + self._user_reasons(user))
+            why += user_reasons(user)
+            out.append(why)
         return out
 
 

@@ -29,3 +29,14 @@ class GroupPushList:
     items: list[Item] = field(default_factory=list)
     suggested_group_id: str | None = None  # zombie groups: where to move the active members
     move_members: list[Member] = field(default_factory=list)
+
+
+def as_json_dict(res: GroupPushList) -> dict[str, object]:
+    """The GroupOut shape as plain dicts (a dataclass's __dict__ holds its fields in order):
+    pydantic_core serialises dicts ~3x faster than dataclasses, which it inspects field by
+    field."""
+    return {
+        **res.__dict__,
+        "items": [{**it.__dict__, "members": [m.__dict__ for m in it.members]} for it in res.items],
+        "move_members": [m.__dict__ for m in res.move_members],
+    }

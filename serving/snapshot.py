@@ -13,6 +13,8 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from configs import columns as C
 from features.pairs import explode_interest
@@ -47,8 +49,8 @@ class Snapshot:
     user_rep: np.ndarray  # float32 repurchase probability
     user_fit: np.ndarray  # float32 (n_users, N_BANDS) price fit of each price band
     user_days30: np.ndarray  # int32 order days in 30 days (> 0: active)
-    user_tags: np.ndarray  # object: comma-joined tag ids per user (user_activity.tags)
-    tag_names: Mapping[str, str]  # tag id -> English name
+    user_tag_set: np.ndarray  # int32 row of `tag_sets` holding the user's tags
+    tag_sets: tuple[tuple[str, ...], ...]  # readable tag names of each distinct tag combination
     push_counts: np.ndarray  # int32 logged pushes in the rolling window (group-wide included)
     interest: InterestCsr
     cat_ids: np.ndarray
@@ -81,8 +83,8 @@ class Snapshot:
         return ",".join(f"{k}:{v}" for k, v in sorted(self.model_versions.items()))
 
     def tags_of(self, u: int) -> list[str]:
-        """Readable tag names of user index u (built only for the members a request returns)."""
-        return [self.tag_names.get(t, t) for t in str(self.user_tags[u]).split(",") if t]
+        """Readable tag names of user index u."""
+        return list(self.tag_sets[self.user_tag_set[u]])
 
     def group_members(self, g: int) -> np.ndarray:
         return self.members[self.member_indptr[g] : self.member_indptr[g + 1]]
@@ -91,6 +93,17 @@ class Snapshot:
 def _index(ids: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
     arr = ids.astype(str).to_numpy(dtype=object)
     return arr, {k: i for i, k in enumerate(arr)}
+
+
+def _tag_sets(
+    tags: pd.Series, names: Mapping[str, str]
+) -> tuple[np.ndarray, tuple[tuple[str, ...], ...]]:
+    """(per-user code, readable names per distinct comma-joined tag string): users share a
+    few thousand combinations, so this is smaller than a string per user and needs no
+    splitting per request."""
+    codes, uniq = pd.factorize(tags.fillna("").astype(str), sort=False)
+    sets = tuple(tuple(names.get(t, t) for t in str(v).split(",") if t) for v in uniq)
+    return codes.astype(np.int32), sets
 
 
 def _col(df: pd.DataFrame, name: str, default: float) -> np.ndarray:
@@ -113,16 +126,13 @@ def price_fit(price_ratio: np.ndarray) -> np.ndarray:
     return fit.astype(np.float32)
 
 
-def _interest_csr(
-    pairs: pd.DataFrame,
-    prob: np.ndarray | None,
-    user_index: Mapping[str, int],
-    cat_index: Mapping[str, int],
-    n: int,
-    cat_cycle: np.ndarray,
-    cat_high_freq: np.ndarray,
-) -> InterestCsr:
-    """Long (user, category) pairs -> CSR sorted by (user, category), unknown ids dropped."""
+Long = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _long_from_pairs(
+    pairs: pd.DataFrame, user_index: Mapping[str, int], cat_index: Mapping[str, int]
+) -> Long:
+    """(known mask, user row, category, score, last days, 30-day count) of long pairs."""
     users = pairs[C.USER_ID].astype(str).map(user_index).to_numpy()
     cats = pairs[C.CATEGORY_ID].astype(str).map(cat_index).to_numpy()
     known = ~(pd.isna(users) | pd.isna(cats))
@@ -130,6 +140,46 @@ def _interest_csr(
     scores = pd.to_numeric(pairs["interest_score"]).fillna(0).to_numpy(np.float32)[known]
     last = pd.to_numeric(pairs["last_days"]).fillna(-1).to_numpy(np.float32)[known]
     c30 = pd.to_numeric(pairs["counts_30d"]).fillna(0).to_numpy(np.float32)[known]
+    return known, row, col, scores, last, c30
+
+
+def _flat(lists: pa.ChunkedArray, fill: float) -> np.ndarray:
+    values = lists.combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return np.nan_to_num(values.astype(np.float32), nan=fill)
+
+
+def _long_from_lists(
+    interest: pa.Table, user_index: Mapping[str, int], cat_ids: np.ndarray
+) -> Long:
+    """_long_from_pairs straight from user_interest's list columns (what explode_interest
+    yields), in Arrow buffers: no per-user numpy arrays or long string columns, which cost
+    several GB for 1M users."""
+    cats = interest.column("interest_categories").combine_chunks()
+    lengths = pc.list_value_length(cats).fill_null(0).to_numpy(zero_copy_only=False)
+    ids = pd.Series(interest.column(C.USER_ID).to_numpy(zero_copy_only=False), dtype=object)
+    users = np.repeat(ids.map(user_index).fillna(-1).to_numpy(np.int64), lengths)
+    cat = pc.index_in(cats.flatten(), value_set=pa.array(cat_ids, type=pa.string()))
+    cat_np = cat.fill_null(-1).to_numpy(zero_copy_only=False)
+    known = (users >= 0) & (cat_np >= 0)
+    parts = [
+        _flat(interest.column(name), fill)
+        for name, fill in (("interest_scores", 0.0), ("last_days", -1.0), ("counts_30d", 0.0))
+    ]
+    if any(len(a) != len(users) for a in parts):
+        raise ValueError("user_interest: arrays are not aligned with interest_categories")
+    row, col = users[known].astype(np.int64), cat_np[known].astype(np.int32)
+    return known, row, col, *(a[known] for a in parts)  # type: ignore[return-value]
+
+
+def _interest_csr(
+    long: Long,
+    prob: np.ndarray | None,
+    n: int,
+    cat_cycle: np.ndarray,
+    cat_high_freq: np.ndarray,
+) -> InterestCsr:
+    """Long (user, category) pairs -> CSR sorted by (user, category), unknown ids dropped."""
+    known, row, col, scores, last, c30 = long
     order = np.lexsort((col, row))
     row, col, scores, last, c30 = row[order], col[order], scores[order], last[order], c30[order]
     row_max = np.zeros(n, dtype=np.float32)
@@ -138,6 +188,7 @@ def _interest_csr(
     model = rel if prob is None else np.asarray(prob, dtype=np.float32)[known][order]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+    del row, order
     last = np.where(last < 0, -1.0, last).astype(np.float32)
     live, due = _suppression(last, cat_cycle[col], cat_high_freq[col])
     scoring = np.empty((len(col), 3), dtype=np.float32)
@@ -235,6 +286,7 @@ def build_snapshot(
     pushes: pd.DataFrame | None = None,
     tag_names: Mapping[str, str] | None = None,
     pairs: pd.DataFrame | None = None,
+    interest_lists: pa.Table | None = None,
     repurchase_prob: np.ndarray | None = None,
     interest_prob: np.ndarray | None = None,
     model_versions: Mapping[str, str] | None = None,
@@ -244,10 +296,11 @@ def build_snapshot(
     """Assemble the arrays from the latest feature tables (catalog names) and contract tables.
 
     `pairs` are long (user_id, category_id, interest_score, last_days, counts_30d) rows, by
-    default exploded from user_interest; `interest_prob` (aligned with `pairs`) and
+    default read from `interest_lists` (user_interest as Arrow, the lean way for 1M users)
+    or exploded from tables["user_interest"]; `interest_prob` (aligned with `pairs`) and
     `repurchase_prob` (aligned with user_activity rows) are the champions' scores, when any.
     """
-    ua, ui = tables["user_activity"], tables["user_interest"]
+    ua = tables["user_activity"]
     cs, ps, gs = tables["category_stats"], tables["product_stats"], tables["group_stats"]
     if as_of is None:
         as_of = pd.to_datetime(ua[C.EVENT_TIMESTAMP], utc=True).max().date()
@@ -257,17 +310,26 @@ def build_snapshot(
     group_ids, group_index = _index(gs[C.GROUP_ID])
     n = len(user_ids)
 
-    if pairs is None:
-        pairs = explode_interest(ui, ("interest_scores", "last_days", "counts_30d"))
+    if pairs is not None:
+        long = _long_from_pairs(pairs, user_index, cat_index)
+    elif interest_lists is not None:
+        long = _long_from_lists(interest_lists, user_index, cat_ids)
+    else:
+        arrays = ("interest_scores", "last_days", "counts_30d")
+        pairs = explode_interest(tables["user_interest"], arrays)
+        long = _long_from_pairs(pairs, user_index, cat_index)
+    del pairs
     cat_cycle = _col(cs, C.REPURCHASE_CYCLE_DAYS, np.nan)
     cat_high_freq = _col(cs, "is_high_frequency", 0.0) > 0
-    csr = _interest_csr(pairs, interest_prob, user_index, cat_index, n, cat_cycle, cat_high_freq)
+    csr = _interest_csr(long, interest_prob, n, cat_cycle, cat_high_freq)
+    del long
 
     if repurchase_prob is None:  # heuristic: recent, frequent buyers come back
         recency = _col(ua, "recency_days", 999.0)
         days90 = _col(ua, "order_days_90d", 0.0)
         repurchase_prob = (1 - np.exp(-days90 / 3.0)) * np.exp(-recency / 60.0)
-    tags = ua["tags"].fillna("").astype(str) if "tags" in ua.columns else pd.Series([""] * n)
+    tags = ua["tags"] if "tags" in ua.columns else pd.Series([""] * n)
+    user_tag_set, tag_sets = _tag_sets(tags, tag_names or {})
 
     cat_pos = pd.Series(cat_index)
     prod_cat = ps[C.CATEGORY_ID].astype(str).map(cat_pos).fillna(-1).to_numpy(np.int32)
@@ -284,8 +346,8 @@ def build_snapshot(
         user_rep=np.clip(np.asarray(repurchase_prob, dtype=np.float32), 0, 1),
         user_fit=price_fit(_col(ua, "price_ratio", np.nan)),
         user_days30=_col(ua, "order_days_30d", 0.0).astype(np.int32),
-        user_tags=tags.to_numpy(dtype=object),
-        tag_names=dict(tag_names or {}),
+        user_tag_set=user_tag_set,
+        tag_sets=tag_sets,
         push_counts=_push_counts(pushes, user_index, group_index, member_indptr, members, since),
         interest=csr,
         cat_ids=cat_ids,

@@ -9,6 +9,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from configs import columns as C
 from configs.settings import Settings
 from serving import engine, handlers
 from serving.schemas import PushListRequest, PushListResponse
@@ -58,8 +59,9 @@ def test_unique_small_equals_np_unique() -> None:
 
 def _reference_expected(req: engine._Request, k: int) -> np.ndarray:
     """The partition-based computation the sort replaced."""
-    n = req.scores.shape[1]
-    top = np.partition(req.scores, n - k, axis=1)[:, n - k :] if k < n else req.scores
+    scores = req.base[req.row_cat] + req.extra[req.row_cat] * req.fit[req.row_band]
+    n = scores.shape[1]
+    top = np.partition(scores, n - k, axis=1)[:, n - k :] if k < n else scores
     top = -np.sort(-top, axis=1)
     csum = np.cumsum(top, axis=1, dtype=np.float64)[req.cand_combo]
     positive = (top > engine.EPS).sum(axis=1)[req.cand_combo]
@@ -83,7 +85,11 @@ def test_expected_buyers_equal_the_partition_reference(k: int) -> None:
         cats=np.zeros(n_cand, dtype=np.int32),
         cand_u=np.zeros(n_cand, dtype=np.int64),
         cand_combo=rng.integers(0, n_combos, n_cand),
-        scores=scores,
+        base=scores,  # rows scored by `base` alone: any score matrix
+        extra=np.zeros_like(scores),
+        fit=np.ones((1, n_members), dtype=np.float32),
+        row_cat=np.arange(n_combos),
+        row_band=np.zeros(n_combos, dtype=np.int64),
         entry=np.full((1, n_members), -1),
     )
     np.testing.assert_array_equal(engine._expected(req, k), _reference_expected(req, k))
@@ -113,6 +119,44 @@ def test_bounded_top_k_equals_sorting_whole_rows(k: int, members: int, zeros: fl
     fit[0] = 1.0
     every = (base[:, None, :] + extra[:, None, :] * fit[None, :, :]).reshape(-1, members)
     rows = np.sort(rng.choice(len(every), 20, replace=False))
-    got = top_k_rows(every[rows], rows // bands, base, base + extra, k)
+    got = top_k_rows(base, extra, fit, rows // bands, rows % bands, k)
     want = np.sort(every[rows], axis=1)[:, ::-1][:, :k]
     np.testing.assert_array_equal(got, want)
+
+
+def test_interest_lists_as_arrow_build_the_same_snapshot() -> None:
+    """The lean load path (user_interest's list columns as Arrow) equals exploding the pandas
+    frame, including users and categories the snapshot does not know and null lists."""
+    import pyarrow as pa
+
+    tables = feature_tables(n_users=80, n_cats=7)
+    ms = tables.pop("memberships")
+    ui = tables["user_interest"].copy()
+    ui.loc[3, "interest_categories"] = None  # a user without interest lists
+    ui.loc[len(ui)] = ui.iloc[0].copy()
+    ui.loc[len(ui) - 1, C.USER_ID] = "stranger"  # not in user_activity
+    ui.at[5, "interest_categories"] = np.array(["c0", "nope", "c2", "c3"])  # unknown category
+    ui.loc[3, ["interest_scores", "last_days", "counts_30d"]] = None
+    tables["user_interest"] = ui
+    kwargs = {"push_cap_window_days": 7, "memberships": ms, "as_of": AS_OF}
+    want = build_snapshot(tables, **kwargs)
+    lists = pa.Table.from_pandas(ui, preserve_index=False)
+    got = build_snapshot({**tables, "user_interest": ui.iloc[:0]}, interest_lists=lists, **kwargs)
+    for name in ("indptr", "indices", "scoring", "last_days", "counts_30d", "live"):
+        np.testing.assert_array_equal(getattr(got.interest, name), getattr(want.interest, name))
+    assert len(got.interest.indices) == len(want.interest.indices) > 0
+
+
+def test_tags_are_shared_per_distinct_combination() -> None:
+    tables = feature_tables(n_users=10)
+    ms = tables.pop("memberships")
+    tables["user_activity"].loc[4, "tags"] = None
+    snap = build_snapshot(
+        tables,
+        push_cap_window_days=7,
+        memberships=ms,
+        tag_names={"T01": "deal seeker"},
+        as_of=AS_OF,
+    )
+    assert snap.tags_of(1) == ["deal seeker", "T02"] and snap.tags_of(0) == ["T03"]
+    assert snap.tags_of(4) == [] and len(snap.tag_sets) == 3
