@@ -115,12 +115,14 @@ def sample_group(ws: Workspace) -> str | None:
 def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: bool = True) -> int:
     """simulate -> features build -> train -> serve -> one push-list request, printed."""
     import httpx
-    from features.build import build_features
-    from features.simulate import simulate
     from rich.console import Console
-    from training.train import train
 
     console = Console()
+    # project imports in their own block: isort sections stay the same wherever ruff runs
+    from features.build import build_features
+    from features.simulate import simulate
+    from training.train import train
+
     console.rule("1/4 simulate")
     counts = simulate(settings, ws.data, ws.truth, show_progress=True)
     console.print(counts)

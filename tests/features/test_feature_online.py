@@ -1,4 +1,5 @@
-"""Online store: bulk bytes equal Feast's own, and a build reads back the offline values."""
+"""Online store: bulk bytes equal Feast's own, the bulk SQLite load writes exactly the rows Feast's
+writer writes, swaps its file in atomically, and a build reads back the offline values."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
 from features.catalog import TABLES
-from features.online_sqlite import encode_entity_keys, encode_values, varint
+from features.online_encode import encode_entity_keys, encode_values, value_texts, varint
 from tests.features.feature_data import AS_OF
 
 SAMPLES: dict[str, tuple[pa.Array, str]] = {
@@ -49,6 +50,22 @@ def test_bulk_value_bytes_equal_feasts(dtype: str) -> None:
     assert encode_values(values, dtype).to_pylist() == expected
     sliced = values.slice(1)
     assert encode_values(sliced, dtype).to_pylist() == expected[1:]
+
+
+@pytest.mark.parametrize("dtype", sorted(SAMPLES))
+def test_value_texts_equal_feasts(dtype: str) -> None:
+    from feast.infra.online_stores.helpers import extract_text_and_num
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    values, value_type = SAMPLES[dtype]
+    if dtype == "float":  # Arrow would print these as "3", "1e+15", "0.00001"
+        values = pa.concat_arrays([values, pa.array([3.0, 1e15, 1e-5, 0.1 + 0.2])])
+    expected = []
+    for raw in _feast_bytes(values, value_type):
+        proto = Value()
+        proto.ParseFromString(raw)
+        expected.append(extract_text_and_num(proto, False)[0])
+    assert value_texts(values, dtype).to_pylist() == expected
 
 
 def test_varint_and_entity_key_bytes_equal_feasts() -> None:
@@ -143,3 +160,180 @@ def test_historical_features_match_hand_values(tmp_path: Path, tiny_settings: Se
     assert got.loc[1, "recency_days"] == 11 and got.loc[1, "spend_30d"] == pytest.approx(15.0)
     assert list(got.loc[1, "interest_categories"]) == ["p1"]
     assert pd.isna(got.loc[2, "recency_days"]) or got.loc[2, "order_days_total"] == 0
+
+
+def _settings_with(settings: Settings, **update: object) -> Settings:
+    return settings.model_copy(update={"features": settings.features.model_copy(update=update)})
+
+
+def _dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every Feast table's rows, in key order (what Feast reads and filters on)."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            name: con.execute(
+                f"SELECT entity_key, feature_name, value, value_text, event_ts, created_ts "
+                f'FROM "{name}" ORDER BY entity_key, feature_name'
+            ).fetchall()
+            for name in names
+        }
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def feast_loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Settings, dict]:
+    """A tiny build whose online store Feast's own writer filled, and its rows."""
+    from configs.settings import load_settings
+    from configs.workspace import resolve_workspace
+    from features.build import build_features
+    from tests.features.feature_data import random_tables, write_tables
+
+    ws = resolve_workspace(tmp_path_factory.mktemp("online") / "ws")
+    write_tables(ws, random_tables())
+    settings = load_settings("tiny", overrides={"training": {"n_snapshots": 2}})
+    settings = _settings_with(settings, online_writer="feast", online_chunk_rows=40)
+    build_features(settings, ws, AS_OF, show_progress=False)
+    return ws, settings, _dump(ws.feast_online)
+
+
+@pytest.mark.integration
+def test_bulk_sqlite_rows_equal_feast_writers(feast_loaded) -> None:  # type: ignore[no-untyped-def]
+    """Bulk load into the store Feast filled: same tables, same rows, byte for byte (value,
+    value_text, event_ts), and Feast's reads and a re-apply still work on its tables."""
+    from features.online import load_online
+    from features.store import apply_definitions, get_store, online_features
+
+    ws, settings, feast_rows = feast_loaded
+    assert sum(len(r) for r in feast_rows.values()) > 1000
+    bulk = _settings_with(settings, online_writer="bulk", online_chunk_rows=7)
+    store = get_store(ws, bulk.features)
+    out = load_online(store, ws, AS_OF, bulk.features)
+    assert out["rows"] == sum(t["rows"] for t in out["tables"].values()) > 0
+    assert _dump(ws.feast_online) == feast_rows
+    # the store that loaded reads the new file; a re-apply keeps our tables and index names
+    apply_definitions(store, ws)
+    users = sorted(set(rows_at_latest(ws)))[:5]
+    got = online_features(store, "user_activity", users, ["order_days_30d"])
+    assert got["order_days_30d"].notna().all()
+    assert _dump(ws.feast_online) == feast_rows
+
+
+def rows_at_latest(ws: Workspace) -> list[str]:
+    from features.store import latest_snapshot
+
+    return latest_snapshot(ws, "user_activity")[C.USER_ID].tolist()
+
+
+@pytest.mark.integration
+def test_feast_reads_use_the_primary_key(feast_loaded) -> None:  # type: ignore[no-untyped-def]
+    """Feast's online_read query is served by the WITHOUT ROWID primary key, not a scan
+    (its `_ek` index name is held by an empty partial index)."""
+    import sqlite3
+
+    from features.online import load_online
+    from features.store import get_store
+
+    ws, settings, _ = feast_loaded
+    bulk = _settings_with(settings, online_writer="bulk")
+    load_online(get_store(ws, bulk.features), ws, AS_OF, bulk.features, ["user_activity"])
+    con = sqlite3.connect(ws.feast_online)
+    table = "grouppush_user_activity"
+    ddl = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    plan = con.execute(
+        f'EXPLAIN QUERY PLAN SELECT entity_key, feature_name, value, event_ts FROM "{table}" '
+        "WHERE entity_key IN (?, ?) ORDER BY entity_key",
+        (b"a", b"b"),
+    ).fetchall()
+    con.close()
+    assert "WITHOUT ROWID" in ddl
+    assert any("PRIMARY KEY" in row[-1] for row in plan), plan
+    assert not any("SCAN" in row[-1] for row in plan), plan
+
+
+@pytest.mark.integration
+def test_failed_load_leaves_the_live_store_whole(
+    feast_loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A load killed half-way changes nothing a reader sees and leaves no temp file; a reader
+    that was open during a successful load keeps the complete old file."""
+    import sqlite3
+
+    from features import online_sqlite
+    from features.online import load_online
+    from features.store import get_store
+
+    ws, settings, feast_rows = feast_loaded
+    bulk = _settings_with(settings, online_writer="bulk", online_chunk_rows=5)
+    load_online(get_store(ws, bulk.features), ws, AS_OF, bulk.features)
+    before = _dump(ws.feast_online)
+    real = online_sqlite._stage_rows
+    calls = {"n": 0}
+
+    def dying(*args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise RuntimeError("killed mid-load")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(online_sqlite, "_stage_rows", dying)
+    with pytest.raises(RuntimeError, match="killed"):
+        load_online(get_store(ws, bulk.features), ws, AS_OF, bulk.features)
+    assert _dump(ws.feast_online) == before == feast_rows
+    assert [p.name for p in ws.feast.iterdir() if "loading" in p.name] == []
+    monkeypatch.setattr(online_sqlite, "_stage_rows", real)
+    reader = sqlite3.connect(ws.feast_online)
+    n_before = reader.execute('SELECT count(*) FROM "grouppush_user_activity"').fetchone()
+    load_online(get_store(ws, bulk.features), ws, AS_OF, bulk.features, ["user_activity"])
+    assert reader.execute('SELECT count(*) FROM "grouppush_user_activity"').fetchone() == n_before
+    reader.close()
+    assert _dump(ws.feast_online) == feast_rows  # unwritten tables were carried over
+
+
+def test_wide_values_round_trip(tmp_path: Path) -> None:
+    """Entities with over ~55 kB of values (staging code points past the surrogates) and
+    non-ASCII text load byte-exact."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from features.catalog import Feature, FeatureTable
+    from features.online_sqlite import SqliteLoad
+
+    spec = FeatureTable(
+        "wide",
+        C.USER_ID,
+        (
+            Feature("note", "str", "-", "long text"),
+            Feature("score", "float", "-", "a number"),
+            Feature("items", "str_array", "-", "a list"),
+        ),
+        "test table",
+    )
+    rows = pa.table(
+        {
+            C.USER_ID: ["u2", "u1", "u3"],
+            "note": ["店" * 30_000, None, "x"],
+            "score": [1.0, None, 2.5],
+            "items": [["a"] * 20_000, [], None],
+        }
+    )
+    db = tmp_path / "online.db"
+    with SqliteLoad(db) as load:
+        load.write("t", spec, rows, datetime(2025, 7, 1, tzinfo=UTC), chunk_rows=2)
+    con = sqlite3.connect(db)
+    got = {
+        (k, f): (v, t)
+        for k, f, v, t in con.execute("SELECT entity_key, feature_name, value, value_text FROM t")
+    }
+    con.close()
+    keys = encode_entity_keys(C.USER_ID, rows.column(C.USER_ID)).to_pylist()
+    types = {"note": "STRING", "score": "DOUBLE", "items": "STRING_LIST"}
+    for feature in spec.features:
+        col = rows.column(feature.name).combine_chunks()
+        values = _feast_bytes(col, types[feature.name])
+        texts = value_texts(col, feature.dtype).to_pylist()
+        for key, value, text in zip(keys, values, texts, strict=True):
+            assert got[(key, feature.name)] == (value, text), feature.name

@@ -5,6 +5,7 @@ and BentoML's process-wide metrics stay out of this test process)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +123,39 @@ def test_two_service_replicas_answer_from_redis(redis_build, tmp_path: Path) -> 
     assert bodies[0]["groups"] == bodies[1]["groups"]
     for _, _, root in replicas:
         assert not root.offline.exists() and not root.data.exists()
+
+
+def _hashes(url: str) -> dict[bytes, dict[bytes, bytes]]:
+    from features.redis_snapshot import redis_client
+
+    client = redis_client(url)
+    try:
+        keys = [k for k in client.scan_iter(count=1000) if not k.startswith(b"grouppush:snapshot")]
+        return {k: client.hgetall(k) for k in keys}
+    finally:
+        client.close()
+
+
+def test_bulk_redis_hashes_equal_feast_writers(redis_build) -> None:  # type: ignore[no-untyped-def]
+    """Feast's writer and the bulk writer leave the same keys, fields and bytes (db 1 of the
+    same server, so the module's build in db 0 stays as it is)."""
+    from features.online import load_online
+    from features.redis_snapshot import redis_client
+    from features.snapshots import default_as_of
+    from features.store import get_store
+
+    ws, settings, summary = redis_build
+    url = f"{settings.features.redis_connection_string},db=1"
+    as_of = date.fromisoformat(summary["as_of"])
+    written = {}
+    for writer in ("feast", "bulk"):
+        redis_client(url).flushdb()
+        cfg = settings.features.model_copy(
+            update={"redis_connection_string": url, "online_writer": writer, "online_chunk_rows": 9}
+        )
+        out = load_online(get_store(ws, cfg), ws, as_of, cfg)
+        assert out["rows"] > 0 and out["writer"] == writer
+        written[writer] = _hashes(url)
+    assert default_as_of(ws.data) == as_of
+    assert len(written["bulk"]) > 100
+    assert written["bulk"] == written["feast"]
