@@ -31,13 +31,28 @@ from features.offline_tables import arrow_schema, offline_path
 
 MANIFEST = "_built.json"
 FEATURE_CODE_DIR = Path(__file__).resolve().parent
+# the modules a feature value depends on (compute_*.py too); online / serving / simulator code
+# does not change stored values, so editing it must not force a rebuild
+FEATURE_CODE = (
+    "build.py",
+    "catalog.py",
+    "schema.py",
+    "tags.py",
+    "interest_inputs.py",
+    "population_bgnbd.py",
+    "bgnbd.py",
+    "derived.py",
+    "group_momentum.py",
+    "offline_tables.py",
+)
 
 
 def _code_digest(cfg: FeatureSettings, taxonomy: Path) -> str:
     """Settings, taxonomy and the feature code: a change to any of them invalidates every date."""
     h = hashlib.sha256(cfg.model_dump_json().encode())
     h.update(Path(taxonomy).read_bytes())
-    for path in sorted(FEATURE_CODE_DIR.glob("*.py")):
+    paths = [FEATURE_CODE_DIR / name for name in FEATURE_CODE]
+    for path in sorted([*paths, *FEATURE_CODE_DIR.glob("compute_*.py")]):
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()
 

@@ -128,3 +128,11 @@ def test_incremental_rebuilds_after_a_killed_commit(
             run_snapshots(tiny_settings, ws, DATES, show_progress=False, full=True)
     # some tables were replaced, others not: nothing may be trusted, everything is rebuilt
     assert _incremental(ws.root, tiny_settings, DATES) == [d.isoformat() for d in DATES]
+
+
+def test_code_digest_covers_feature_code_only() -> None:
+    from features import build_plan
+
+    names = {p.name for p in build_plan.FEATURE_CODE_DIR.glob("*.py")}
+    assert set(build_plan.FEATURE_CODE) <= names  # a renamed module must be renamed here too
+    assert "compute_user.py" in names and "online.py" not in build_plan.FEATURE_CODE
