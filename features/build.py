@@ -49,10 +49,12 @@ from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
 
 
 class _Timer:
-    """Seconds per named stage, summed over dates."""
+    """Seconds per named stage, summed over dates, and the process's peak RSS (MiB) as each
+    stage ends: the first stage whose peak jumps is where the memory goes."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_rss_mib: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -61,6 +63,13 @@ class _Timer:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.peak_rss_mib[name] = _peak_rss_mib()
+
+
+def _peak_rss_mib() -> float:
+    import resource  # POSIX only; ru_maxrss is KiB on Linux
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @contextmanager
@@ -186,6 +195,7 @@ def run_snapshots(
         "dates": [d.isoformat() for d in dates],
         "computed": [d.isoformat() for d in todo],
         "seconds": timer.seconds,
+        "peak_rss_mib": timer.peak_rss_mib,
         "rows": counts,
     }
 
@@ -229,8 +239,10 @@ def build_features(
     store = get_store(ws, settings.features)
     apply_definitions(store, ws)
     summary["seconds"]["feast_apply"] = time.perf_counter() - t0
+    summary["peak_rss_mib"]["feast_apply"] = _peak_rss_mib()
     online = load_online(store, ws, as_of, settings.features, show_progress=show_progress)
     summary["seconds"]["online_load"] = online["seconds"]
+    summary["peak_rss_mib"]["online_load"] = _peak_rss_mib()
     if settings.features.online_store == "redis":  # replicas read their snapshot from Redis
         from features.redis_snapshot import publish_workspace
 
