@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import time
@@ -64,6 +65,7 @@ def run(preset: str, workspace: Path, target: str, seed: int) -> dict[str, Any]:
     result["train_seconds_total"] = round(time.perf_counter() - start, 2)
     result["peak_rss_mib"] = round(_peak_rss_mib(), 1)
     result["peak_rss_mib_before_train"] = round(rss_before, 1)
+    result["load_avg_1_5_15"] = [round(x, 2) for x in os.getloadavg()]  # others' jobs skew times
     for kind in ("repurchase", "interest"):
         if kind in out:
             summary = out[kind]

@@ -127,6 +127,55 @@ USER_ACTIVITY = FeatureTable(
             "BG/NBD P(>= 1 order in the horizon), fitted on every user's history before t",
         ),
         F(
+            "renewal_expected_horizon",
+            "float",
+            "orders",
+            "category purchases expected in the horizon if still active: sum over bought "
+            "categories of the user's shrunk rate * the recency-vs-cycle ramp (compute_renewal)",
+        ),
+        F(
+            "renewal_p_order",
+            "float",
+            "probability",
+            "1 - exp(-renewal_expected_horizon): P(>= 1 category purchase in the horizon)",
+        ),
+        F(
+            "renewal_max_p_category",
+            "float",
+            "probability",
+            "max over bought categories of P(rebuying that category in the horizon)",
+        ),
+        F(
+            "renewal_silence_expected",
+            "float",
+            "orders",
+            "category purchases the renewal model expected since the user's last order day",
+        ),
+        F(
+            "renewal_p_alive",
+            "float",
+            "probability",
+            "P(still buying | that silence): active vs stopped at a uniform time in the silence",
+        ),
+        F(
+            "renewal_p_order_alive",
+            "float",
+            "probability",
+            "renewal_p_order * renewal_p_alive",
+        ),
+        F(
+            "renewal_recent_ratio",
+            "float",
+            "ratio",
+            "purchases in the last 60 days / the renewal model's expectation there (shrunk to 1)",
+        ),
+        F(
+            "renewal_expected_recent",
+            "float",
+            "orders",
+            "renewal_expected_horizon * renewal_recent_ratio: the horizon at the recent pace",
+        ),
+        F(
             "group_trend_30_90",
             "float",
             "ratio",

@@ -22,6 +22,7 @@ from configs.settings import FeatureSettings
 from features.catalog import USER_ACTIVITY
 from features.compute_inputs import date_literal, ts_literal
 from features.compute_readiness import DUE_COLUMN, user_readiness
+from features.compute_renewal import RENEWAL_COLUMNS, user_renewal
 from features.group_momentum import GROUP_COLUMNS, group_momentum
 from features.interest_inputs import PurchaseDays, load_purchase_days, run_stats
 from features.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
@@ -46,11 +47,9 @@ def _windows(d: str) -> str:
 
 
 def _readiness(
-    con: duckdb.DuckDBPyConnection, as_of: date, cfg: FeatureSettings, log: PurchaseDays | None
+    con: duckdb.DuckDBPyConnection, as_of: date, cfg: FeatureSettings, log: PurchaseDays
 ) -> pd.DataFrame:
     """compute_readiness on the purchase log, with the cycles of `cat_stats`."""
-    if log is None or log.half_life_days != cfg.half_life_days:
-        log = load_purchase_days(con, cfg.half_life_days)
     cats = con.execute(f"SELECT {C.CATEGORY_ID}, repurchase_cycle_days FROM cat_stats").df()
     cycles = cats.set_index(C.CATEGORY_ID)["repurchase_cycle_days"].astype(float)
     stats = run_stats(log, as_of, cfg.half_life_days)
@@ -144,8 +143,13 @@ def compute_user_activity(
     LEFT JOIN member USING ({C.USER_ID})
     ORDER BY u.{C.USER_ID}"""
     df = con.execute(sql).df()
+    if log is None or log.half_life_days != cfg.half_life_days:
+        log = load_purchase_days(con, cfg.half_life_days)
     df = df.join(_readiness(con, as_of, cfg, log), on=C.USER_ID)
     df[DUE_COLUMN] = df[DUE_COLUMN].fillna(0).astype("int64")
     df[list(POPULATION_COLUMNS)] = population_bgnbd(df, cfg.readiness_horizon_days)
     df[list(GROUP_COLUMNS)] = group_momentum(df)
+    df[list(RENEWAL_COLUMNS)] = user_renewal(
+        con, as_of, cfg.readiness_horizon_days, df[C.USER_ID], log
+    )
     return df[[C.USER_ID, *USER_ACTIVITY.names]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -184,8 +185,11 @@ def category_stats_at(ws: Workspace, day: date) -> pd.DataFrame:
     return snap.reset_index(drop=True)
 
 
-def snapshot_table(ws: Workspace, table: str, day: date | None) -> pd.DataFrame:
-    """One offline table as of `day` (None: its latest snapshot), read with a row filter."""
+def snapshot_arrow(
+    ws: Workspace, table: str, day: date | None, columns: Sequence[str] | None = None
+) -> Any:
+    """One offline table as of `day` (None: its latest snapshot) as an Arrow table, reading only
+    that date's row groups (and COLUMNS when given)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -195,10 +199,19 @@ def snapshot_table(ws: Workspace, table: str, day: date | None) -> pd.DataFrame:
     stamps = pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(0)
     latest = pc.max(stamps).as_py()
     target = pd.Timestamp(latest) if day is None else utc(day)
-    matches = pc.equal(stamps, pa_scalar(target, stamps.type))
-    if not pc.any(matches).as_py():
+    wanted = pa_scalar(target, stamps.type)
+    if not pc.any(pc.equal(stamps, wanted)).as_py():
         raise LookupError(f"{path}: no snapshot as of {target.date()}")
-    frame = pq.read_table(path).filter(matches).to_pandas()
+    # row-group pushdown: the history holds every date, only one is read (1M-user tables)
+    cols = list(columns) if columns is not None else None
+    return pq.read_table(path, columns=cols, filters=[(C.EVENT_TIMESTAMP, "=", wanted)])
+
+
+def snapshot_table(
+    ws: Workspace, table: str, day: date | None, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """One offline table as of `day` (None: its latest snapshot), read with a row filter."""
+    frame = snapshot_arrow(ws, table, day, columns).to_pandas()
     key = catalog.TABLES[table].entity
     frame[key] = frame[key].astype(str)
     return frame.reset_index(drop=True)

@@ -84,8 +84,13 @@ def fit_calibrated(
     cfg: TrainingSettings,
     method: str | None = None,
     derive: Any | None = None,
+    refit: bool = False,
 ) -> tuple[CalibratedClassifierCV, Pipeline]:
     """Fit LightGBM with early stopping on `stop`, then calibrate on the disjoint `calib` rows.
+
+    refit: then refit on train + stop rows for the chosen number of rounds. The stop rows are
+    the latest snapshot with complete labels; a drifting population (groups collapsing, churn
+    accumulating) is best described by it, and training on older snapshots only misses that.
 
     method: "isotonic" | "sigmoid" (default cfg.calibration); sigmoid keeps the ranking
     free of ties, which matters for per-user top-k lists. Returns (calibrated estimator, the
@@ -103,6 +108,18 @@ def fit_calibrated(
         lgbm__callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
         lgbm__categorical_feature=list(categorical),
     )
+    if refit:
+        # the stop rows are the most recent labelled ones: refit on them too, for the number of
+        # rounds early stopping chose (calibration rows stay unseen, the holdout untouched)
+        rounds = int(pipe.named_steps["lgbm"].best_iteration_ or cfg.num_boost_round)
+        pipe = make_pipeline(numeric, categorical, cfg, derive)
+        pipe.set_params(lgbm__n_estimators=max(rounds, 1))
+        both = pd.concat([train[0], stop[0]], ignore_index=True)
+        pipe.fit(
+            _as_strings(both, categorical),
+            np.concatenate([train[1], stop[1]]),
+            lgbm__categorical_feature=list(categorical),
+        )
     model = CalibratedClassifierCV(FrozenEstimator(pipe), method=method or cfg.calibration)
     model.fit(_as_strings(calib[0], categorical), calib[1])
     return model, pipe
@@ -121,9 +138,11 @@ def fit_on_split(
     cfg: TrainingSettings,
     method: str | None = None,
     derive: Any | None = None,
+    refit: bool = False,
 ) -> tuple[CalibratedClassifierCV, Pipeline]:
     """Fit on labelled training rows; the validation snapshot's users are split in two halves
-    (early stopping / calibration) so neither step sees the other's rows."""
+    (early stopping / calibration) so neither step sees the other's rows (refit: see
+    fit_calibrated)."""
     cols = [*numeric, *categorical]
     half = halves(valid[C.USER_ID])
     return fit_calibrated(
@@ -135,6 +154,7 @@ def fit_on_split(
         cfg,
         method=method,
         derive=derive,
+        refit=refit,
     )
 
 
@@ -151,7 +171,9 @@ def run_facts(
         "n_test": len(test),
         "n_test_users": int(test[C.USER_ID].nunique()),
         "train_positive_rate": float(train[C.LABEL].mean()),
-        "best_iteration": int(pipe.named_steps["lgbm"].best_iteration_ or 0),
+        "best_iteration": int(
+            pipe.named_steps["lgbm"].best_iteration_ or pipe.named_steps["lgbm"].n_estimators
+        ),
     }
 
 

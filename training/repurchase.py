@@ -75,7 +75,7 @@ def train_repurchase(
     if train.empty or valid.empty or test.empty:
         raise ValueError(f"repurchase: a snapshot has no rows ({split}); check the feature build")
     derive = RepurchaseDerived(cfg.horizon_days, cfg.seed) if _derivable(numeric) else None
-    model, pipe = fit_on_split(numeric, categorical, train, valid, cfg, derive=derive)
+    model, pipe = fit_on_split(numeric, categorical, train, valid, cfg, derive=derive, refit=True)
     holdout, metrics, baselines = score_holdout(model, test, orders, split.test, cfg.horizon_days)
     y = holdout[C.LABEL].to_numpy()
     return ModelResult(

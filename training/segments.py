@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import TruncatedSVD
@@ -34,32 +36,90 @@ def explode_scores(interest: pd.DataFrame) -> pd.DataFrame:
 
 def category_segments(long: pd.DataFrame, cfg: TrainingSettings) -> pd.DataFrame:
     """Members whose interest share passes segment_min_score, or who are in the category's
-    top segment_top_share of interested members. long: explode_scores() rows."""
-    long = long[long["interest_score"] > 0]
-    by_cat = long.groupby(C.CATEGORY_ID)["interest_score"]
-    rank = by_cat.rank(ascending=False, method="first")
-    size = by_cat.transform("size")
-    keep = (long["interest_score"] >= cfg.segment_min_score) | (
-        rank <= np.ceil(cfg.segment_top_share * size)
-    )
-    seg = long[keep]
-    cat = seg[C.CATEGORY_ID].astype(str)
+    top segment_top_share of interested members. long: explode_scores() rows.
+
+    Per category, the top share is found with a partial sort (np.partition) over a radix
+    grouping of the rows, never a full sort: ~100M long rows on the large preset. Ties at the
+    cut keep row order (rank method "first")."""
+    all_scores = long["interest_score"].to_numpy(dtype=np.float64)
+    rows = np.flatnonzero(all_scores > 0)
+    all_codes, cats = _codes(long[C.CATEGORY_ID])
+    codes, score = all_codes[rows], all_scores[rows]
+    small = codes.astype(np.int16) if len(cats) < 2**15 else codes  # int16: radix sort
+    order = np.argsort(small, kind="stable")  # grouped by category, row order within
+    size = np.bincount(codes, minlength=len(cats))
+    keep = score >= cfg.segment_min_score
+    stop = np.cumsum(size)
+    for c in np.flatnonzero(size):
+        block = order[stop[c] - size[c] : stop[c]]
+        k = int(np.ceil(cfg.segment_top_share * size[c]))
+        if k <= 0:
+            continue
+        s = score[block]
+        cut = -np.partition(-s, k - 1)[k - 1]  # the k-th largest score
+        above = s > cut
+        tied = s == cut
+        take = above | (tied & (np.cumsum(tied) <= k - int(above.sum())))
+        keep[block[take]] = True
+    code = codes[keep]
+    names = np.asarray(cats, dtype=object).astype(str)
     return pd.DataFrame(
         {
-            C.SEGMENT_ID: "category:" + cat,
-            SEGMENT_NAME: "interested in " + cat,
+            C.SEGMENT_ID: (np.char.add("category:", names.astype(str)).astype(object))[code],
+            SEGMENT_NAME: (np.char.add("interested in ", names.astype(str)).astype(object))[code],
             SEGMENT_KIND: "category",
-            C.USER_ID: seg[C.USER_ID].to_numpy(),
-            C.SCORE: seg["interest_score"].to_numpy(),
+            C.USER_ID: _take(long[C.USER_ID], rows[keep]),
+            C.SCORE: score[keep],
             DESCRIPTION: "interest share >= threshold or in the category's top share",
+        }
+    )
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(integer codes, distinct values): free for a categorical column, factorized otherwise."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64), np.asarray(values.cat.categories)
+    codes, uniques = pd.factorize(values.astype(str))
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
+def _take(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """values[rows] as plain objects, without materialising a categorical column first."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values.cat.categories, dtype=object)[values.cat.codes.to_numpy()[rows]]
+    return values.to_numpy()[rows]
+
+
+def explode_arrow(interest: pa.Table) -> pd.DataFrame:
+    """explode_scores() straight from the Arrow snapshot (user_id, interest_categories,
+    interest_scores): no per-user Python objects; category_id comes back categorical."""
+    cats = interest.column("interest_categories").combine_chunks()
+    scores = interest.column("interest_scores").combine_chunks()
+    parent = pc.list_parent_indices(cats).to_numpy(zero_copy_only=False)
+    ids = interest.column(C.USER_ID).to_numpy(zero_copy_only=False)
+    flat = pc.dictionary_encode(pc.list_flatten(cats))
+    if isinstance(flat, pa.ChunkedArray):
+        flat = flat.combine_chunks()
+    values = pc.list_flatten(scores).to_numpy(zero_copy_only=False)
+    if len(values) != len(flat):
+        raise ValueError("user_interest: interest_scores is not aligned with interest_categories")
+    return pd.DataFrame(
+        {
+            # categorical: ~40M long rows share 1M id strings (users are unique in a snapshot)
+            C.USER_ID: pd.Categorical.from_codes(parent, categories=pd.Index(ids).astype(str)),
+            C.CATEGORY_ID: pd.Categorical.from_codes(
+                flat.indices.to_numpy(zero_copy_only=False),
+                flat.dictionary.to_numpy(zero_copy_only=False),
+            ),
+            "interest_score": values.astype(np.float64),
         }
     )
 
 
 def interest_matrix(long: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     """Sparse users x categories matrix of interest shares: (matrix, user ids, category ids)."""
-    u_idx, users = pd.factorize(long[C.USER_ID])  # hash-based: no sort of 30M ids
-    c_idx, cats = pd.factorize(long[C.CATEGORY_ID].astype(str))
+    u_idx, users = pd.factorize(long[C.USER_ID])  # hash-based (codes when categorical)
+    c_idx, cats = _codes(long[C.CATEGORY_ID])
     values = long["interest_score"].to_numpy(dtype=np.float32)
     matrix = sp.csr_matrix((values, (u_idx, c_idx)), shape=(len(users), len(cats)))
     return matrix, np.asarray(users), np.asarray(cats)
@@ -85,14 +145,17 @@ def personas(long: pd.DataFrame, cfg: TrainingSettings) -> pd.DataFrame:
     labels = km.predict(dense)
     distance = np.linalg.norm(dense - km.cluster_centers_[labels], axis=1)
     descriptions = describe(matrix, labels, cats, n_clusters)
-    return pd.DataFrame(
+    ids = np.array([f"persona:{k}" for k in range(n_clusters)], dtype=object)
+    names = np.array([descriptions[k][0] for k in range(n_clusters)], dtype=object)
+    texts = np.array([descriptions[k][1] for k in range(n_clusters)], dtype=object)
+    return pd.DataFrame(  # per-cluster strings indexed by label: no Python loop over 1M users
         {
-            C.SEGMENT_ID: [f"persona:{k}" for k in labels],
-            SEGMENT_NAME: [descriptions[k][0] for k in labels],
+            C.SEGMENT_ID: ids[labels],
+            SEGMENT_NAME: names[labels],
             SEGMENT_KIND: "persona",
             C.USER_ID: users,
             C.SCORE: 1.0 / (1.0 + distance),
-            DESCRIPTION: [descriptions[k][1] for k in labels],
+            DESCRIPTION: texts[labels],
         }
     )
 
@@ -158,10 +221,11 @@ def model_tags(scores: pd.DataFrame, cfg: TrainingSettings) -> pd.DataFrame:
 
 
 def build_segments(
-    interest: pd.DataFrame, scores: pd.DataFrame | None, cfg: TrainingSettings
+    interest: pd.DataFrame | pa.Table, scores: pd.DataFrame | None, cfg: TrainingSettings
 ) -> pd.DataFrame:
-    """All segment memberships: one row per (segment, member)."""
-    long = explode_scores(interest)
+    """All segment memberships: one row per (segment, member). INTEREST: the user_interest
+    snapshot, as pandas or (faster, for 1M users) Arrow."""
+    long = explode_arrow(interest) if isinstance(interest, pa.Table) else explode_scores(interest)
     parts = [category_segments(long, cfg), personas(long, cfg)]
     if scores is not None:
         parts.append(model_tags(scores, cfg))

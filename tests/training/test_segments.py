@@ -53,3 +53,31 @@ def test_build_segments_personas_and_tags() -> None:
     assert personas[C.SEGMENT_ID].nunique() <= 3
     likely = seg[seg[C.SEGMENT_ID] == "tag:likely_repurchase"]
     assert (likely[C.SCORE] >= cfg.repurchase_tag_threshold).all() and len(likely) > 0
+
+
+def test_category_segments_keep_exactly_the_top_share_by_hand() -> None:
+    # one category, scores 0.4 > 0.3 > 0.2 = 0.2 > 0.1 (ties keep row order); top 40% -> 2
+    long = pd.DataFrame(
+        {
+            C.USER_ID: ["a", "b", "c", "d", "e", "f"],
+            C.CATEGORY_ID: ["k"] * 5 + ["m"],
+            "interest_score": [0.2, 0.4, 0.1, 0.2, 0.3, 0.0],
+        }
+    )
+    cfg = TrainingSettings(segment_min_score=0.35, segment_top_share=0.4)
+    seg = category_segments(long, cfg)
+    assert sorted(seg[C.USER_ID]) == ["b", "e"]  # b passes both; e is second; m has no interest
+    cfg = TrainingSettings(segment_min_score=0.15, segment_top_share=0.2)
+    assert sorted(category_segments(long, cfg)[C.USER_ID]) == ["a", "b", "d", "e"]
+
+
+def test_arrow_snapshot_gives_the_same_segments_as_pandas() -> None:
+    import pyarrow as pa
+
+    cfg = TrainingSettings(n_personas=3)
+    interest = _interest()
+    table = pa.Table.from_pandas(interest, preserve_index=False)
+    key = [C.SEGMENT_ID, C.USER_ID]
+    a = build_segments(interest, None, cfg).sort_values(key).reset_index(drop=True)
+    b = build_segments(table, None, cfg).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
