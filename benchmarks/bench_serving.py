@@ -3,9 +3,13 @@
 Starts `bentoml serve serving.service:GroupPush` on a workspace, then drives it from this
 process with asyncio + httpx: requests for groups of ~500 members x ~2,000 candidate products
 (the workspace's products passed as product_ids), a warm-up, then a fixed-duration run.
-Writes p50/p95/p99, req/s, errors and the service's RSS to benchmarks/results/serving_<preset>.json.
+Writes p50/p95/p99, req/s, errors and the service's RSS to benchmarks/results/serving_<preset>.json
+(concurrency 4; other concurrencies to serving_<preset>_c<N>.json). Several concurrencies share
+one service start (on the large preset with champions the start takes minutes).
 
     .venv/bin/python benchmarks/bench_serving.py --workspace /tmp/ws --preset demo
+    flock /work/bench/large.lock .venv/bin/python benchmarks/bench_serving.py \\
+        --workspace /work/bench/lb --preset large --concurrency 4 1
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ from configs.workspace import resolve_workspace  # noqa: E402
 from grouppush.runner import free_port, start_service, stop_service, wait_ready  # noqa: E402
 
 TARGETS = {"p50_ms": 10.0, "p99_ms": 30.0, "req_per_s": 150.0}
+DEFAULT_CONCURRENCY = 4
+
+
+def results_path(preset: str, concurrency: int) -> Path:
+    suffix = "" if concurrency == DEFAULT_CONCURRENCY else f"_c{concurrency}"
+    return ROOT / "benchmarks" / "results" / f"serving_{preset}{suffix}.json"
 
 
 def pick_request_data(ws_root: Path, members: int, candidates: int) -> tuple[list[str], list[str]]:
@@ -39,7 +49,7 @@ def pick_request_data(ws_root: Path, members: int, candidates: int) -> tuple[lis
     from serving.loader import load_snapshot
 
     ws = resolve_workspace(ws_root)
-    snap = load_snapshot(ws, load_settings())
+    snap = load_snapshot(ws, load_settings(), champions=False)  # groups and products only
     sizes = np.diff(snap.member_indptr)
     live = snap.group_stage != "zombie"
     order = np.argsort(np.where(live & (sizes >= members), sizes, 10**9), kind="stable")
@@ -129,9 +139,9 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=2000)
     ap.add_argument("--duration", type=float, default=20.0)
     ap.add_argument("--warmup", type=float, default=3.0)
-    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[DEFAULT_CONCURRENCY])
     ap.add_argument("--workers", type=int, default=1, help="BentoML worker processes")
-    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None, help="results JSON (one concurrency)")
     args = ap.parse_args()
     if not args.workspace:
         ap.error("--workspace (or GROUPPUSH_WORKSPACE) is required")
@@ -143,8 +153,8 @@ def main() -> None:
         ).encode()
         for g in groups
     ]
-    out = args.out or ROOT / "benchmarks" / "results" / f"serving_{args.preset}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out is not None and len(args.concurrency) > 1:
+        ap.error("--out names one results file: give one --concurrency")
     scratch = Path(tempfile.mkdtemp(prefix="bench_serving_"))
     port = free_port()
     env = {
@@ -156,8 +166,9 @@ def main() -> None:
     t0 = time.perf_counter()
     proc = start_service(resolve_workspace(root), "127.0.0.1", port, env, scratch / "serve.log")
     url = f"http://127.0.0.1:{port}"
+    runs = []
     try:
-        wait_ready(url, proc, timeout=900)
+        wait_ready(url, proc, timeout=1800)
         startup = time.perf_counter() - t0
         import httpx
 
@@ -167,65 +178,77 @@ def main() -> None:
             timeout=60,
             headers={"content-type": "application/json"},
         ).json()
-        cpu0: list[float] = []  # at the end of the warm-up: (service, client) CPU seconds
-
-        def mark() -> None:
-            cpu0.extend((service_cpu_s(proc.pid), time.process_time()))
-
-        stats = asyncio.run(
-            drive(url, bodies, args.duration, args.concurrency, args.warmup, on_start=mark)
-        )
-        # client and service share the machine's 2 cores: both bound the req/s ceiling
-        n_req = max(stats["requests"], 1)
-        stats["service_cpu_ms_per_req"] = 1000 * (service_cpu_s(proc.pid) - cpu0[0]) / n_req
-        stats["client_cpu_ms_per_req"] = 1000 * (time.process_time() - cpu0[1]) / n_req
-        rss = service_rss_mb(proc.pid)
+        for concurrency in args.concurrency:
+            stats = measure(proc.pid, url, bodies, concurrency, args.duration, args.warmup)
+            runs.append((concurrency, stats, service_rss_mb(proc.pid)))
     finally:
         stop_service(proc)
-    sizes = [len(g["items"]) for g in sample["groups"]]
-    result = {
+    common = {
         "preset": args.preset,
         "workspace": str(root),
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "groups": groups,
         "members_min": args.members,
         "candidates": len(products),
-        "concurrency": args.concurrency,
         "workers": args.workers,
         "duration_s": args.duration,
-        **stats,
-        "service_rss_mb": rss,
         "startup_s": startup,
         "serve_log": str(scratch / "serve.log"),
-        "items_in_sample": sizes,
+        "items_in_sample": [len(g["items"]) for g in sample["groups"]],
         "model_version": sample.get("model_version"),
         "as_of": sample.get("as_of"),
-        "load_average": os.getloadavg(),
         "targets": TARGETS,
+    }
+    for concurrency, stats, rss in runs:
+        out = args.out or results_path(args.preset, concurrency)
+        write_result(out, common, concurrency, stats, rss)
+
+
+def measure(
+    pid: int, url: str, bodies: list[bytes], concurrency: int, duration: float, warmup: float
+) -> dict[str, float]:
+    """One fixed-duration run (after a warm-up) + the service's and client's CPU per request."""
+    cpu0: list[float] = []  # at the end of the warm-up: (service, client) CPU seconds
+
+    def mark() -> None:
+        cpu0.extend((service_cpu_s(pid), time.process_time()))
+
+    stats = asyncio.run(drive(url, bodies, duration, concurrency, warmup, on_start=mark))
+    # client and service share the machine's 2 cores: both bound the req/s ceiling
+    n_req = max(stats["requests"], 1)
+    stats["service_cpu_ms_per_req"] = 1000 * (service_cpu_s(pid) - cpu0[0]) / n_req
+    stats["client_cpu_ms_per_req"] = 1000 * (time.process_time() - cpu0[1]) / n_req
+    return stats
+
+
+def write_result(
+    out: Path, common: dict[str, object], concurrency: int, stats: dict[str, float], rss: float
+) -> None:
+    result = {
+        **common,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "concurrency": concurrency,
+        **stats,
+        "service_rss_mb": rss,
+        "load_average": os.getloadavg(),
         "meets": {
             k: (stats[k] >= v if k == "req_per_s" else stats[k] <= v) for k, v in TARGETS.items()
         },
     }
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    print(
-        json.dumps(
-            {
-                k: result[k]
-                for k in (
-                    "p50_ms",
-                    "p95_ms",
-                    "p99_ms",
-                    "req_per_s",
-                    "service_cpu_ms_per_req",
-                    "client_cpu_ms_per_req",
-                    "errors",
-                    "service_rss_mb",
-                    "meets",
-                )
-            },
-            indent=2,
-        )
+    shown = (
+        "concurrency",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "req_per_s",
+        "service_cpu_ms_per_req",
+        "client_cpu_ms_per_req",
+        "errors",
+        "service_rss_mb",
+        "meets",
     )
+    print(json.dumps({k: result[k] for k in shown}, indent=2))
 
 
 if __name__ == "__main__":

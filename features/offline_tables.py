@@ -166,12 +166,14 @@ def commit_histories(offline_dir: Path, writers: dict[str, HistoryWriter]) -> di
     return {name: w.rows for name, w in writers.items()}
 
 
-def read_latest_arrow(path: Path) -> pa.Table:
-    """The rows of the newest event_timestamp in one offline table (row-group pushdown)."""
+def read_latest_arrow(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """The rows of the newest event_timestamp in one offline table (row-group pushdown);
+    only COLUMNS when given (the filter column need not be among them)."""
+    cols = list(columns) if columns is not None else None
     stamps = pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(C.EVENT_TIMESTAMP)
     if len(stamps) == 0:
-        return pq.read_table(path)
-    return pq.read_table(path, filters=[(C.EVENT_TIMESTAMP, "=", pc.max(stamps))])
+        return pq.read_table(path, columns=cols)
+    return pq.read_table(path, columns=cols, filters=[(C.EVENT_TIMESTAMP, "=", pc.max(stamps))])
 
 
 def read_latest(path: Path) -> pd.DataFrame:

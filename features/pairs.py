@@ -8,9 +8,12 @@ the top-N popular categories. One row per (user, category); vectorised through A
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from configs import columns as C
 
@@ -56,19 +59,34 @@ PAIR_FEATURES = (
 PAIR_KEYS = (C.USER_ID, C.CATEGORY_ID)
 
 
-def explode_interest(
-    interest: pd.DataFrame, arrays: tuple[str, ...] = tuple(ARRAYS)
-) -> pd.DataFrame:
+Interest: TypeAlias = pd.DataFrame | pa.Table
+
+
+def _lists(interest: Interest, name: str, kind: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """One list column as Arrow: an Arrow table's own buffers, or converted from pandas."""
+    if isinstance(interest, pa.Table):
+        return interest.column(name)
+    return pa.array(interest[name], type=pa.list_(kind))
+
+
+def _user_ids(interest: Interest) -> np.ndarray:
+    if isinstance(interest, pa.Table):
+        return interest.column(C.USER_ID).to_numpy(zero_copy_only=False)
+    return interest[C.USER_ID].to_numpy()
+
+
+def explode_interest(interest: Interest, arrays: tuple[str, ...] = tuple(ARRAYS)) -> pd.DataFrame:
     """Long (user, category) rows from the per-user aligned arrays of the user_interest table
-    (only the `arrays` asked for; interest_categories always)."""
-    lengths = pa.array(interest["interest_categories"], type=pa.list_(pa.string())).value_lengths()
+    (only the `arrays` asked for; interest_categories always). INTEREST may be pandas or
+    Arrow (flat buffers: no numpy array per user and list); both give the same frame."""
+    lengths = pc.list_value_length(_lists(interest, "interest_categories", pa.string()))
     lengths_np = lengths.fill_null(0).to_numpy(zero_copy_only=False)
-    out = {C.USER_ID: np.repeat(interest[C.USER_ID].to_numpy(), lengths_np)}
+    out = {C.USER_ID: np.repeat(_user_ids(interest), lengths_np)}
     for source, target in ARRAYS.items():
         if source not in arrays and source != "interest_categories":
             continue
         kind = pa.string() if source == "interest_categories" else pa.float64()
-        flat = pa.array(interest[source], type=pa.list_(kind)).flatten()
+        flat = pc.list_flatten(_lists(interest, source, kind)).cast(kind)
         out[target] = flat.to_numpy(zero_copy_only=False)
         if len(out[target]) != len(out[C.USER_ID]):
             raise ValueError(f"user_interest: array {source!r} is not aligned with categories")
@@ -85,23 +103,52 @@ def popular_categories(category_stats: pd.DataFrame, n: int) -> pd.Series:
     return ranked[C.CATEGORY_ID].head(n).reset_index(drop=True)
 
 
+def _missing_popular(long: pd.DataFrame, users: np.ndarray, popular: pd.Series) -> pd.DataFrame:
+    """The (user, popular category) pairs not already in LONG, users outer and popular inner
+    (the rows of a cross merge anti-joined with LONG, without the two hash joins)."""
+    n_pop = len(popular)
+    if n_pop == 0 or not popular.is_unique:
+        cross = pd.DataFrame({C.USER_ID: users}).merge(popular.to_frame(C.CATEGORY_ID), how="cross")
+        keys = list(PAIR_KEYS)
+        cross = cross.merge(long[keys], on=keys, how="left", indicator=True)
+        return cross.loc[cross["_merge"] == "left_only", keys]
+    user_pos = pd.Index(users).get_indexer(long[C.USER_ID])
+    pop_pos = pd.Index(popular).get_indexer(long[C.CATEGORY_ID])
+    hit = (user_pos >= 0) & (pop_pos >= 0)
+    taken = np.zeros(len(users) * n_pop, dtype=bool)
+    taken[user_pos[hit] * n_pop + pop_pos[hit]] = True
+    keep = np.flatnonzero(~taken)
+    cats = popular.to_numpy()
+    return pd.DataFrame({C.USER_ID: users[keep // n_pop], C.CATEGORY_ID: cats[keep % n_pop]})
+
+
+def _left_join(left: pd.DataFrame, right: pd.DataFrame, key: str) -> pd.DataFrame:
+    """left.merge(right, on=key, how="left") when RIGHT's keys are unique: one index lookup
+    of LEFT's keys (same rows, order and dtypes) instead of a hash join of both sides."""
+    clash = set(right.columns) & set(left.columns) - {key}
+    if clash or not right[key].is_unique:
+        return left.merge(right, on=key, how="left")
+    looked = right.set_index(key).reindex(left[key].to_numpy())
+    for col in looked.columns:
+        left[col] = looked[col].to_numpy()
+    return left
+
+
 def build_pairs(
-    interest: pd.DataFrame,
+    interest: Interest,
     category_stats: pd.DataFrame,
     activity: pd.DataFrame | None = None,
     n_popular: int = 10,
 ) -> pd.DataFrame:
     """Candidate pairs with PAIR_FEATURES (+ identity_type) for every user in `interest`.
 
-    interest: user_id + the user_interest arrays; category_stats: category_id + its table's
-    columns; activity: user_id + user_activity columns (missing ones become NaN).
+    interest: user_id + the user_interest arrays (pandas or Arrow); category_stats:
+    category_id + its table's columns; activity: user_id + user_activity columns (missing
+    ones become NaN).
     """
     long = explode_interest(interest)
-    users = interest[[C.USER_ID]].drop_duplicates()
-    popular = popular_categories(category_stats, n_popular).to_frame(C.CATEGORY_ID)
-    extra = users.merge(popular, how="cross")
-    extra = extra.merge(long[list(PAIR_KEYS)], on=list(PAIR_KEYS), how="left", indicator=True)
-    extra = extra.loc[extra["_merge"] == "left_only", list(PAIR_KEYS)]
+    users = pd.unique(_user_ids(interest))
+    extra = _missing_popular(long, users, popular_categories(category_stats, n_popular))
     for col in ("interest_score", "decayed_score", "counts_30d", "counts_180d"):
         extra[col] = 0.0
     extra["last_days"] = -1.0
@@ -115,7 +162,7 @@ def build_pairs(
 
     cats = category_stats[[C.CATEGORY_ID, *CATEGORY_COLUMNS]].rename(columns=CATEGORY_COLUMNS)
     cats["cat_popularity_rank"] = cats["cat_popularity"].rank(ascending=False, method="min")
-    pairs = pairs.merge(cats, on=C.CATEGORY_ID, how="left")
+    pairs = _left_join(pairs, cats, C.CATEGORY_ID)
     cycle = pairs["cat_cycle_days"].where(pairs["cat_cycle_days"] > 0)
     pairs["readiness"] = pairs["last_days"] / cycle
     pairs["cycles_missed"] = np.floor(pairs["readiness"])
@@ -123,7 +170,7 @@ def build_pairs(
     wanted = [c for c in (*USER_COLUMNS, *PAIR_CATEGORICAL)]
     if activity is not None:
         present = [c for c in wanted if c in activity.columns]
-        pairs = pairs.merge(activity[[C.USER_ID, *present]], on=C.USER_ID, how="left")
+        pairs = _left_join(pairs, activity[[C.USER_ID, *present]], C.USER_ID)
     for col in wanted:
         if col not in pairs.columns:
             pairs[col] = np.nan if col in USER_COLUMNS else None

@@ -13,6 +13,7 @@ groups in about a second. Per-entity lookups (`online_features`) stay on Feast's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,10 +123,12 @@ def latest_snapshot(ws: Workspace, table: str) -> pd.DataFrame:
     return read_latest(_snapshot_path(ws, table))
 
 
-def latest_snapshot_arrow(ws: Workspace, table: str) -> pa.Table:
+def latest_snapshot_arrow(
+    ws: Workspace, table: str, columns: Sequence[str] | None = None
+) -> pa.Table:
     """latest_snapshot as Arrow: list features stay flat buffers (no per-row numpy arrays),
-    the fast way to load user_interest for 1M users."""
-    return read_latest_arrow(_snapshot_path(ws, table))
+    the fast way to load user_interest for 1M users; only COLUMNS when given."""
+    return read_latest_arrow(_snapshot_path(ws, table), columns)
 
 
 def online_features(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -20,35 +20,52 @@ from configs.workspace import Workspace
 from features import catalog
 from features.io import read_table
 from features.offline_tables import as_of_timestamp, offline_path
-from serving.models import champion_versions, load_champions, safe_predict
-from serving.snapshot import Snapshot, build_snapshot
+from serving.models import Champion, champion_versions, load_champions, safe_predict
+from serving.snapshot import Long, Snapshot, build_snapshot
 
 log = logging.getLogger(__name__)
 
+# the user_interest columns a snapshot without an interest champion reads
+SERVED_INTEREST = (
+    C.USER_ID,
+    "interest_categories",
+    "interest_scores",
+    "last_days",
+    "counts_30d",
+)
+
 
 def read_feature_tables(
-    ws: Workspace, as_of: date | None = None, as_arrow: Collection[str] = ()
+    ws: Workspace,
+    as_of: date | None = None,
+    as_arrow: Collection[str] = (),
+    columns: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Every catalog table's rows as of AS_OF (default: the latest), Parquet only, no Feast:
-    pandas frames, or Arrow tables for the names in AS_ARROW (list columns stay flat)."""
-    from features.store import latest_snapshot, latest_snapshot_arrow
+    pandas frames, or Arrow tables for the names in AS_ARROW (list columns stay flat); only
+    COLUMNS[name] of the tables named there."""
+    from features.store import latest_snapshot_arrow
 
-    if as_of is None:
-        return {
-            name: latest_snapshot_arrow(ws, name) if name in as_arrow else latest_snapshot(ws, name)
-            for name in catalog.TABLES
-        }
+    columns = columns or {}
     out: dict[str, Any] = {}
-    stamp = pd.Timestamp(as_of_timestamp(as_of))
     for name in catalog.TABLES:
-        path = offline_path(ws.offline, name)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no offline features; run `grouppush features build`")
-        table = pq.read_table(path, filters=[(C.EVENT_TIMESTAMP, "=", stamp)])
-        if table.num_rows == 0:
-            raise ValueError(f"{path}: no rows as of {as_of}; build features for that date first")
+        cols = list(columns[name]) if name in columns else None
+        if as_of is None:
+            table = latest_snapshot_arrow(ws, name, cols)
+        else:
+            table = _read_as_of(offline_path(ws.offline, name), as_of, cols)
         out[name] = table if name in as_arrow else table.to_pandas()
     return out
+
+
+def _read_as_of(path: Path, as_of: date, columns: list[str] | None) -> pa.Table:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no offline features; run `grouppush features build`")
+    stamp = pd.Timestamp(as_of_timestamp(as_of))
+    table = pq.read_table(path, columns=columns, filters=[(C.EVENT_TIMESTAMP, "=", stamp)])
+    if table.num_rows == 0:
+        raise ValueError(f"{path}: no rows as of {as_of}; build features for that date first")
+    return table
 
 
 def feature_marker(ws: Workspace, cfg: FeatureSettings | None = None) -> int | str:
@@ -93,11 +110,13 @@ def safe_champion_versions(uri: str) -> dict[str, str]:
 
 
 def _inputs(
-    ws: Workspace, settings: Settings, as_of: date | None, as_arrow: Collection[str]
+    ws: Workspace, settings: Settings, as_of: date | None, interest_columns: Sequence[str]
 ) -> tuple[Any, ...]:
     """(feature tables, memberships, pushes, newest order day, marker): from the workspace, or
     (features.online_store = redis, latest date) from the snapshot `features build` published
-    to Redis, so a replica needs no local files."""
+    to Redis, so a replica needs no local files. user_interest comes as Arrow (flat list
+    buffers: pandas makes a numpy array per user and list, GBs at 1M users), only
+    INTEREST_COLUMNS of it."""
     cfg = settings.features
     if cfg.online_store == "redis" and as_of is None:
         from features.redis_snapshot import read_snapshot, redis_client
@@ -107,8 +126,9 @@ def _inputs(
         day = date.fromisoformat(meta["data_as_of"]) if meta.get("data_as_of") else None
         return tables, published.get("memberships"), published.get("pushes"), day, meta["build"]
     marker = feature_marker(ws)
+    lean = {"user_interest": interest_columns}
     return (
-        read_feature_tables(ws, as_of, as_arrow),
+        read_feature_tables(ws, as_of, ("user_interest",), lean),
         read_table(ws.data, "memberships"),
         read_table(ws.data, "pushes"),
         _newest_order_day(ws),
@@ -116,51 +136,74 @@ def _inputs(
     )
 
 
-def load_snapshot(ws: Workspace, settings: Settings, as_of: date | None = None) -> Snapshot:
-    """Read everything once, score every user with the champions, return the frozen snapshot."""
-    registered = safe_champion_versions(ws.mlflow_tracking_uri)
-    # without an interest champion the snapshot reads user_interest's lists as Arrow buffers
-    # (pandas makes a numpy array per user and list: GBs at 1M users)
-    lean = () if "interest" in registered else ("user_interest",)
-    tables, memberships, pushes, data_as_of, marker = _inputs(ws, settings, as_of, lean)
-    champions = load_champions(ws.mlflow_tracking_uri, registered) if registered else {}
-    ua = tables["user_activity"]
-    rep = safe_predict(champions.get("repurchase"), ua)
-    pairs, iprob = None, None
-    if "interest" in champions:
-        from features.pairs import build_pairs
+def load_snapshot(
+    ws: Workspace, settings: Settings, as_of: date | None = None, *, champions: bool = True
+) -> Snapshot:
+    """Read everything once, score every user with the champions (heuristics only with
+    CHAMPIONS false: a cheap look at groups and products), return the frozen snapshot."""
+    from serving.interest_scoring import PAIR_INPUTS
 
-        pairs = build_pairs(
-            tables["user_interest"],
-            tables["category_stats"],
-            ua,
-            settings.training.interest_popular_candidates,
-        )
-        iprob = safe_predict(champions["interest"], pairs)
-        pairs = pairs if iprob is not None else None
+    registered = safe_champion_versions(ws.mlflow_tracking_uri) if champions else {}
+    wanted = PAIR_INPUTS if "interest" in registered else SERVED_INTEREST
+    tables, memberships, pushes, data_as_of, marker = _inputs(ws, settings, as_of, wanted)
+    loaded = load_champions(ws.mlflow_tracking_uri, registered) if registered else {}
+    ua = tables["user_activity"]
+    rep = safe_predict(loaded.get("repurchase"), ua)
+    scored = None
+    if "interest" in loaded:
+        scored = _interest_scores(ws, settings, as_of, marker, loaded["interest"], tables)
     versions = {
-        "repurchase": champions["repurchase"].version if rep is not None else "heuristic",
-        "interest": champions["interest"].version if iprob is not None else "heuristic",
+        "repurchase": loaded["repurchase"].version if rep is not None else "heuristic",
+        "interest": loaded["interest"].version if scored is not None else "heuristic",
     }
     lists = isinstance(tables.get("user_interest"), pa.Table)  # (Redis snapshots: pandas)
-    interest_lists = tables.pop("user_interest") if lists else None
+    if scored is not None:  # the lists are no longer needed: free them before the build
+        del tables["user_interest"]
+        _release_memory()
+    interest_lists = tables.pop("user_interest") if lists and scored is None else None
     snap = build_snapshot(
         tables,
         push_cap_window_days=settings.serving.push_cap_window_days,
         memberships=memberships,
         pushes=pushes,
         tag_names=_tag_names(settings.features, ua),
-        pairs=pairs,
         interest_lists=interest_lists,
+        interest_long=scored,
         repurchase_prob=rep,
-        interest_prob=iprob,
         model_versions=versions,
         data_as_of=data_as_of,
     )
     extra = {"registered": registered, "feature_marker": marker}
-    del tables, pairs, ua, interest_lists
+    del tables, scored, ua, interest_lists
     _release_memory()
     return replace(snap, extra=extra)
+
+
+def _interest_scores(
+    ws: Workspace,
+    settings: Settings,
+    as_of: date | None,
+    marker: int | str,
+    champion: Champion,
+    tables: dict[str, Any],
+) -> tuple[Long, Any] | None:
+    """The interest champion's pair scores: from the workspace's score cache when the model,
+    feature files and settings are unchanged (local feature store), else scored and saved."""
+    from serving.interest_scoring import as_arrow, score_interest
+    from serving.score_cache import cache_key, load_scores, save_scores
+
+    n_popular = settings.training.interest_popular_candidates
+    local = settings.features.online_store != "redis" and bool(marker)
+    model = f"{champion.name}/{champion.version}/{champion.run_id}"
+    key = cache_key(model, marker, n_popular, as_of) if local else None
+    cached = load_scores(ws, key) if key else None
+    if cached is not None:
+        return cached
+    ui, cs, ua = tables["user_interest"], tables["category_stats"], tables["user_activity"]
+    scored = score_interest(champion, as_arrow(ui), cs, ua, n_popular)
+    if scored is not None and key:
+        save_scores(ws, key, scored)
+    return scored
 
 
 def _release_memory() -> None:

@@ -32,6 +32,7 @@ class Champion:
     version: str
     feature_service: str | None
     model: Any
+    run_id: str = ""  # the training run: tells apart equal version numbers of two registries
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Positive-class probability; the pipeline picks its named columns from the frame."""
@@ -106,7 +107,7 @@ def load_champions(uri: str, versions: dict[str, str] | None = None) -> dict[str
             continue
         with _pointed_at(uri):
             model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
-        out[kind] = Champion(kind, name, str(version), service, model)
+        out[kind] = Champion(kind, name, str(version), service, model, mv.run_id or "")
     return out
 
 

@@ -129,8 +129,10 @@ def price_fit(price_ratio: np.ndarray) -> np.ndarray:
 Long = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _long_from_pairs(
-    pairs: pd.DataFrame, user_index: Mapping[str, int], cat_index: Mapping[str, int]
+def long_from_pairs(
+    pairs: pd.DataFrame,
+    user_index: Mapping[str, int] | pd.Series,
+    cat_index: Mapping[str, int] | pd.Series,
 ) -> Long:
     """(known mask, user row, category, score, last days, 30-day count) of long pairs."""
     users = pairs[C.USER_ID].astype(str).map(user_index).to_numpy()
@@ -151,7 +153,7 @@ def _flat(lists: pa.ChunkedArray, fill: float) -> np.ndarray:
 def _long_from_lists(
     interest: pa.Table, user_index: Mapping[str, int], cat_ids: np.ndarray
 ) -> Long:
-    """_long_from_pairs straight from user_interest's list columns (what explode_interest
+    """long_from_pairs straight from user_interest's list columns (what explode_interest
     yields), in Arrow buffers: no per-user numpy arrays or long string columns, which cost
     several GB for 1M users."""
     cats = interest.column("interest_categories").combine_chunks()
@@ -287,6 +289,7 @@ def build_snapshot(
     tag_names: Mapping[str, str] | None = None,
     pairs: pd.DataFrame | None = None,
     interest_lists: pa.Table | None = None,
+    interest_long: tuple[Long, np.ndarray] | None = None,
     repurchase_prob: np.ndarray | None = None,
     interest_prob: np.ndarray | None = None,
     model_versions: Mapping[str, str] | None = None,
@@ -299,6 +302,8 @@ def build_snapshot(
     default read from `interest_lists` (user_interest as Arrow, the lean way for 1M users)
     or exploded from tables["user_interest"]; `interest_prob` (aligned with `pairs`) and
     `repurchase_prob` (aligned with user_activity rows) are the champions' scores, when any.
+    `interest_long` is (long pairs, interest probabilities) already numbered by row of
+    user_activity and category_stats (serving.interest_scoring, the lean champion path).
     """
     ua = tables["user_activity"]
     cs, ps, gs = tables["category_stats"], tables["product_stats"], tables["group_stats"]
@@ -310,14 +315,16 @@ def build_snapshot(
     group_ids, group_index = _index(gs[C.GROUP_ID])
     n = len(user_ids)
 
-    if pairs is not None:
-        long = _long_from_pairs(pairs, user_index, cat_index)
+    if interest_long is not None:
+        long, interest_prob = interest_long
+    elif pairs is not None:
+        long = long_from_pairs(pairs, user_index, cat_index)
     elif interest_lists is not None:
         long = _long_from_lists(interest_lists, user_index, cat_ids)
     else:
         arrays = ("interest_scores", "last_days", "counts_30d")
         pairs = explode_interest(tables["user_interest"], arrays)
-        long = _long_from_pairs(pairs, user_index, cat_index)
+        long = long_from_pairs(pairs, user_index, cat_index)
     del pairs
     cat_cycle = _col(cs, C.REPURCHASE_CYCLE_DAYS, np.nan)
     cat_high_freq = _col(cs, "is_high_frequency", 0.0) > 0
