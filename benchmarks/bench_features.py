@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -33,7 +32,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    from features.build import peak_rss_mib
+
+    return peak_rss_mib()
 
 
 def _feast_writer_rate(store: Any, ws: Any, sample_rows: int) -> dict[str, float]:

@@ -63,11 +63,20 @@ class _Timer:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-            self.peak_rss_mib[name] = _peak_rss_mib()
+            self.peak_rss_mib[name] = peak_rss_mib()
 
 
-def _peak_rss_mib() -> float:
-    import resource  # POSIX only; ru_maxrss is KiB on Linux
+def peak_rss_mib() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so
+    a child started by a big parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    import resource  # POSIX fallback; ru_maxrss is KiB on Linux
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -239,10 +248,10 @@ def build_features(
     store = get_store(ws, settings.features)
     apply_definitions(store, ws)
     summary["seconds"]["feast_apply"] = time.perf_counter() - t0
-    summary["peak_rss_mib"]["feast_apply"] = _peak_rss_mib()
+    summary["peak_rss_mib"]["feast_apply"] = peak_rss_mib()
     online = load_online(store, ws, as_of, settings.features, show_progress=show_progress)
     summary["seconds"]["online_load"] = online["seconds"]
-    summary["peak_rss_mib"]["online_load"] = _peak_rss_mib()
+    summary["peak_rss_mib"]["online_load"] = peak_rss_mib()
     if settings.features.online_store == "redis":  # replicas read their snapshot from Redis
         from features.redis_snapshot import publish_workspace
 

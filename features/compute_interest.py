@@ -175,7 +175,9 @@ def compute_user_interest(
         r, c, s, run = _spread_block(
             ints[block], runs[block], sim.spread, cfg.spread_weight, cfg.interest_top_n
         )
-        parts.append((r + start, c, s, run))
+        # compact dtypes while the blocks accumulate (half the memory of int64/float64); the
+        # scores are final here and stored as float32
+        parts.append(((r + start).astype(np.int32), c.astype(np.int32), s.astype(np.float32), run))
     rows, cols, scores, run = (np.concatenate([p[i] for p in parts]) for i in range(4))
     present = np.flatnonzero(np.bincount(users, minlength=n_users))
     return _to_arrow(log, present, rows, cols, scores, run, stats), sim
