@@ -42,7 +42,7 @@ from features.compute_inputs import connect, load_inputs, prepare_as_of
 from features.compute_interest import Similarity, compute_user_interest
 from features.compute_product import compute_category_stats, compute_product_stats
 from features.compute_user import compute_user_activity
-from features.interest_inputs import PurchaseDays, load_purchase_days
+from features.interest_inputs import PurchaseDays, load_purchase_days, run_stats
 from features.io import write_parquet_atomic
 from features.snapshots import default_as_of, training_snapshot_dates
 from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
@@ -121,14 +121,16 @@ def _compute_date(
         put(CATEGORY_STATS, compute_category_stats(con, as_of, cfg))
     with timer.stage("product_stats"):
         put(PRODUCT_STATS, compute_product_stats(con, as_of, cfg))
+    with timer.stage("run_stats"):  # shared by readiness and interest
+        stats = run_stats(log, as_of, cfg.half_life_days)
     with timer.stage("user_activity"):
-        users = compute_user_activity(con, as_of, cfg, log)
+        users = compute_user_activity(con, as_of, cfg, log, stats)
     with timer.stage("tags"):
         users["tags"] = evaluate_tags(users, tags)
     put(USER_ACTIVITY, users)
     del users
     with timer.stage("user_interest"):
-        interest, sim = compute_user_interest(con, as_of, cfg, log)
+        interest, sim = compute_user_interest(con, as_of, cfg, log, stats)
     put(USER_INTEREST, interest)
     del interest
     with timer.stage("group_stats"):

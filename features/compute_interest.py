@@ -154,12 +154,15 @@ def compute_user_interest(
     as_of: date,
     cfg: FeatureSettings,
     log: PurchaseDays | None = None,
+    stats: RunStats | None = None,
 ) -> tuple[pa.Table, Similarity]:
     """The user_interest table (one row per user who ordered before t) and the similarity.
-    LOG: the build's purchase days (read from CON's `orders` when not given)."""
+    LOG: the build's purchase days (read from CON's `orders` when not given); STATS: LOG's
+    run_stats as of t, when the caller already has them."""
     if log is None or log.half_life_days != cfg.half_life_days:
-        log = load_purchase_days(con, cfg.half_life_days)
-    stats = run_stats(log, as_of, cfg.half_life_days)
+        log, stats = load_purchase_days(con, cfg.half_life_days), None
+    if stats is None:
+        stats = run_stats(log, as_of, cfg.half_life_days)
     sim = category_similarity(stats, log, cfg)
     n_users, n_cat = len(log.users), len(log.categories)
     users = log.run_user[stats.runs]

@@ -24,7 +24,7 @@ from features.compute_inputs import date_literal, ts_literal
 from features.compute_readiness import DUE_COLUMN, user_readiness
 from features.compute_renewal import RENEWAL_COLUMNS, user_renewal
 from features.group_momentum import GROUP_COLUMNS, group_momentum
-from features.interest_inputs import PurchaseDays, load_purchase_days, run_stats
+from features.interest_inputs import PurchaseDays, RunStats, load_purchase_days, run_stats
 from features.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
 
 NEW_ARRIVAL_DAYS = 30
@@ -47,12 +47,17 @@ def _windows(d: str) -> str:
 
 
 def _readiness(
-    con: duckdb.DuckDBPyConnection, as_of: date, cfg: FeatureSettings, log: PurchaseDays
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    cfg: FeatureSettings,
+    log: PurchaseDays,
+    stats: RunStats | None,
 ) -> pd.DataFrame:
     """compute_readiness on the purchase log, with the cycles of `cat_stats`."""
     cats = con.execute(f"SELECT {C.CATEGORY_ID}, repurchase_cycle_days FROM cat_stats").df()
     cycles = cats.set_index(C.CATEGORY_ID)["repurchase_cycle_days"].astype(float)
-    stats = run_stats(log, as_of, cfg.half_life_days)
+    if stats is None:
+        stats = run_stats(log, as_of, cfg.half_life_days)
     return user_readiness(log, stats, as_of, cycles, cfg.readiness_horizon_days)
 
 
@@ -61,9 +66,11 @@ def compute_user_activity(
     as_of: date,
     cfg: FeatureSettings,
     log: PurchaseDays | None = None,
+    stats: RunStats | None = None,
 ) -> pd.DataFrame:
     """One row per user existing at t, catalog columns (tags empty). LOG: the build's purchase
-    days (read from CON's `orders` when not given)."""
+    days (read from CON's `orders` when not given); STATS: LOG's run_stats as of t, when the
+    caller already has them (the interest features use the same)."""
     t, d = ts_literal(as_of), date_literal(as_of)
     sql = f"""
     WITH days AS (
@@ -144,8 +151,8 @@ def compute_user_activity(
     ORDER BY u.{C.USER_ID}"""
     df = con.execute(sql).df()
     if log is None or log.half_life_days != cfg.half_life_days:
-        log = load_purchase_days(con, cfg.half_life_days)
-    df = df.join(_readiness(con, as_of, cfg, log), on=C.USER_ID)
+        log, stats = load_purchase_days(con, cfg.half_life_days), None
+    df = df.join(_readiness(con, as_of, cfg, log, stats), on=C.USER_ID)
     df[DUE_COLUMN] = df[DUE_COLUMN].fillna(0).astype("int64")
     df[list(POPULATION_COLUMNS)] = population_bgnbd(df, cfg.readiness_horizon_days)
     df[list(GROUP_COLUMNS)] = group_momentum(df)
