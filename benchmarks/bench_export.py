@@ -57,6 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     import pyarrow.parquet as pq
 
+    load_before = os.getloadavg()
     scratch = Path(tempfile.mkdtemp(prefix="bench_export_"))
     table_path = scratch / "push_lists.parquet"
     seconds, peak_mb = run_export(args.workspace.resolve(), table_path, scratch / "export.log")
@@ -73,6 +74,7 @@ def main() -> None:
         "rows_by_action": {a["values"]: a["counts"] for a in actions},
         "peak_rss_mb": peak_mb,
         "output_bytes": table_path.stat().st_size,
+        "load_average_before": load_before,
         "load_average": os.getloadavg(),
         "target_seconds": TARGET_SECONDS,
         "meets": seconds <= TARGET_SECONDS,

@@ -14,19 +14,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
+import threading
 import time
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psutil
+import pyarrow.parquet as pq
 
 from configs.settings import Settings, load_settings
 from configs.workspace import Workspace, resolve_workspace
+from features import build
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -63,12 +69,61 @@ def _redis(url: str | None, work: Path):  # type: ignore[no-untyped-def]
         proc.wait(timeout=15)
 
 
-def _build(settings: Settings, ws: Workspace, dates: list) -> dict[str, Any]:  # type: ignore[type-arg]
-    from features.build import run_snapshots
+class _PeakRss:
+    """Peak summed RSS of this process and its children (the Spark JVM, redis-server), sampled
+    every 0.5 s: the JVM heap is not in this process's VmHWM."""
 
+    def __init__(self) -> None:
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(0.5):
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                with suppress(psutil.Error):
+                    total += proc.memory_info().rss
+            self.peak_mib = max(self.peak_mib, total / 2**20)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class _StageLog(build._Timer):
+    """build's stage timer that also keeps the stages finished so far (for a timed-out run)."""
+
+    done: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        with super().stage(name):
+            yield
+        _StageLog.done = dict(self.seconds)
+
+
+def _build(settings: Settings, ws: Workspace, dates: list) -> dict[str, Any]:  # type: ignore[type-arg]
+    _StageLog.done = {}
+    timer, build._Timer = build._Timer, _StageLog  # type: ignore[misc]
     start = time.perf_counter()
-    out = run_snapshots(settings, ws, dates, show_progress=False)
-    return {"seconds": time.perf_counter() - start, "stages": out["seconds"], "rows": out["rows"]}
+    try:
+        with _PeakRss() as rss:
+            out = build.run_snapshots(settings, ws, dates, show_progress=False)
+    finally:
+        build._Timer = timer  # type: ignore[misc]
+    return {
+        "seconds": time.perf_counter() - start,
+        "stages": out["seconds"],
+        "rows": out["rows"],
+        "peak_rss_mib_python": max(out["peak_rss_mib"].values()),
+        "peak_rss_mib_with_children": rss.peak_mib,
+    }
 
 
 def _online(settings: Settings, ws: Workspace, as_of: Any) -> dict[str, Any]:
@@ -79,6 +134,7 @@ def _online(settings: Settings, ws: Workspace, as_of: Any) -> dict[str, Any]:
     apply_definitions(store, ws)
     loaded = load_online(store, ws, as_of, settings.features)
     out = {"seconds": loaded["seconds"], "rows": loaded["rows"], "rows_per_s": loaded["rows_per_s"]}
+    out["tables"] = {k: v["rows"] for k, v in loaded.get("tables", {}).items()}
     if settings.features.online_store == "redis":
         from features.redis_snapshot import publish_workspace
 
@@ -87,12 +143,60 @@ def _online(settings: Settings, ws: Workspace, as_of: Any) -> dict[str, Any]:
     return out
 
 
+def _save(result: dict[str, Any], out: Path) -> None:
+    """Written after every step, so a killed or timed-out run keeps what it measured."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _spark_conf(pairs: list[str]) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def _spark(args: argparse.Namespace, settings: Settings, duck: Workspace, dates: list) -> dict:  # type: ignore[type-arg]
+    """The Spark build in its own workspace (inputs hard-linked from DuckDB's), with a
+    watchdog: past --spark-timeout the stages done so far are saved and the process exits."""
+    spark = resolve_workspace(args.workspace / "spark")
+    shutil.rmtree(spark.root, ignore_errors=True)
+    shutil.copytree(duck.data, spark.data, copy_function=os.link)
+    conf = {**settings.features.spark_conf, **_spark_conf(args.spark_conf)}
+    spark_settings = _with_features(
+        settings,
+        engine="spark",
+        spark_master=args.spark_master or settings.features.spark_master,
+        spark_conf=conf,
+    )
+    from features.engine_spark import session_conf, spark_session
+
+    out: dict[str, Any] = {"conf": session_conf(spark_settings.features)}
+    start = time.perf_counter()
+    session = spark_session(spark_settings.features)
+    out["session_start_seconds"] = time.perf_counter() - start
+    out["master"] = session.sparkContext.master
+
+    def give_up() -> None:
+        out["timed_out_after_seconds"] = args.spark_timeout
+        out["stages_done"] = _StageLog.done
+        args.result["spark"] = out
+        _save(args.result, args.out)
+        os._exit(3)  # the JVM exits when its Python driver's pipe closes
+
+    watchdog = threading.Timer(args.spark_timeout, give_up)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        out["build"] = _build(spark_settings, spark, dates)
+    finally:
+        watchdog.cancel()
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """DuckDB build, online loads (SQLite, Redis), then the Spark build (slowest, watched)."""
     from features.snapshots import default_as_of
 
     settings = load_settings(args.preset, overrides={"simulate": {"seed": args.seed}})
-    root = args.workspace
-    duck = resolve_workspace(root / "duckdb")
+    duck = resolve_workspace(args.workspace / "duckdb")
     if not (duck.data / "orders.parquet").exists():
         from features.simulate import simulate
 
@@ -101,39 +205,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     dates = [as_of - timedelta(days=30 * i) for i in range(args.dates)]
     result: dict[str, Any] = {
         "preset": args.preset,
+        "command": " ".join(sys.argv),
         "as_of": as_of.isoformat(),
         "dates": [str(d) for d in dates],
+        "order_lines": pq.read_metadata(duck.data / "orders.parquet").num_rows,
         "machine": {
             "cpus": psutil.cpu_count(),
             "ram_gib": psutil.virtual_memory().total / 2**30,
             "load_avg_1m_at_start": psutil.getloadavg()[0],
         },
     }
+    args.result = result
     result["duckdb_build"] = _build(settings, duck, dates)
-    if not args.skip_spark:
-        spark = resolve_workspace(root / "spark")
-        shutil.rmtree(spark.root, ignore_errors=True)
-        shutil.copytree(duck.data, spark.data)
-        spark_settings = _with_features(
-            settings,
-            engine="spark",
-            spark_master=args.spark_master or settings.features.spark_master,
-        )
-        from features.engine_spark import spark_session
-
-        start = time.perf_counter()
-        session = spark_session(spark_settings.features)
-        result["spark_session_start_seconds"] = time.perf_counter() - start
-        result["spark_master"] = session.sparkContext.master
-        result["spark_build"] = _build(spark_settings, spark, dates)
+    _save(result, args.out)
     result["sqlite_online"] = _online(settings, duck, as_of)
+    _save(result, args.out)
     if not args.skip_redis:
-        with _redis(args.redis, root) as url:
+        with _redis(args.redis, args.workspace) as url:
             redis_settings = _with_features(
                 settings, online_store="redis", redis_connection_string=url
             )
             result["redis_online"] = _online(redis_settings, duck, as_of)
+        _save(result, args.out)
+    if not args.skip_spark:
+        result["spark"] = _spark(args, settings, duck, dates)
     result["machine"]["load_avg_1m_at_end"] = psutil.getloadavg()[0]
+    _save(result, args.out)
     return result
 
 
@@ -144,6 +241,8 @@ def main() -> None:
     add("--dates", type=int, default=2, help="as-of dates, 30 days apart")
     add("--spark-master", default=None, help="e.g. local[2], spark://host:7077")
     add("--redis", default=None, help="host:port of an existing Redis")
+    add("--spark-conf", action="append", default=[], help="KEY=VALUE, e.g. spark.driver.memory=6g")
+    add("--spark-timeout", type=float, default=2700.0, help="seconds before the Spark build is cut")
     add("--skip-spark", action="store_true")
     add("--skip-redis", action="store_true")
     add("--seed", type=int, default=42)
@@ -153,18 +252,17 @@ def main() -> None:
         default=None,
         help="root for the two workspaces (default /tmp/grouppush_scale_<preset>)",
     )
+    add("--out", type=Path, default=None, help="default benchmarks/results/scale_<preset>.json")
     args = parser.parse_args()
     args.workspace = args.workspace or Path(f"/tmp/grouppush_scale_{args.preset}")
+    args.out = args.out or RESULTS / f"scale_{args.preset}.json"
     result = run(args)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"scale_{args.preset}.json"
-    out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     brief = {
         k: round(v["seconds"], 2)
-        for k, v in result.items()
+        for k, v in {**result, "spark_build": result.get("spark", {}).get("build")}.items()
         if isinstance(v, dict) and "seconds" in v
     }
-    print(json.dumps({"out": str(out), "seconds": brief}, indent=1))
+    print(json.dumps({"out": str(args.out), "seconds": brief}, indent=1))
 
 
 if __name__ == "__main__":

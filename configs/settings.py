@@ -111,6 +111,8 @@ class TrainingSettings(_Section):
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"  # sigmoid: no ties, AUC kept
     feature_source: Literal["feast", "offline"] = "feast"  # offline: PIT join on the parquet
     interest_max_users: int = Field(20_000, gt=0)  # users sampled per training snapshot
+    # users sampled (seeded) from the held-out snapshot for interest evaluation; None: all
+    interest_eval_max_users: int | None = Field(100_000, gt=0)
     churn_tag_threshold: float = 0.15
 
 
@@ -132,6 +134,9 @@ class ServingSettings(_Section):
     interest_weight: float = 0.6
     repurchase_weight: float = 0.25
     affinity_weight: float = 0.15
+    # answer POST /push_lists in a lean ASGI middleware (same contract) instead of BentoML's
+    # endpoint layer (measured: 0.3-0.6 ms less CPU per request, of ~4 ms)
+    fast_push_path: bool = True
 
 
 class Settings(BaseSettings):

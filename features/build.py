@@ -2,9 +2,9 @@
 
 For each date the stages run in dependency order on one DuckDB connection: category and
 product stats (the user features reuse their prices, cycles and bestseller flags), user
-activity + tags, user interest (+ similarity), group stats. Rows are staged per date and
-committed to the offline history at the end (features/offline_tables.py explains the
-two-phase write that keeps a killed build from leaving half a table).
+activity + tags, user interest (+ similarity), group stats. Each date's rows are staged as
+one file per table and renamed into the offline history at the end (features/offline_tables.py
+explains the two-phase write that keeps a killed build from leaving half a table).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from configs.workspace import Workspace
 from features import offline_tables as ot
 from features.build_plan import (
     dates_to_compute,
-    forget_manifest,
+    forget_dates,
     input_digests,
     read_manifest,
     write_manifest,
@@ -195,7 +195,7 @@ def run_snapshots(
     counts: dict[str, int] = {}
     if todo:
         with timer.stage("commit"):
-            forget_manifest(ws.offline)
+            forget_dates(ws.offline, todo)
             counts = ot.commit_histories(ws.offline, out)
             if todo[-1] == dates[-1]:  # the similarity table is the latest date's
                 assert sim is not None
@@ -215,8 +215,15 @@ def compute_snapshots(
     settings: Settings, ws: Workspace, dates: Sequence[date], *, show_progress: bool = True
 ) -> None:
     """Compute every catalog table as of each date and merge them into the offline history
-    (re-running a date replaces its rows); the similarity table is for the latest date."""
+    (re-running a date replaces its rows); the similarity table is for the latest date.
+    Training calls this without `features build`: when it migrates an old single-file history,
+    an existing Feast registry (whose sources named those files) is applied again."""
+    migrating = ot.has_legacy(ws.offline)
     run_snapshots(settings, ws, dates, show_progress=show_progress)
+    if migrating and not ot.has_legacy(ws.offline) and ws.feast_registry.exists():
+        from features.store import apply_definitions, get_store
+
+        apply_definitions(get_store(ws, settings.features), ws)
 
 
 def build_dates(settings: Settings, as_of: date) -> list[date]:

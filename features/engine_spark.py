@@ -11,9 +11,11 @@ engines cannot drift apart. The dialect shim, all of it:
 - here: epoch(ts) keeps its fractional seconds (sqlglot's unix_timestamp would drop them);
   decimal literals become DOUBLE, because DuckDB divides decimals in floating point while Spark
   keeps a 6-digit decimal scale.
-- temp tables: `CREATE TEMP TABLE t AS q` runs q, caches it eagerly and registers temp view t
-  (DuckDB materialises temp tables, Spark views are lazy); `ALTER TABLE t ADD COLUMN c` /
-  `UPDATE t SET c = e` (no WHERE) become withColumn on the cached view.
+- temp tables: `CREATE TEMP TABLE t AS q` caches q (filled by its first reader) and registers
+  temp view t (DuckDB materialises temp tables, Spark views are lazy); `CREATE VIEW` stays an
+  uncached view (ob, the orders before t: a filter over the cached orders, not a copy);
+  `ALTER TABLE t ADD COLUMN c` / `UPDATE t SET c = e` (no WHERE) become withColumn on the
+  cached view; `DROP TABLE` also frees the cache.
 - session: UTC time zone, ANSI mode off (x / 0 and bad casts give NULL, as in DuckDB).
 The sparse interest spreading (compute_interest.py) stays numpy/scipy on the per-user arrays
 collected from the Spark SQL aggregates, exactly as on DuckDB; results are collected to the
@@ -36,7 +38,15 @@ _DEFAULT_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
+    # Adaptive planning coalesces the shuffle partitions of small aggregates and turns joins
+    # with the small stats tables into broadcast joins once their real size is known.
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
 }
+# Local mode runs every task in the driver JVM, whose 1 GiB default heap spills the cached order
+# lines of the demo preset to disk; the large preset wants 6g+ (spark_conf overrides this, and
+# it only applies when the JVM starts).
+_LOCAL_CONF = {"spark.driver.memory": "2g"}
 
 
 def session_conf(cfg: FeatureSettings) -> dict[str, str]:
@@ -46,6 +56,7 @@ def session_conf(cfg: FeatureSettings) -> dict[str, str]:
         "spark.app.name": "grouppush-features",
         **_DEFAULT_CONF,
         "spark.sql.shuffle.partitions": str(cfg.spark_shuffle_partitions),
+        **(_LOCAL_CONF if cfg.spark_master.startswith("local") else {}),
         **cfg.spark_conf,
     }
 
@@ -140,8 +151,16 @@ class SparkSql:
                 if isinstance(statement.this, exp.Table)
                 else statement.this.this.name
             )
-            self._register(name, self.spark.sql(spark_sql_text(statement.expression)))
+            frame = self.spark.sql(spark_sql_text(statement.expression))
+            if statement.kind == "VIEW":  # a view stays lazy, as in DuckDB (ob: a filter)
+                self._forget(name)
+                frame.createOrReplaceTempView(name)
+            else:
+                self._register(name, frame)
             return _Result(None)
+        if isinstance(statement, exp.Drop):
+            for table in statement.args.get("tables") or [statement.this]:
+                self._forget(table.name)
         if isinstance(statement, exp.Alter):
             return self._add_columns(statement)
         if isinstance(statement, exp.Update):
@@ -149,15 +168,23 @@ class SparkSql:
         return _Result(self.spark.sql(spark_sql_text(statement)).toPandas())
 
     def _register(self, name: str, frame: Any) -> None:
-        """Cache (filled on first use), then swap the temp view and drop the replaced cache.
+        """Cache (filled by its first reader), then swap the temp view and drop the replaced
+        cache. Not filled eagerly: a count() per temp table is one more Spark job each, which
+        cost more than it saved (the inputs alone are 13 tables, several read only once).
         The view holds its analysed plan, so replacing a table it reads (ob for the next
         date) never changes it."""
         frame = frame.cache()
         frame.createOrReplaceTempView(name)
+        self._forget(name)
+        self._cached[name] = frame
+
+    def _forget(self, name: str) -> None:
+        """Unpersist the cache registered under NAME (replaced or dropped). ALTER / UPDATE
+        only add columns, so their view stays a projection of this cache instead of caching
+        (and running a job for) every intermediate state."""
         old = self._cached.pop(name, None)
         if old is not None:
             old.unpersist()
-        self._cached[name] = frame
 
     def _add_columns(self, statement: Any) -> _Result:
         from pyspark.sql import functions as F
@@ -170,7 +197,7 @@ class SparkSql:
                 raise NotImplementedError(f"Spark shim: unsupported ALTER action {action.sql()}")
             kind = action.args["kind"].sql(dialect=_dialect())
             frame = frame.withColumn(action.name, F.lit(None).cast(kind))
-        self._register(name, frame)
+        frame.createOrReplaceTempView(name)  # a projection of the cache, kept
         return _Result(None)
 
     def _update(self, statement: Any) -> _Result:
@@ -183,7 +210,7 @@ class SparkSql:
         for assignment in statement.expressions:
             column = assignment.this.name
             frame = frame.withColumn(column, F.expr(spark_sql_text(assignment.expression)))
-        self._register(name, frame)
+        frame.createOrReplaceTempView(name)  # a projection of the cache, kept
         return _Result(None)
 
     def close(self) -> None:

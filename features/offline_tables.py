@@ -1,18 +1,27 @@
-"""The offline feature history: one Parquet file per catalog table, rows keyed by entity and
-event_timestamp. Feast-free, so the serving snapshot can read it without importing Feast.
+"""The offline feature history: per catalog table a folder `<offline>/<table>/` holding one
+Parquet file per as-of date (`2026-01-01.parquet`), rows keyed by entity and event_timestamp.
+Feast-free, so the serving snapshot can read it without importing Feast.
 
-Writes are two-phase: each table's next history (the live file's rows of other dates + the
-dates being built) is written to a temp file as the build goes (HistoryWriter), and only when
-every temp file is complete are they renamed over the live ones. A build killed before that
-point leaves the live tables untouched; re-running replaces each date's rows, so a re-run is
-idempotent.
+One file per date because the daily build adds one date to histories of several: rewriting a
+single history file cost the large preset ~30 s per build just copying the kept dates. Now a
+build writes only the dates it computes. Writes are two-phase: each date's file is written to
+`<offline>/.staging/<table>/` as the build goes (HistoryWriter), and only when every table's
+files are complete are they renamed into the live folders (a new folder is renamed in whole).
+A build killed before that leaves the live tables untouched; a rename replaces a date's file
+at once, so no reader ever sees half a file, and re-running replaces each date's file, so a
+re-run is idempotent. The staging folder is outside the table folders on purpose: Feast's
+DuckDB offline store reads every file of a folder, hidden ones included.
+
+Readers go through `offline_path` (what pyarrow, pandas and Feast open: the folder) or the
+helpers below. A workspace built before this layout has one `<table>.parquet` history per
+table; readers accept it, and the next build splits it into date files.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -44,9 +53,77 @@ def arrow_schema(table: FeatureTable) -> pa.Schema:
     return pa.schema(fields)
 
 
-def offline_path(offline_dir: Path, table: str) -> Path:
-    """Where a catalog table's history lives (also the path of its Feast FileSource)."""
+def table_dir(offline_dir: Path, table: str) -> Path:
+    """The folder of a catalog table's history: one Parquet file per as-of date."""
+    return Path(offline_dir).resolve() / table
+
+
+def legacy_path(offline_dir: Path, table: str) -> Path:
+    """The single-file history of a workspace built before per-date files."""
     return Path(offline_dir).resolve() / f"{table}.parquet"
+
+
+def offline_path(offline_dir: Path, table: str) -> Path:
+    """What a reader opens for a table's whole history (pq.read_table / pd.read_parquet /
+    pyarrow.dataset, with filters; also the path of its Feast source): the table's folder, or
+    an old workspace's single file while no folder exists."""
+    folder = table_dir(offline_dir, table)
+    legacy = legacy_path(offline_dir, table)
+    return legacy if legacy.exists() and not folder.is_dir() else folder
+
+
+def date_file(offline_dir: Path, table: str, as_of: date) -> Path:
+    return table_dir(offline_dir, table) / f"{as_of.isoformat()}.parquet"
+
+
+def _file_date(path: Path) -> date | None:
+    try:
+        return date.fromisoformat(path.stem)
+    except ValueError:
+        return None
+
+
+def table_files(offline_dir: Path, table: str) -> list[Path]:
+    """The live Parquet files of a table's history, oldest date first ([] when unbuilt)."""
+    path = offline_path(offline_dir, table)
+    if path.is_dir():
+        return sorted(f for f in path.glob("*.parquet") if _file_date(f) is not None)
+    return [path] if path.exists() else []
+
+
+def offline_files(offline_dir: Path) -> list[Path]:
+    """Every live file under OFFLINE_DIR and each table folder (whose mtime moves when a date
+    file is added, replaced or removed): what a 'features were rebuilt' check stats."""
+    root = Path(offline_dir)
+    out = sorted(root.glob("*.parquet"))
+    for name in TABLES:
+        folder = table_dir(root, name)
+        if folder.is_dir():
+            out += [folder, *table_files(root, name)]
+    return out
+
+
+def has_legacy(offline_dir: Path) -> bool:
+    """Whether a table still has only an old single-file history (the next build splits it)."""
+    return any(offline_path(offline_dir, name).is_file() for name in TABLES)
+
+
+def stored_dates(offline_dir: Path, table: str) -> set[date] | None:
+    """The dates stored with the catalog's current schema (None: no history, or an old
+    single file with another schema, which the next build drops)."""
+    schema = arrow_schema(TABLES[table])
+    path = offline_path(offline_dir, table)
+    if path.is_dir():
+        files = table_files(offline_dir, table)
+        return {d for f in files if (d := _file_date(f)) and pq.read_schema(f).equals(schema)}
+    if not path.exists() or not pq.read_schema(path).equals(schema):
+        return None
+    return _legacy_dates(path)
+
+
+def _legacy_dates(path: Path) -> set[date]:
+    col = pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(C.EVENT_TIMESTAMP)
+    return {v.date() for v in pc.unique(col).to_pylist() if v is not None}
 
 
 def as_of_timestamp(as_of: date) -> datetime:
@@ -77,75 +154,79 @@ def staging_dir(offline_dir: Path) -> Path:
 
 
 def reset_staging(offline_dir: Path) -> None:
-    """Drop what a killed build left (temp histories, DuckDB spill); nothing there is live."""
+    """Drop what a killed build left (staged date files, DuckDB spill, an old single-file
+    history already migrated into its folder); nothing there is live."""
     shutil.rmtree(staging_dir(offline_dir), ignore_errors=True)
     for name in TABLES:
-        _temp_path(offline_dir, name).unlink(missing_ok=True)
+        legacy = legacy_path(offline_dir, name)
+        legacy.with_name(f".{legacy.name}.tmp").unlink(missing_ok=True)  # older builds' temp
+        if table_dir(offline_dir, name).is_dir():
+            legacy.unlink(missing_ok=True)
 
 
-def _temp_path(offline_dir: Path, name: str) -> Path:
-    live = offline_path(offline_dir, name)
-    return live.with_name(f".{live.name}.tmp")
+def _write_file(path: Path, schema: pa.Schema, parts: Iterable[pa.Table | pa.RecordBatch]) -> int:
+    """One date file (zstd, fsynced); returns its row count."""
+    rows = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for part in parts:
+            data = part if isinstance(part, pa.Table) else pa.Table.from_batches([part])
+            writer.write_table(data.cast(schema), row_group_size=BATCH_ROWS)
+            rows += data.num_rows
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+    return rows
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class HistoryWriter:
-    """One table's next history file, written date by date as the build computes them.
+    """The date files one build adds to (or replaces in) a table's history, in staging.
 
-    Rows go straight into a temp file beside the live one (encoded once: staging each date
-    and merging at the end cost a second decode + encode of every row); dates come in
-    ascending order and the live file's rows of other dates are copied in between, so the
-    history stays sorted by event_timestamp. Nothing is live until `commit_histories`.
+    Each date is encoded once, straight into its own file; nothing is live until
+    `commit_histories`. When the table still has an old single-file history, `close` splits
+    the dates this build does not compute out of it, so the new folder holds them all.
     """
 
     def __init__(self, offline_dir: Path, table: FeatureTable, dates: Sequence[date]) -> None:
-        live = offline_path(offline_dir, table.name)
+        self.offline_dir = Path(offline_dir)
         self.table = table
         self.schema = arrow_schema(table)
-        self.tmp = _temp_path(offline_dir, table.name)
+        self.staged = staging_dir(offline_dir) / table.name
+        self.staged.mkdir(parents=True, exist_ok=True)
         self.rows = 0
-        self._last: datetime | None = None
-        self._old: ds.Dataset | None = None
-        self._pending: list[datetime] = []
-        if live.exists() and pq.read_schema(live).equals(self.schema):
-            self._old = ds.dataset(live, format="parquet")
-            col = pq.read_table(live, columns=[C.EVENT_TIMESTAMP]).column(C.EVENT_TIMESTAMP)
-            replaced = {as_of_timestamp(d) for d in dates}
-            stamps = {v for v in pc.unique(col).to_pylist() if v is not None}
-            self._pending = sorted(stamps - replaced)
-        self._writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
-
-    def _put(self, data: pa.Table) -> None:
-        self._writer.write_table(data.cast(self.schema), row_group_size=BATCH_ROWS)
-        self.rows += data.num_rows
-
-    def _copy_old(self, before: datetime | None) -> None:
-        """Copy the kept old dates earlier than BEFORE (all when None)."""
-        while self._pending and (before is None or self._pending[0] < before):
-            stamp = self._pending.pop(0)
-            assert self._old is not None
-            batches = self._old.to_batches(
-                filter=pc.field(C.EVENT_TIMESTAMP) == pa.scalar(stamp, TIMESTAMP_TYPE),
-                batch_size=BATCH_ROWS,
-            )
-            for batch in batches:
-                self._put(pa.Table.from_batches([batch]))
+        self._dates = set(dates)
 
     def write(self, as_of: date, rows: pa.Table) -> None:
-        """Append one date's rows (to_arrow output); dates must come in ascending order."""
-        stamp = as_of_timestamp(as_of)
-        if self._last is not None and stamp <= self._last:
-            raise ValueError(f"{self.table.name}: dates must be written in ascending order")
-        self._last = stamp
-        self._copy_old(stamp)
-        self._put(rows)
+        """Stage one date's rows (to_arrow output)."""
+        self.rows += _write_file(self.staged / f"{as_of.isoformat()}.parquet", self.schema, [rows])
+
+    def _migrate(self) -> None:
+        """Split an old single-file history's other dates into staged date files (once: after
+        the commit the table has its folder). Rows of another schema are dropped, as a
+        rebuild with a changed catalog always did."""
+        legacy = legacy_path(self.offline_dir, self.table.name)
+        if table_dir(self.offline_dir, self.table.name).is_dir() or not legacy.exists():
+            return
+        if not pq.read_schema(legacy).equals(self.schema):
+            return
+        old = ds.dataset(legacy, format="parquet")
+        for day in sorted(_legacy_dates(legacy) - self._dates):
+            stamp = pa.scalar(as_of_timestamp(day), TIMESTAMP_TYPE)
+            batches = old.to_batches(
+                filter=pc.field(C.EVENT_TIMESTAMP) == stamp, batch_size=BATCH_ROWS
+            )
+            _write_file(self.staged / f"{day.isoformat()}.parquet", self.schema, batches)
 
     def close(self) -> Path:
-        """Finish the temp file (remaining old dates, fsync); returns its path."""
-        self._copy_old(None)
-        self._writer.close()
-        with open(self.tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        return self.tmp
+        """Finish staging (an old single file's other dates); returns the staged folder."""
+        self._migrate()
+        return self.staged
 
 
 def open_histories(
@@ -156,20 +237,62 @@ def open_histories(
     return {name: HistoryWriter(offline_dir, TABLES[name], dates) for name in tables or TABLES}
 
 
+def _drop_other_schemas(folder: Path, schema: pa.Schema) -> None:
+    """Date files of an older catalog schema would break reading the folder as one dataset."""
+    for f in folder.glob("*.parquet"):
+        if not pq.read_schema(f).equals(schema):
+            f.unlink()
+
+
 def commit_histories(offline_dir: Path, writers: dict[str, HistoryWriter]) -> dict[str, int]:
-    """Close every writer, then rename all temp files over the live ones; row counts. A build
-    killed before the renames leaves the live history as it was."""
-    temps = {name: w.close() for name, w in writers.items()}
-    for name, tmp in temps.items():
-        os.replace(tmp, offline_path(offline_dir, name))
+    """Close every writer, then rename the staged files into the live folders (a table without
+    a folder gets its staged folder whole); rows written per table. A build killed before the
+    renames leaves the live history as it was; one killed between them leaves whole files of
+    both builds (build_plan forgets the dates being committed first, so they are rebuilt)."""
+    staged = {name: w.close() for name, w in writers.items()}
+    for name, src in staged.items():
+        live = table_dir(offline_dir, name)
+        if not live.is_dir():
+            os.replace(src, live)
+        else:
+            for f in sorted(src.glob("*.parquet")):
+                os.replace(f, live / f.name)
+            _drop_other_schemas(live, writers[name].schema)
+        _fsync_dir(live)
+        legacy_path(offline_dir, name).unlink(missing_ok=True)
     reset_staging(offline_dir)
     return {name: w.rows for name, w in writers.items()}
 
 
-def read_latest_arrow(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
-    """The rows of the newest event_timestamp in one offline table (row-group pushdown);
-    only COLUMNS when given (the filter column need not be among them)."""
+def read_date(
+    offline_dir: Path, table: str, as_of: date, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """One table's rows as of AS_OF (empty when that date is not stored): one file's read."""
     cols = list(columns) if columns is not None else None
+    path = offline_path(offline_dir, table)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no offline features yet; run `grouppush features build`")
+    if path.is_dir():
+        f = date_file(offline_dir, table, as_of)
+        if f.exists():
+            return pq.read_table(f, columns=cols)
+        empty = arrow_schema(TABLES[table]).empty_table()
+        return empty.select(cols) if cols is not None else empty
+    stamp = pa.scalar(as_of_timestamp(as_of), TIMESTAMP_TYPE)
+    return pq.read_table(path, columns=cols, filters=[(C.EVENT_TIMESTAMP, "=", stamp)])
+
+
+def read_latest_arrow(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """The rows of the newest event_timestamp in one offline table (offline_path: a folder,
+    whose newest non-empty date file is read, or an old single file, with row-group
+    pushdown); only COLUMNS when given (the filter column need not be among them)."""
+    cols = list(columns) if columns is not None else None
+    if path.is_dir():
+        files = sorted(f for f in path.glob("*.parquet") if _file_date(f) is not None)
+        if not files:
+            raise FileNotFoundError(f"{path}: no offline features yet")
+        full = [f for f in files if pq.ParquetFile(f).metadata.num_rows > 0]
+        return pq.read_table((full or files)[-1], columns=cols)
     stamps = pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(C.EVENT_TIMESTAMP)
     if len(stamps) == 0:
         return pq.read_table(path, columns=cols)

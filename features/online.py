@@ -21,13 +21,11 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from configs import columns as C
 from configs.settings import FeatureSettings
 from configs.workspace import Workspace
 from features.catalog import TABLES
-from features.offline_tables import TIMESTAMP_TYPE, as_of_timestamp, offline_path
+from features.offline_tables import as_of_timestamp, read_date
 
 if TYPE_CHECKING:
     import feast
@@ -107,15 +105,12 @@ def load_online(
     """Write every table's AS_OF rows online; returns rows, seconds and rows/s per table
     (`seconds` also counts the SQLite file's fsync and swap)."""
     event_ts = as_of_timestamp(as_of)
-    stamp = pa.scalar(event_ts, TIMESTAMP_TYPE)
     out: dict[str, Any] = {"writer": cfg.online_writer, "store": cfg.online_store, "tables": {}}
     start = time.perf_counter()
     with _writer(store, ws, cfg, event_ts) as write:
         for name in tables or list(TABLES):
             t0 = time.perf_counter()
-            rows = pq.read_table(
-                offline_path(ws.offline, name), filters=[(C.EVENT_TIMESTAMP, "=", stamp)]
-            )
+            rows = read_date(ws.offline, name, as_of)
             write(name, rows)
             secs = time.perf_counter() - t0
             n = rows.num_rows

@@ -27,7 +27,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from configs import columns as C
 from configs.settings import FeatureSettings
 from configs.workspace import Workspace
 from features.catalog import TABLES
@@ -144,14 +143,10 @@ def read_snapshot(client: Any) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]
 
 def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[str, Any]:
     """Publish the AS_OF rows of every catalog table + the snapshot's contract tables."""
-    from features.offline_tables import TIMESTAMP_TYPE, as_of_timestamp, offline_path
+    from features.offline_tables import read_date
 
-    stamp = pa.scalar(as_of_timestamp(as_of), TIMESTAMP_TYPE)
     tables: dict[str, pa.Table | None] = {
-        name: pq.read_table(
-            offline_path(ws.offline, name), filters=[(C.EVENT_TIMESTAMP, "=", stamp)]
-        )
-        for name in TABLES
+        name: read_date(ws.offline, name, as_of) for name in TABLES
     }
     for name in CONTRACT_TABLES:
         path = table_path(ws.data, name)

@@ -6,9 +6,9 @@ is cheap, and `latest_snapshot` never imports Feast at all.
 Why `latest_snapshot` reads Parquet instead of `get_online_features`: the serving snapshot
 needs every user's latest row (1M users on the large preset). The SQLite online store answers
 ~500 entities in ~40-190 ms, so a full scan through it would take minutes and deserialize one
-protobuf per feature value; the registered FileSource's Parquet file holds the same values
-(the online store is loaded from exactly these rows) and pyarrow reads the latest date's row
-groups in about a second. Per-entity lookups (`online_features`) stay on Feast's online API.
+protobuf per feature value; the registered FileSource's history folder holds the same values
+(the online store is loaded from exactly these rows) and pyarrow reads the latest date's file
+in about a second. Per-entity lookups (`online_features`) stay on Feast's online API.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def _snapshot_path(ws: Workspace, table: str) -> Path:
 
 
 def latest_snapshot(ws: Workspace, table: str) -> pd.DataFrame:
-    """The latest as-of rows of a catalog table, from its FileSource's Parquet file."""
+    """The latest as-of rows of a catalog table, from its newest date file (the FileSource's
+    history folder)."""
     return read_latest(_snapshot_path(ws, table))
 
 

@@ -98,7 +98,9 @@ def sample_group(ws: Workspace) -> str | None:
     """The largest non-zombie group as of the latest snapshot: a meaningful sample request."""
     import pandas as pd
 
-    path = ws.offline / "group_stats.parquet"
+    from features.offline_tables import offline_path
+
+    path = offline_path(ws.offline, "group_stats")
     if not path.exists():
         return None
     groups = pd.read_parquet(path)

@@ -19,7 +19,7 @@ from configs.settings import FeatureSettings, Settings
 from configs.workspace import Workspace
 from features import catalog
 from features.io import read_table
-from features.offline_tables import as_of_timestamp, offline_path
+from features.offline_tables import as_of_timestamp, offline_files, offline_path
 from serving.models import Champion, champion_versions, load_champions, safe_predict
 from serving.snapshot import Long, Snapshot, build_snapshot
 
@@ -78,7 +78,7 @@ def feature_marker(ws: Workspace, cfg: FeatureSettings | None = None) -> int | s
         return manifest["build"] if manifest else ""
     if not ws.offline.exists():
         return 0
-    return max((p.stat().st_mtime_ns for p in ws.offline.glob("*.parquet")), default=0)
+    return max((p.stat().st_mtime_ns for p in offline_files(ws.offline)), default=0)
 
 
 def _tag_names(cfg: FeatureSettings, activity: pd.DataFrame) -> dict[str, str]:

@@ -3,7 +3,7 @@ labels from the orders in [s, s + horizon). Features never see an order on or af
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from configs.settings import FeatureSettings, Settings
 from configs.workspace import Workspace
 from features import catalog
 from features.io import read_table
+from features.offline_tables import offline_path
 
 Fetch = Callable[[pd.DataFrame, str], pd.DataFrame]
 SNAPSHOT = "snapshot"  # the snapshot date a row belongs to (python date)
@@ -73,6 +74,13 @@ def load_orders(ws: Workspace) -> pd.DataFrame:
     return with_category(ws, orders)
 
 
+def orders_before(orders: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Orders strictly before AS_OF; ORDERS itself when none is dropped (the default as_of is
+    the day after the last order, and copying 20M rows costs seconds and ~1 GB)."""
+    keep = (orders[C.ORDERED_AT] < utc(as_of)).to_numpy()
+    return orders if keep.all() else orders[keep]
+
+
 def with_category(ws: Workspace, orders: pd.DataFrame) -> pd.DataFrame:
     """ordered_at in UTC, ids as strings, category_id from products (else the product).
     Modifies and returns `orders` (no copy: the orders table can be 20M rows)."""
@@ -122,7 +130,7 @@ def offline_fetcher(ws: Workspace) -> Fetch:
         out = entity_df.sort_values(C.EVENT_TIMESTAMP).reset_index(drop=True)
         out[C.EVENT_TIMESTAMP] = out[C.EVENT_TIMESTAMP].astype("datetime64[ns, UTC]")
         for table, names in SERVICE_COLUMNS[service].items():
-            path = ws.offline / f"{table}.parquet"
+            path = offline_path(ws.offline, table)
             if not path.exists():
                 raise FileNotFoundError(
                     f"{path}: offline feature table missing; run features build"
@@ -158,21 +166,58 @@ def feast_fetcher(ws: Workspace, cfg: FeatureSettings) -> Fetch:
     return fetch
 
 
+def sample_entities(entities: pd.DataFrame, max_users: int | None, seed: int) -> pd.DataFrame:
+    """At most MAX_USERS rows, drawn seeded (the same rows `DataFrame.sample` would draw from
+    the fetched snapshot, which has the same users in the same order)."""
+    if max_users is None or len(entities) <= max_users:
+        return entities
+    return entities.sample(n=max_users, random_state=seed)
+
+
 def fetch_snapshots(
-    fetch: Fetch, orders: pd.DataFrame, days: Sequence[date], service: str
+    fetch: Fetch,
+    orders: pd.DataFrame,
+    days: Sequence[date],
+    service: str,
+    max_users: Mapping[date, int | None] | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Features for every (user with history, snapshot) row in one point-in-time join."""
-    entities = pd.concat([entity_frame(orders, d) for d in days], ignore_index=True)
+    """Features for every (user with history, snapshot) row in one point-in-time join.
+
+    max_users: per snapshot, a cap on its users, sampled (seeded) BEFORE the join so a
+    1M-user snapshot is never fetched when a sample of it is all the model uses."""
+    caps = max_users or {}
+    entities = pd.concat(
+        [sample_entities(entity_frame(orders, d), caps.get(d), seed) for d in days],
+        ignore_index=True,
+    )
     frame = fetch(entities, service)
+    del entities
     frame[C.EVENT_TIMESTAMP] = pd.to_datetime(frame[C.EVENT_TIMESTAMP], utc=True)
-    frame[SNAPSHOT] = frame[C.EVENT_TIMESTAMP].dt.date
     frame[C.USER_ID] = frame[C.USER_ID].astype(str)
-    return frame.sort_values([SNAPSHOT, C.USER_ID]).reset_index(drop=True)
+    # sorted by (snapshot, user): one argsort of the keys, and no copy of the wide frame when
+    # the fetch already returned that order
+    stamps = frame[C.EVENT_TIMESTAMP].dt.tz_convert(None).to_numpy()
+    order = np.lexsort((frame[C.USER_ID].to_numpy(), stamps))
+    if not np.array_equal(order, np.arange(len(frame))):
+        frame = frame.take(order)
+    frame = frame.reset_index(drop=True)
+    frame[SNAPSHOT] = frame[C.EVENT_TIMESTAMP].dt.date
+    return frame
+
+
+def snapshot_rows(frame: pd.DataFrame, days: Sequence[date]) -> pd.DataFrame:
+    """The rows of DAYS (one date, or several adjacent ones) of a frame sorted by SNAPSHOT, as
+    one positional slice: no copy of the wide frame, unlike a boolean mask."""
+    hit = np.flatnonzero(frame[SNAPSHOT].isin(list(days)).to_numpy())
+    if len(hit) and hit[-1] - hit[0] + 1 == len(hit):
+        return frame.iloc[hit[0] : hit[-1] + 1]
+    return frame.iloc[hit]
 
 
 def category_stats_at(ws: Workspace, day: date) -> pd.DataFrame:
     """The category_stats snapshot valid at `day` (latest event_timestamp <= day)."""
-    path = ws.offline / f"{catalog.CATEGORY_STATS.name}.parquet"
+    path = offline_path(ws.offline, catalog.CATEGORY_STATS.name)
     if not path.exists():
         raise FileNotFoundError(f"{path}: offline feature table missing; run features build")
     stats = pd.read_parquet(path)
@@ -193,7 +238,7 @@ def snapshot_arrow(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    path = ws.offline / f"{table}.parquet"
+    path = offline_path(ws.offline, table)
     if not path.exists():
         raise FileNotFoundError(f"{path}: offline feature table missing; run features build")
     stamps = pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(0)

@@ -22,9 +22,9 @@ from training.datasets import (
     category_stats_at,
     fetch_snapshots,
     load_orders,
+    orders_before,
     scoring_tables,
     split_snapshots,
-    utc,
     window,
     with_category,
 )
@@ -50,8 +50,7 @@ def held_out(settings: Settings, ws: Workspace, as_of: date, models: dict[str, A
     )
     test = split_snapshots(dates, cfg.horizon_days).test
     ensure_snapshots(settings, ws, [test], show_progress=False)
-    orders = load_orders(ws)
-    orders = orders[orders[C.ORDERED_AT] < utc(as_of)]
+    orders = orders_before(load_orders(ws), as_of)
     fetch = make_fetch(settings, ws)
     out: dict[str, Any] = {"snapshot": str(test), "horizon_days": cfg.horizon_days}
     if models.get("repurchase") is not None:
@@ -62,9 +61,12 @@ def held_out(settings: Settings, ws: Workspace, as_of: date, models: dict[str, A
         )
         out["repurchase"] = {"model": metrics, "baselines": base, "_holdout": hold}
     if models.get("interest") is not None:
-        frame = fetch_snapshots(fetch, orders, [test], catalog.INTEREST_SERVICE)
+        caps = {test: cfg.interest_eval_max_users}  # the sample training evaluates on
+        frame = fetch_snapshots(fetch, orders, [test], catalog.INTEREST_SERVICE, caps, cfg.seed)
         stats = category_stats_at(ws, test)
-        pairs = interest_mod.snapshot_pairs(frame, stats, orders, test, cfg)
+        pairs = interest_mod.snapshot_pairs(
+            frame, stats, orders, test, cfg, cfg.interest_eval_max_users
+        )
         scored, metrics, base, _ = interest_mod.score_holdout(
             models["interest"], pairs, orders, stats, test, cfg
         )
@@ -83,8 +85,7 @@ def against_truth(settings: Settings, ws: Workspace, models: dict[str, Any]) -> 
     as_of = datetime.strptime(str(meta["as_of"])[:10], "%Y-%m-%d").date()
     horizon = int(meta.get("horizon_days", settings.training.horizon_days))
     tables = scoring_tables(settings, ws, as_of)
-    history = load_orders(ws)
-    history = history[history[C.ORDERED_AT] < utc(as_of)]
+    history = orders_before(load_orders(ws), as_of)
     future = pd.read_parquet(ws.truth / "future_orders.parquet")
     future = with_category(ws, future)
     future = window(future, as_of, horizon)

@@ -2,6 +2,12 @@
 
 Ranking quality (recall@k, NDCG@k over the members who buy in the window) is what matters;
 probabilities are Platt-calibrated (no ties, so per-user rankings keep their order).
+
+Scale (1M users on the large preset): each training/validation snapshot is a seeded sample of
+`training.interest_max_users` users, and the held-out snapshot a seeded sample of
+`training.interest_eval_max_users` users of its whole population (None: all of them); the
+samples are drawn before the Feast fetch, and pairs are built in user chunks. Rank metrics
+are over the sampled users who buy in the window, so they estimate the full-population ones.
 """
 
 from __future__ import annotations
@@ -21,6 +27,25 @@ from training.baselines import DECAYED_FREQUENCY, interest_baselines
 from training.datasets import SNAPSHOT, SnapshotSplit, category_truth
 from training.estimator import ModelResult, fit_on_split, importances, predict, run_facts
 from training.metrics import ranking_metrics
+from training.stages import Stages
+
+USER_CHUNK = 50_000  # users per build_pairs call: bounds the pair frame (as serving does)
+
+
+def snapshot_caps(split: SnapshotSplit, cfg: TrainingSettings) -> dict[date, int | None]:
+    """Users fetched per snapshot: training/validation samples, the held-out sample."""
+    caps: dict[date, int | None] = {d: cfg.interest_max_users for d in split.train}
+    caps[split.valid] = cfg.interest_max_users
+    caps[split.test] = cfg.interest_eval_max_users
+    return caps
+
+
+def chunked_pairs(rows: pd.DataFrame, stats: pd.DataFrame, n_popular: int) -> pd.DataFrame:
+    """build_pairs per USER_CHUNK users (per-user features: the same frame as one call)."""
+    if len(rows) <= USER_CHUNK:
+        return build_pairs(rows, stats, rows, n_popular)
+    blocks = (rows.iloc[i : i + USER_CHUNK] for i in range(0, len(rows), USER_CHUNK))
+    return pd.concat([build_pairs(b, stats, b, n_popular) for b in blocks], ignore_index=True)
 
 
 def snapshot_pairs(
@@ -35,7 +60,7 @@ def snapshot_pairs(
     rows = frame[frame[SNAPSHOT] == day]
     if max_users is not None and len(rows) > max_users:
         rows = rows.sample(n=max_users, random_state=cfg.seed)
-    pairs = build_pairs(rows, stats, rows, cfg.interest_popular_candidates)
+    pairs = chunked_pairs(rows, stats, cfg.interest_popular_candidates)
     truth = category_truth(orders, day, cfg.horizon_days).assign(**{C.LABEL: np.int8(1)})
     pairs = pairs.merge(truth, on=[C.USER_ID, C.CATEGORY_ID], how="left")
     pairs[C.LABEL] = pairs[C.LABEL].fillna(0).astype(np.int8)
@@ -50,20 +75,24 @@ def score_holdout(
     stats: pd.DataFrame,
     day: date,
     cfg: TrainingSettings,
+    stages: Stages | None = None,
 ) -> tuple[pd.DataFrame, dict[str, float], dict[str, dict[str, float]], pd.DataFrame]:
     """Rank the pairs' users' categories by the model and every baseline; score against the
     categories they bought in [day, day + horizon). Returns (scored, metrics, baselines, truth)."""
-    users = pairs[C.USER_ID].unique()
-    truth = category_truth(orders, day, cfg.horizon_days)
-    truth = truth[truth[C.USER_ID].isin(users)]
-    scored = pairs[[C.USER_ID, C.CATEGORY_ID]].assign(**{C.SCORE: predict(model, pairs)})
-    if C.LABEL in pairs.columns:
-        scored[C.LABEL] = pairs[C.LABEL].to_numpy()
-    metrics = ranking_metrics(scored, truth)
-    if C.LABEL in pairs.columns:
-        metrics["candidate_recall"] = float(pairs[C.LABEL].sum() / max(len(truth), 1))
-    rankings = interest_baselines(pairs, orders, stats, day, cfg.decay_half_lives)
-    baselines = {name: ranking_metrics(frame, truth) for name, frame in rankings.items()}
+    stages = stages or Stages()
+    with stages("interest.holdout"):
+        users = pairs[C.USER_ID].unique()
+        truth = category_truth(orders, day, cfg.horizon_days)
+        truth = truth[truth[C.USER_ID].isin(users)]
+        scored = pairs[[C.USER_ID, C.CATEGORY_ID]].assign(**{C.SCORE: predict(model, pairs)})
+        if C.LABEL in pairs.columns:
+            scored[C.LABEL] = pairs[C.LABEL].to_numpy()
+        metrics = ranking_metrics(scored, truth)
+        if C.LABEL in pairs.columns:
+            metrics["candidate_recall"] = float(pairs[C.LABEL].sum() / max(len(truth), 1))
+    with stages("interest.baselines"):
+        rankings = interest_baselines(pairs, orders, stats, day, cfg.decay_half_lives)
+        baselines = {name: ranking_metrics(frame, truth) for name, frame in rankings.items()}
     decayed = {k: v for k, v in baselines.items() if k.startswith(DECAYED_FREQUENCY)}
     best = max(decayed, key=lambda k: decayed[k]["ndcg@10"])
     baselines[f"{DECAYED_FREQUENCY}_best"] = {**decayed[best], "half_life": _half_life(best)}
@@ -76,20 +105,24 @@ def train_interest(
     orders: pd.DataFrame,
     split: SnapshotSplit,
     cfg: TrainingSettings,
+    stages: Stages | None = None,
 ) -> ModelResult:
-    """frame: INTEREST_SERVICE rows for every snapshot; stats: category_stats per snapshot."""
-    cap = cfg.interest_max_users
-    train = pd.concat(
-        [snapshot_pairs(frame, stats[d], orders, d, cfg, cap) for d in split.train],
-        ignore_index=True,
-    )
-    valid = snapshot_pairs(frame, stats[split.valid], orders, split.valid, cfg, cap)
-    test = snapshot_pairs(frame, stats[split.test], orders, split.test, cfg)
+    """frame: INTEREST_SERVICE rows for every snapshot (sampled per `snapshot_caps`, or
+    sampled here when larger); stats: category_stats per snapshot."""
+    stages = stages or Stages()
+    caps = snapshot_caps(split, cfg)
+    with stages("interest.pairs"):
+        pairs = {d: snapshot_pairs(frame, stats[d], orders, d, cfg, caps[d]) for d in caps}
+        del frame  # the user_interest arrays: the pairs hold what the model needs
+        train = pd.concat([pairs[d] for d in split.train], ignore_index=True)
+        valid, test = pairs[split.valid], pairs[split.test]
+        del pairs
     numeric, categorical = list(PAIR_FEATURES), list(PAIR_CATEGORICAL)
     cols = [*numeric, *categorical]
-    model, pipe = fit_on_split(numeric, categorical, train, valid, cfg, method="sigmoid")
+    with stages("interest.fit"):
+        model, pipe = fit_on_split(numeric, categorical, train, valid, cfg, method="sigmoid")
     scored, metrics, baselines, truth = score_holdout(
-        model, test, orders, stats[split.test], split.test, cfg
+        model, test, orders, stats[split.test], split.test, cfg, stages
     )
     decayed = {k: v for k, v in baselines.items() if k.startswith(DECAYED_FREQUENCY)}
     return ModelResult(

@@ -21,6 +21,15 @@ from training.estimator import ModelResult  # noqa: E402
 from training.metrics import KS, calibration_table  # noqa: E402
 
 
+def thin(x: np.ndarray, y: np.ndarray, points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """At most POINTS evenly spaced vertices of a curve (ends kept): an 800k-user holdout's PR
+    curve has a vertex per threshold, which only costs drawing time at 90 dpi."""
+    if len(x) <= points:
+        return x, y
+    keep = np.unique(np.linspace(0, len(x) - 1, points).astype(int))
+    return x[keep], y[keep]
+
+
 def roc_pr(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     """ROC and precision-recall curves of the model and every baseline on one holdout."""
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -28,8 +37,8 @@ def roc_pr(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
         s = np.nan_to_num(np.asarray(s, dtype=float), nan=-1e12)
         fpr, tpr, _ = roc_curve(y, s)
         precision, recall, _ = precision_recall_curve(y, s)
-        roc_ax.plot(fpr, tpr, label=name, lw=2 if name == "model" else 1)
-        pr_ax.plot(recall, precision, label=name, lw=2 if name == "model" else 1)
+        roc_ax.plot(*thin(fpr, tpr), label=name, lw=2 if name == "model" else 1)
+        pr_ax.plot(*thin(recall, precision), label=name, lw=2 if name == "model" else 1)
     roc_ax.plot([0, 1], [0, 1], ls=":", color="grey")
     roc_ax.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")
     pr_ax.set(title="Precision-recall", xlabel="recall", ylabel="precision")

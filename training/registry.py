@@ -17,7 +17,8 @@ import numpy as np
 
 from configs.settings import Settings
 from configs.workspace import Workspace
-from training.estimator import ModelResult, lgbm_params
+from training.estimator import ModelResult, lgbm_params, lightgbm
+from training.stages import Stages
 
 EXPERIMENT = "grouppush"
 CHAMPION = "champion"
@@ -115,6 +116,7 @@ def load_champion(ws: Workspace, kind: str) -> tuple[Any, Any]:
     version = champion_version(client, name)
     if version is None:
         raise LookupError(f"no {CHAMPION} for {name} in {ws.mlflow_tracking_uri}; run train")
+    lightgbm()  # loaded before unpickling does, so its OpenMP threads sleep when idle
     return mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}"), version
 
 
@@ -135,24 +137,15 @@ def _pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("scikit-learn", "lightgbm", "pandas", "numpy")]
 
 
-def log_and_register(
-    result: ModelResult,
-    settings: Settings,
-    ws: Workspace,
-    as_of: date,
-    figures: dict[str, Any],
-) -> dict[str, Any]:
-    """Log params/metrics/config/plots + the model, register it, apply the promotion rule."""
+def _log_run(
+    result: ModelResult, settings: Settings, ws: Workspace, as_of: date, figures: dict[str, Any]
+) -> Any:
+    """A new run with params, metrics, the resolved config, data ranges and plots."""
     client = configure(ws)
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
     import mlflow
 
-    name = MODEL_NAMES[result.name]
-    exp = experiment_id(client, ws)
     run = client.create_run(
-        exp,
+        experiment_id(client, ws),
         run_name=f"{result.name}-{as_of}",
         tags={"model": result.name, FEATURE_SERVICE_TAG: result.feature_service},
     )
@@ -173,6 +166,17 @@ def log_and_register(
         mlflow.log_dict(result.importance.to_dict(), "importance.json")
         for fname, fig in figures.items():
             mlflow.log_figure(fig, f"plots/{fname}.png")
+    return run
+
+
+def _log_model(result: ModelResult, run: Any) -> str:
+    """Log the model with signature + input example into RUN and register it; its version."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    import mlflow
+
+    with mlflow.start_run(run_id=run.info.run_id):
         example = result.example.astype({c: "float64" for c in result.numeric})
         signature = infer_signature(example, result.model.predict_proba(example)[:, 1])
         info = mlflow.sklearn.log_model(
@@ -180,12 +184,20 @@ def log_and_register(
             name="model",
             signature=signature,
             input_example=example,
-            registered_model_name=name,
+            registered_model_name=MODEL_NAMES[result.name],
             serialization_format="cloudpickle",
             pip_requirements=_pip_requirements(),
             pyfunc_predict_fn="predict_proba",
         )
-    version = str(info.registered_model_version)
+    return str(info.registered_model_version)
+
+
+def _promote(
+    client: Any, ws: Workspace, result: ModelResult, version: str, as_of: date
+) -> tuple[Decision, str, float | None]:
+    """Score the current champion on this holdout, tag VERSION, move the alias when it wins:
+    (decision, reason, champion score)."""
+    name = MODEL_NAMES[result.name]
     new = float(result.metrics[result.primary])
     current = champion_version(client, name)
     champ_score, note = (None, "") if current is None else _score_champion(ws, result, current)
@@ -205,9 +217,28 @@ def log_and_register(
         client.set_model_version_tag(name, version, key, value)
     if decision.promote:
         client.set_registered_model_alias(name, CHAMPION, version)
+    return decision, reason, champ_score
+
+
+def log_and_register(
+    result: ModelResult,
+    settings: Settings,
+    ws: Workspace,
+    as_of: date,
+    figures: dict[str, Any],
+    stages: Stages | None = None,
+) -> dict[str, Any]:
+    """Log params/metrics/config/plots + the model, register it, apply the promotion rule."""
+    stages = stages or Stages()
+    with stages(f"{result.name}.mlflow_log"):
+        run = _log_run(result, settings, ws, as_of, figures)
+    with stages(f"{result.name}.log_model_register"):
+        version = _log_model(result, run)
+    with stages(f"{result.name}.promotion"):
+        decision, reason, champ_score = _promote(configure(ws), ws, result, version, as_of)
     return {
         "run_id": run.info.run_id,
-        "model_name": name,
+        "model_name": MODEL_NAMES[result.name],
         "version": version,
         "promoted": decision.promote,
         "reason": reason,

@@ -14,9 +14,10 @@ from features import catalog
 from features.derived import NEEDED as DERIVED_NEEDS
 from features.derived import RepurchaseDerived
 from training.baselines import repurchase_baselines
-from training.datasets import SNAPSHOT, SnapshotSplit, repurchase_labels
+from training.datasets import SNAPSHOT, SnapshotSplit, repurchase_labels, snapshot_rows
 from training.estimator import ModelResult, fit_on_split, importances, predict, run_facts
 from training.metrics import classification_metrics
+from training.stages import Stages
 
 CATEGORICAL = ("identity_type", "channel", "region")
 
@@ -29,13 +30,16 @@ def feature_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def add_labels(frame: pd.DataFrame, orders: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
-    """label = at least one order in [snapshot, snapshot + horizon)."""
-    out = frame.copy()
-    out[C.LABEL] = np.int8(0)
-    for day, rows in out.groupby(SNAPSHOT).groups.items():
-        users = out.loc[rows, C.USER_ID]
-        out.loc[rows, C.LABEL] = repurchase_labels(orders, users, day, horizon_days)
-    return out
+    """label = at least one order in [snapshot, snapshot + horizon). Adds the column to FRAME
+    itself and returns it (the fetched frame is ~1 GB on the large preset: no copy)."""
+    labels = np.zeros(len(frame), dtype=np.int8)
+    snaps = frame[SNAPSHOT].to_numpy()
+    for day in pd.unique(snaps):
+        rows = np.flatnonzero(snaps == day)
+        users = frame[C.USER_ID].iloc[rows]
+        labels[rows] = repurchase_labels(orders, users, day, horizon_days)
+    frame[C.LABEL] = labels
+    return frame
 
 
 def _derivable(numeric: list[str]) -> bool:
@@ -43,16 +47,26 @@ def _derivable(numeric: list[str]) -> bool:
 
 
 def score_holdout(
-    model: Any, test: pd.DataFrame, orders: pd.DataFrame, day: date, horizon_days: int
+    model: Any,
+    test: pd.DataFrame,
+    orders: pd.DataFrame,
+    day: date,
+    horizon_days: int,
+    stages: Stages | None = None,
 ) -> tuple[pd.DataFrame, dict[str, float], dict[str, dict[str, float]]]:
     """Model and baseline scores on labelled rows of one snapshot: (frame, metrics, baselines)."""
+    stages = stages or Stages()
     y = test[C.LABEL].to_numpy()
-    holdout = pd.DataFrame({C.USER_ID: test[C.USER_ID], C.LABEL: y, "model": predict(model, test)})
+    with stages("repurchase.holdout"):
+        scores = predict(model, test)
+        holdout = pd.DataFrame({C.USER_ID: test[C.USER_ID], C.LABEL: y, "model": scores})
+        metrics = classification_metrics(y, scores)
     baselines = {}
-    for name, scores in repurchase_baselines(test, orders, day, horizon_days).items():
-        holdout[name] = scores
-        baselines[name] = classification_metrics(y, scores)
-    return holdout, classification_metrics(y, holdout["model"].to_numpy()), baselines
+    with stages("repurchase.baselines"):
+        for name, values in repurchase_baselines(test, orders, day, horizon_days).items():
+            holdout[name] = values
+            baselines[name] = classification_metrics(y, values)
+    return holdout, metrics, baselines
 
 
 def train_repurchase(
@@ -60,23 +74,31 @@ def train_repurchase(
     orders: pd.DataFrame,
     split: SnapshotSplit,
     cfg: TrainingSettings,
+    stages: Stages | None = None,
 ) -> ModelResult:
     """Fit on the training snapshots, stop/calibrate on the validation one, score the holdout.
 
     frame: point-in-time rows of REPURCHASE_SERVICE for every snapshot (SNAPSHOT column),
     without labels; labels come from `orders` here.
     """
-    frame = add_labels(frame, orders, cfg.horizon_days)
-    numeric, categorical = feature_columns(frame)
+    stages = stages or Stages()
+    with stages("repurchase.labels"):
+        frame = add_labels(frame, orders, cfg.horizon_days)
+        numeric, categorical = feature_columns(frame)
+        train = snapshot_rows(frame, split.train)
+        valid = snapshot_rows(frame, [split.valid])
+        test = snapshot_rows(frame, [split.test]).reset_index(drop=True)
     cols = [*numeric, *categorical]
-    train = frame[frame[SNAPSHOT].isin(split.train)]
-    valid = frame[frame[SNAPSHOT] == split.valid]
-    test = frame[frame[SNAPSHOT] == split.test].reset_index(drop=True)
     if train.empty or valid.empty or test.empty:
         raise ValueError(f"repurchase: a snapshot has no rows ({split}); check the feature build")
     derive = RepurchaseDerived(cfg.horizon_days, cfg.seed) if _derivable(numeric) else None
-    model, pipe = fit_on_split(numeric, categorical, train, valid, cfg, derive=derive, refit=True)
-    holdout, metrics, baselines = score_holdout(model, test, orders, split.test, cfg.horizon_days)
+    with stages("repurchase.fit"):
+        model, pipe = fit_on_split(
+            numeric, categorical, train, valid, cfg, derive=derive, refit=True
+        )
+    holdout, metrics, baselines = score_holdout(
+        model, test, orders, split.test, cfg.horizon_days, stages
+    )
     y = holdout[C.LABEL].to_numpy()
     return ModelResult(
         name="repurchase",

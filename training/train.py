@@ -15,6 +15,7 @@ from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
 from features import catalog
+from features.offline_tables import offline_path
 from features.snapshots import default_as_of, training_snapshot_dates
 from training.datasets import (
     Fetch,
@@ -24,10 +25,11 @@ from training.datasets import (
     fetch_snapshots,
     load_orders,
     offline_fetcher,
+    orders_before,
     split_snapshots,
-    utc,
 )
 from training.estimator import ModelResult
+from training.stages import Stages
 
 TARGETS = ("repurchase", "interest", "all")
 NEEDED_TABLES = (
@@ -39,7 +41,7 @@ NEEDED_TABLES = (
 
 def offline_dates(ws: Workspace, table: str) -> set[date]:
     """Snapshot dates present in an offline table's history (reads one column)."""
-    path = ws.offline / f"{table}.parquet"
+    path = offline_path(ws.offline, table)
     if not path.exists():
         return set()
     stamps = pc.unique(pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(0))
@@ -73,19 +75,24 @@ def fit_target(
     orders: Any,
     dates: Sequence[date],
     split: SnapshotSplit,
+    stages: Stages | None = None,
 ) -> ModelResult:
     """Fit one model on its FeatureService's point-in-time rows."""
     cfg = settings.training
+    stages = stages or Stages()
     if kind == "repurchase":
         from training.repurchase import train_repurchase
 
-        frame = fetch_snapshots(fetch, orders, dates, catalog.REPURCHASE_SERVICE)
-        return train_repurchase(frame, orders, split, cfg)
-    from training.interest import train_interest
+        with stages("repurchase.fetch"):
+            frame = fetch_snapshots(fetch, orders, dates, catalog.REPURCHASE_SERVICE)
+        return train_repurchase(frame, orders, split, cfg, stages)
+    from training.interest import snapshot_caps, train_interest
 
-    frame = fetch_snapshots(fetch, orders, dates, catalog.INTEREST_SERVICE)
-    stats = {d: category_stats_at(ws, d) for d in dates}
-    return train_interest(frame, stats, orders, split, cfg)
+    with stages("interest.fetch"):
+        caps = snapshot_caps(split, cfg)
+        frame = fetch_snapshots(fetch, orders, dates, catalog.INTEREST_SERVICE, caps, cfg.seed)
+        stats = {d: category_stats_at(ws, d) for d in dates}
+    return train_interest(frame, stats, orders, split, cfg, stages)
 
 
 def train(
@@ -103,8 +110,10 @@ def train(
     """
     if target not in TARGETS:
         raise ValueError(f"target {target!r}: choose one of {', '.join(TARGETS)}")
-    from training.plots import model_figures, plt
-    from training.registry import log_and_register
+    stages = Stages()
+    with stages("setup"):  # imports (matplotlib, MLflow's client code) cost seconds
+        from training.plots import model_figures, plt
+        from training.registry import log_and_register
 
     console = Console(stderr=True, quiet=not show_progress)
     cfg = settings.training
@@ -113,10 +122,13 @@ def train(
         as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
     )
     split = split_snapshots(dates, cfg.horizon_days)
-    computed = ensure_snapshots(settings, ws, dates, show_progress)
-    orders = load_orders(ws)
-    orders = orders[orders[C.ORDERED_AT] < utc(as_of)]
-    fetch = make_fetch(settings, ws)
+    dates = [*split.train, split.valid, split.test]  # those the split dropped are never read
+    with stages("ensure_snapshots"):
+        computed = ensure_snapshots(settings, ws, dates, show_progress)
+    with stages("load_orders"):
+        orders = orders_before(load_orders(ws), as_of)
+    with stages("feature_store"):  # `import feast` alone takes ~7 s
+        fetch = make_fetch(settings, ws)
     out: dict[str, Any] = {
         "as_of": str(as_of),
         "snapshots": [str(d) for d in dates],
@@ -126,15 +138,17 @@ def train(
     for kind in kinds:
         start = time.perf_counter()
         with console.status(f"training {kind} on {len(split.train)} snapshot(s)..."):
-            result = fit_target(kind, settings, ws, fetch, orders, dates, split)
+            result = fit_target(kind, settings, ws, fetch, orders, dates, split, stages)
         fit_seconds = time.perf_counter() - start
         with console.status(f"logging {kind} to MLflow..."):
-            figures = model_figures(result)
-            summary = log_and_register(result, settings, ws, as_of, figures)
+            with stages(f"{kind}.plots"):
+                figures = model_figures(result)
+            summary = log_and_register(result, settings, ws, as_of, figures, stages)
             plt.close("all")
         summary["train_seconds"] = round(fit_seconds, 2)
         summary["data"] = result.data
         out[kind] = summary
+        out["stages"] = stages.summary()
         flag = "promoted to champion" if summary["promoted"] else "not promoted"
         console.print(
             f"{kind}: {result.primary}={result.metrics[result.primary]:.4f} "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+from feast.data_format import ParquetFormat
 from feast.types import Array, Float32, Float64, Int64, String
 
 from configs import columns as C
@@ -59,7 +60,10 @@ def entities() -> dict[str, Entity]:
 
 
 def _source(table: FeatureTable, offline_dir: Path, spark: bool) -> Any:
-    """FileSource (DuckDB offline store) or SparkSource (Spark offline store), same Parquet."""
+    """FileSource (DuckDB offline store) or SparkSource (Spark offline store) over the table's
+    history folder (one Parquet file per as-of date): both read a folder as one table (Feast's
+    DuckDB store calls ibis/DuckDB read_parquet on the path, which lists the folder; Spark loads
+    it as a dataset). An old workspace's single file until its next build splits it."""
     path = str(offline_path(offline_dir, table.name))
     if spark:
         from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
@@ -73,9 +77,10 @@ def _source(table: FeatureTable, offline_dir: Path, spark: bool) -> Any:
             timestamp_field=C.EVENT_TIMESTAMP,
             description=table.doc,
         )
-    return FileSource(
+    return FileSource(  # the format must be explicit: Feast infers it only from a .parquet name
         name=f"{table.name}_source",
         path=path,
+        file_format=ParquetFormat(),
         timestamp_field=C.EVENT_TIMESTAMP,
         description=table.doc,
     )
@@ -84,7 +89,7 @@ def _source(table: FeatureTable, offline_dir: Path, spark: bool) -> Any:
 def feature_view(
     table: FeatureTable, entity: Entity, offline_dir: Path, spark: bool = False
 ) -> FeatureView:
-    """A view over one offline table; its source reads the table's Parquet history."""
+    """A view over one offline table; its source reads the table's Parquet history folder."""
     source = _source(table, offline_dir, spark)
     schema = [
         Field(name=f.name, dtype=_FEAST_TYPES[f.dtype], description=f.meaning)

@@ -123,11 +123,12 @@ def build_offline(
     """Write TABLES to a fresh workspace under ROOT, compute DATES, read every offline table."""
     from features.build import compute_snapshots
     from features.catalog import TABLES
+    from features.offline_tables import offline_path
 
     ws = resolve_workspace(root)
     write_tables(ws, tables)
     compute_snapshots(settings, ws, dates, show_progress=False)
-    return {name: pd.read_parquet(ws.offline / f"{name}.parquet") for name in TABLES}
+    return {name: pd.read_parquet(offline_path(ws.offline, name)) for name in TABLES}
 
 
 def rows_at(df: pd.DataFrame, as_of: date, key: str) -> pd.DataFrame:

@@ -1,5 +1,6 @@
-"""Offline history writes: a killed build leaves the live tables whole, and incremental builds
-(build_plan) keep exactly the dates whose inputs are unchanged."""
+"""Offline history writes: a killed build leaves the live tables whole, a build writes only the
+dates it computes (one file per date), old single-file histories are read and then split, and
+incremental builds (build_plan) keep exactly the dates whose inputs are unchanged."""
 
 from __future__ import annotations
 
@@ -8,14 +9,23 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from configs import columns as C
 from configs.settings import Settings
-from configs.workspace import resolve_workspace
+from configs.workspace import Workspace, resolve_workspace
 from features import offline_tables
 from features.build import run_snapshots
 from features.catalog import TABLES
+from features.offline_tables import (
+    offline_files,
+    offline_path,
+    read_date,
+    table_dir,
+    table_files,
+)
+from features.store import latest_snapshot
 from tests.features.feature_data import AS_OF, build_offline, random_tables, rows_at, write_tables
 
 DATES = [date(2025, 5, 1), AS_OF]
@@ -45,9 +55,11 @@ def test_killed_build_rerun_equals_uninterrupted(
         m.setattr(writer, method, _fail_after_first(getattr(writer, method)))
         with pytest.raises(RuntimeError, match="killed"):
             build_offline(tmp_path / "killed", tables, DATES, tiny_settings)
+    offline = resolve_workspace(tmp_path / "killed").offline
     for name in TABLES:  # the live tables still hold the previous build, whole
-        now = pd.read_parquet(tmp_path / "killed" / "features" / "offline" / f"{name}.parquet")
+        now = pd.read_parquet(offline_path(offline, name))
         pd.testing.assert_frame_equal(now, old[name], obj=name)
+        assert [f.name for f in table_files(offline, name)] == [f"{d}.parquet" for d in DATES]
     rerun = build_offline(tmp_path / "killed", tables, DATES, tiny_settings)
     for name in TABLES:
         pd.testing.assert_frame_equal(rerun[name], clean[name], obj=name)
@@ -61,9 +73,20 @@ def test_history_keeps_other_dates_in_order(tmp_path: Path, tiny_settings: Setti
     write_tables(ws, tables)
     middle = date(2025, 5, 20)
     run_snapshots(tiny_settings, ws, DATES, show_progress=False)
-    before = pd.read_parquet(ws.offline / "user_activity.parquet")
+    before = pd.read_parquet(offline_path(ws.offline, "user_activity"))
+    kept = {f.name: f.stat() for f in table_files(ws.offline, "user_activity")}
+    marker = max(f.stat().st_mtime_ns for f in offline_files(ws.offline))
     run_snapshots(tiny_settings, ws, [middle], show_progress=False)
-    after = pd.read_parquet(ws.offline / "user_activity.parquet")
+    assert max(f.stat().st_mtime_ns for f in offline_files(ws.offline)) > marker  # serving reloads
+    assert read_date(ws.offline, "user_activity", date(2025, 5, 21)).num_rows == 0
+    after = pd.read_parquet(offline_path(ws.offline, "user_activity"))
+    for f in table_files(ws.offline, "user_activity"):  # the other dates' files: not rewritten
+        if f.name in kept:
+            assert (f.stat().st_ino, f.stat().st_mtime_ns) == (
+                kept[f.name].st_ino,
+                kept[f.name].st_mtime_ns,
+            ), f.name
+    assert len(table_files(ws.offline, "user_activity")) == len(kept) + 1
     stamps = after[C.EVENT_TIMESTAMP]
     assert stamps.is_monotonic_increasing
     assert sorted(stamps.dt.date.unique()) == sorted([*DATES, middle])
@@ -109,11 +132,11 @@ def test_incremental_build_computes_only_new_or_changed_dates(
         update={"features": tiny_settings.features.model_copy(update={"half_life_days": 9.0})}
     )
     assert len(_incremental(ws.root, changed, [*DATES, later])) == 3
-    inc = pd.read_parquet(ws.offline / "user_interest.parquet")
+    inc = pd.read_parquet(offline_path(ws.offline, "user_interest"))
     full = resolve_workspace(tmp_path / "full")
     write_tables(full, {**tables, "orders": pd.concat([orders, extra], ignore_index=True)})
     run_snapshots(changed, full, [*DATES, later], show_progress=False)
-    pd.testing.assert_frame_equal(inc, pd.read_parquet(full.offline / "user_interest.parquet"))
+    pd.testing.assert_frame_equal(inc, pd.read_parquet(offline_path(full.offline, "user_interest")))
 
 
 def test_incremental_rebuilds_after_a_killed_commit(
@@ -130,9 +153,58 @@ def test_incremental_rebuilds_after_a_killed_commit(
     assert _incremental(ws.root, tiny_settings, DATES) == [d.isoformat() for d in DATES]
 
 
+def _to_single_files(offline: Path) -> dict[str, pd.DataFrame]:
+    """Turn a built history into the layout before per-date files: one file per table."""
+    import shutil
+
+    histories = {}
+    for name in TABLES:
+        histories[name] = pq.read_table(offline_path(offline, name))
+        shutil.rmtree(table_dir(offline, name))
+        pq.write_table(histories[name], offline / f"{name}.parquet")
+    return {name: t.to_pandas() for name, t in histories.items()}
+
+
+def test_old_single_file_history_is_read_then_split(
+    tmp_path: Path, tiny_settings: Settings
+) -> None:
+    ws = resolve_workspace(tmp_path / "ws")
+    write_tables(ws, random_tables())
+    _incremental(ws.root, tiny_settings, DATES)
+    latest = latest_snapshot(ws, "user_activity")
+    old = _to_single_files(ws.offline)
+    assert offline_path(ws.offline, "user_activity").is_file()
+    pd.testing.assert_frame_equal(latest_snapshot(ws, "user_activity"), latest)
+    later = date(2025, 7, 20)
+    # the stored dates are recognised in the single files: only the new date is computed
+    assert _incremental(ws.root, tiny_settings, [*DATES, later]) == [later.isoformat()]
+    for name in TABLES:
+        assert not (ws.offline / f"{name}.parquet").exists()
+        files = table_files(ws.offline, name)
+        assert [f.name for f in files] == [f"{d}.parquet" for d in [*DATES, later]]
+        now = pd.read_parquet(offline_path(ws.offline, name))
+        kept = now[now[C.EVENT_TIMESTAMP] < pd.Timestamp(later, tz="UTC")]
+        pd.testing.assert_frame_equal(kept.reset_index(drop=True), old[name], obj=name)
+
+
 def test_code_digest_covers_feature_code_only() -> None:
     from features import build_plan
 
     names = {p.name for p in build_plan.FEATURE_CODE_DIR.glob("*.py")}
     assert set(build_plan.FEATURE_CODE) <= names  # a renamed module must be renamed here too
     assert "compute_user.py" in names and "online.py" not in build_plan.FEATURE_CODE
+
+
+def test_order_sums_equal_the_per_date_query(tiny_ws: Workspace) -> None:
+    """The one-scan digest input equals what a scan per date returns (so digests are stable)."""
+    from features.build_plan import _order_sums
+    from features.compute_inputs import connect, load_inputs, ts_literal
+
+    con = connect(1, "1GB", tiny_ws.offline / ".staging" / "duckdb")
+    load_inputs(con, tiny_ws.data)
+    dates = [date(2000, 1, 1), *DATES, date(2030, 1, 1)]
+    sums = _order_sums(con, dates)
+    for d in dates:
+        sql = f"SELECT count(*), sum(hash(o)) FROM orders o WHERE ts < {ts_literal(d)}"
+        assert repr(con.execute(sql).fetchone()) == repr(sums[d]), d
+    assert sums[dates[0]] == (0, None) and sums[dates[-1]][0] > 0

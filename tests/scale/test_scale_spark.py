@@ -105,11 +105,12 @@ def test_spark_build_equals_duckdb_build(built: Built) -> None:
     import pyarrow.parquet as pq
 
     from features.catalog import TABLES
+    from features.offline_tables import offline_path
 
     (_, duck), (_, spark) = built["duckdb"], built["spark"]
     for name, table in TABLES.items():
-        a = pq.read_table(duck.offline / f"{name}.parquet").to_pandas()
-        b = pq.read_table(spark.offline / f"{name}.parquet").to_pandas()
+        a = pq.read_table(offline_path(duck.offline, name)).to_pandas()
+        b = pq.read_table(offline_path(spark.offline, name)).to_pandas()
         assert_frames_close(a, b, [table.entity, C.EVENT_TIMESTAMP], name)
         assert a[C.EVENT_TIMESTAMP].nunique() == 2
     a = pd.read_parquet(duck.offline / "category_similarity.parquet")
@@ -146,3 +147,26 @@ def test_spark_training_set_equals_duckdb_training_set(built: Built, as_of: date
     shared = middle[middle[C.USER_ID].isin(first.index)].set_index(C.USER_ID)
     assert len(shared) > 0
     np.testing.assert_allclose(shared["spend_total"], first.loc[shared.index, "spend_total"])
+
+
+def test_temp_tables_are_cached_once_views_stay_lazy(tiny_settings: Settings) -> None:
+    """CREATE TEMP TABLE fills a cache now; ALTER / UPDATE read it without caching again;
+    a view is never cached; DROP TABLE frees the cache with the name."""
+    from features.engine_spark import connect_spark
+
+    con = connect_spark(with_engine(tiny_settings, "spark").features)
+    catalog = con.spark.catalog
+    try:
+        con.execute("CREATE TEMP TABLE h5t AS SELECT * FROM (VALUES (0), (1), (2), (3), (4)) v(x)")
+        assert catalog.isCached("h5t")
+        con.execute("ALTER TABLE h5t ADD COLUMN y BIGINT; UPDATE h5t SET y = x * 2")
+        assert con.execute("SELECT sum(y) AS s FROM h5t").fetchall() == [(20,)]
+        con.execute("CREATE OR REPLACE TEMP VIEW h5v AS SELECT x FROM h5t WHERE x > 2")
+        assert not catalog.isCached("h5v")
+        assert con.execute("SELECT count(*) AS n FROM h5v").fetchall() == [(2,)]
+        cached = con._cached["h5t"]
+        con.execute("DROP TABLE h5t")
+        assert "h5t" not in con._cached
+        assert not cached.storageLevel.useMemory
+    finally:
+        con.close()

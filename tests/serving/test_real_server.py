@@ -44,3 +44,6 @@ def test_errors_health_and_metrics_over_http(base_url: str) -> None:
         assert c.get("/healthz").status_code == 200
         metrics = c.get("/metrics")
         assert metrics.status_code == 200 and "bentoml_service_request" in metrics.text
+        # the /push_lists fast path (serving.fastpath) runs inside BentoML's metrics middleware
+        counted = 'bentoml_service_request_total{endpoint="/push_lists",http_response_code="404"'
+        assert counted in metrics.text
