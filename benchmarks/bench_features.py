@@ -32,7 +32,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _peak_rss_mib() -> float:
-    from features.build import peak_rss_mib
+    from features.stages import peak_rss_mib
 
     return peak_rss_mib()
 

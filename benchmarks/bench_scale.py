@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from configs.settings import Settings, load_settings
 from configs.workspace import Workspace, resolve_workspace
 from features import build
+from features.stages import Stages
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -96,27 +97,27 @@ class _PeakRss:
         self._thread.join()
 
 
-class _StageLog(build._Timer):
+class _StageLog(Stages):
     """build's stage timer that also keeps the stages finished so far (for a timed-out run)."""
 
     done: dict[str, float] = {}
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        with super().stage(name):
+    def __call__(self, name: str) -> Iterator[None]:
+        with super().__call__(name):
             yield
         _StageLog.done = dict(self.seconds)
 
 
 def _build(settings: Settings, ws: Workspace, dates: list) -> dict[str, Any]:  # type: ignore[type-arg]
     _StageLog.done = {}
-    timer, build._Timer = build._Timer, _StageLog  # type: ignore[misc]
+    timer, build.Stages = build.Stages, _StageLog  # type: ignore[misc]
     start = time.perf_counter()
     try:
         with _PeakRss() as rss:
             out = build.run_snapshots(settings, ws, dates, show_progress=False)
     finally:
-        build._Timer = timer  # type: ignore[misc]
+        build.Stages = timer  # type: ignore[misc]
     return {
         "seconds": time.perf_counter() - start,
         "stages": out["seconds"],

@@ -71,7 +71,7 @@ def run(
         start = time.perf_counter()
         build_features(settings, ws, None, show_progress=False)
         result["features_seconds"] = round(time.perf_counter() - start, 2)
-    from training.stages import peak_rss_mib
+    from features.stages import peak_rss_mib
     from training.train import train
 
     rss_before = peak_rss_mib()

@@ -45,40 +45,8 @@ from features.compute_user import compute_user_activity
 from features.interest_inputs import PurchaseDays, load_purchase_days, run_stats
 from features.io import write_parquet_atomic
 from features.snapshots import default_as_of, training_snapshot_dates
+from features.stages import Stages, peak_rss_mib
 from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
-
-
-class _Timer:
-    """Seconds per named stage, summed over dates, and the process's peak RSS (MiB) as each
-    stage ends: the first stage whose peak jumps is where the memory goes."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.peak_rss_mib: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-            self.peak_rss_mib[name] = peak_rss_mib()
-
-
-def peak_rss_mib() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so
-    a child started by a big parent would report the parent's peak."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    import resource  # POSIX fallback; ru_maxrss is KiB on Linux
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @contextmanager
@@ -103,7 +71,7 @@ def _compute_date(
     as_of: date,
     tags: list,
     info: Any,
-    timer: _Timer,
+    timer: Stages,
     log: PurchaseDays,
     out: dict[str, ot.HistoryWriter],
 ) -> Similarity:
@@ -112,28 +80,28 @@ def _compute_date(
     cfg = settings.features
 
     def put(table: FeatureTable, rows: pd.DataFrame | pa.Table) -> None:
-        with timer.stage("write"):
+        with timer("write"):
             out[table.name].write(as_of, ot.to_arrow(rows, table, as_of))
 
-    with timer.stage("orders_before_t"):
+    with timer("orders_before_t"):
         prepare_as_of(con, as_of)
-    with timer.stage("category_stats"):
+    with timer("category_stats"):
         put(CATEGORY_STATS, compute_category_stats(con, as_of, cfg))
-    with timer.stage("product_stats"):
+    with timer("product_stats"):
         put(PRODUCT_STATS, compute_product_stats(con, as_of, cfg))
-    with timer.stage("run_stats"):  # shared by readiness and interest
+    with timer("run_stats"):  # shared by readiness and interest
         stats = run_stats(log, as_of, cfg.half_life_days)
-    with timer.stage("user_activity"):
+    with timer("user_activity"):
         users = compute_user_activity(con, as_of, cfg, log, stats)
-    with timer.stage("tags"):
+    with timer("tags"):
         users["tags"] = evaluate_tags(users, tags)
     put(USER_ACTIVITY, users)
     del users
-    with timer.stage("user_interest"):
+    with timer("user_interest"):
         interest, sim = compute_user_interest(con, as_of, cfg, log, stats)
     put(USER_INTEREST, interest)
     del interest
-    with timer.stage("group_stats"):
+    with timer("group_stats"):
         put(GROUP_STATS, compute_group_stats(con, as_of, cfg, info))
     return sim
 
@@ -172,18 +140,18 @@ def run_snapshots(
     dates = sorted(set(dates))
     if not dates:
         raise ValueError("no as-of dates to compute")
-    timer = _Timer()
+    timer = Stages()
     tags = load_taxonomy(taxonomy_path(settings.features))
     ot.reset_staging(ws.offline)
     con = _connect(settings, ws)
     try:
-        with timer.stage("load_inputs"):
+        with timer("load_inputs"):
             info = load_inputs(con, ws.data)
-        with timer.stage("plan"):
+        with timer("plan"):
             todo, digests = _plan(con, settings, ws, dates, info, full)
         sim = None
         if todo:
-            with timer.stage("purchase_days"):
+            with timer("purchase_days"):
                 log = load_purchase_days(con, settings.features.half_life_days)
             out = ot.open_histories(ws.offline, todo)
             with _progress(show_progress, len(todo), "features") as advance:
@@ -194,7 +162,7 @@ def run_snapshots(
         con.close()
     counts: dict[str, int] = {}
     if todo:
-        with timer.stage("commit"):
+        with timer("commit"):
             forget_dates(ws.offline, todo)
             counts = ot.commit_histories(ws.offline, out)
             if todo[-1] == dates[-1]:  # the similarity table is the latest date's

@@ -23,11 +23,11 @@ from configs import columns as C
 from configs.settings import TrainingSettings
 from features import catalog
 from features.pairs import PAIR_CATEGORICAL, PAIR_FEATURES, build_pairs
+from features.stages import Stages
 from training.baselines import DECAYED_FREQUENCY, interest_baselines
 from training.datasets import SNAPSHOT, SnapshotSplit, category_truth
 from training.estimator import ModelResult, fit_on_split, importances, predict, run_facts
 from training.metrics import ranking_metrics
-from training.stages import Stages
 
 USER_CHUNK = 50_000  # users per build_pairs call: bounds the pair frame (as serving does)
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from configs.settings import Settings
 from configs.workspace import Workspace
+from features.stages import Stages
 from training.estimator import ModelResult, lgbm_params, lightgbm
-from training.stages import Stages
 
 EXPERIMENT = "grouppush"
 CHAMPION = "champion"

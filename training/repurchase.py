@@ -13,11 +13,11 @@ from configs.settings import TrainingSettings
 from features import catalog
 from features.derived import NEEDED as DERIVED_NEEDS
 from features.derived import RepurchaseDerived
+from features.stages import Stages
 from training.baselines import repurchase_baselines
 from training.datasets import SNAPSHOT, SnapshotSplit, repurchase_labels, snapshot_rows
 from training.estimator import ModelResult, fit_on_split, importances, predict, run_facts
 from training.metrics import classification_metrics
-from training.stages import Stages
 
 CATEGORICAL = ("identity_type", "channel", "region")
 

@@ -17,6 +17,7 @@ from configs.workspace import Workspace
 from features import catalog
 from features.offline_tables import offline_path
 from features.snapshots import default_as_of, training_snapshot_dates
+from features.stages import Stages
 from training.datasets import (
     Fetch,
     SnapshotSplit,
@@ -29,7 +30,6 @@ from training.datasets import (
     split_snapshots,
 )
 from training.estimator import ModelResult
-from training.stages import Stages
 
 TARGETS = ("repurchase", "interest", "all")
 NEEDED_TABLES = (

@@ -12,6 +12,7 @@ from configs import columns as C
 from configs.workspace import Workspace
 from features import catalog
 from features.snapshots import training_snapshot_dates
+from features.stages import Stages
 from tests.training.conftest import small_settings
 from training import interest as interest_mod
 from training.datasets import (
@@ -24,7 +25,6 @@ from training.datasets import (
     split_snapshots,
     utc,
 )
-from training.stages import Stages
 
 
 def _orders(ws: Workspace, as_of: date) -> pd.DataFrame:
