@@ -4,7 +4,8 @@ Each day every (user, category) slot buys with probability 1 - exp(-rate) (see s
 purchase resets the slot's recency. The product is the last one bought (loyalty), the pushed one
 (push-driven) or a draw by popularity and price sensitivity. On the first horizon day the true
 probabilities are integrated along the no-purchase path (hazards there do not depend on purchases
-that did not happen), then the same process runs on to realise the held-out future orders.
+that did not happen) and mixed over the churn day's posterior (the pre-drawn churn day is future
+randomness), then the same process runs on to realise the held-out future orders.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from configs.settings import SimulateSettings
 from features.sim_catalog import Catalog, ProductSampler
 from features.sim_hazard import RAMP_CENTER, ramp
 from features.sim_pushes import Campaigns, PushEffect, run_campaigns
-from features.sim_world import World, user_day_multiplier
+from features.sim_world import World, churn_posterior, user_day_multiplier
 
 MAX_AGE_DAYS = 3 * 365
 
@@ -72,14 +73,20 @@ class ChunkState:
         )
 
     def rates(
-        self, day: int, rows: np.ndarray, effect: PushEffect | None | str = "state"
+        self,
+        day: int,
+        rows: np.ndarray,
+        effect: PushEffect | None | str = "state",
+        *,
+        churn: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(len(rows), K) daily rates and the rows' day multipliers.
 
         effect: "state" applies the pushes in force; None none; a PushEffect (aligned with rows)
-        applies that one.
+        applies that one. churn=False: as if the user never churned (the truth mixes over it).
         """
-        mult = user_day_multiplier(self.world, self.users[rows], day).astype(np.float32)
+        mult = user_day_multiplier(self.world, self.users[rows], day, churn=churn)
+        mult = mult.astype(np.float32)
         x = (np.float32(day) - self.last[rows]) / self.cycle[rows]
         rate = self.rate[rows] * mult[:, None] * ramp(x)
         if effect is None:
@@ -143,13 +150,33 @@ class ChunkResult:
 def truth_probabilities(
     state: ChunkState, first_day: int, horizon: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Integrate the hazards over the horizon along the no-purchase path: exact, no Monte Carlo."""
+    """P(>= 1 order) and P(buy the slot) in [first_day, first_day + horizon) given the latent
+    state on first_day: exact, no Monte Carlo.
+
+    Hazards are integrated along the no-purchase path as if the user never churned; a user still
+    active on first_day is a churner-to-be with posterior q, whose churn day is then uniform over
+    the horizon (see churn_posterior; the horizon must run to the world's last day), so
+    P = (1 - q) P(full horizon) + q mean_k P(first k days). Users already churned get 0.
+    """
+    world = state.world
+    if horizon and first_day + horizon != world.n_total:
+        raise ValueError("the truth's horizon must end on the world's last day")
     rows = np.arange(state.users.size)
     cum = np.zeros(state.slot_cat.shape)
+    # sums over k < horizon of P(buy in the first k days): the churn-day mixture's terms
+    partial, partial_user = np.zeros(cum.shape), np.zeros(rows.size)
     for d in range(first_day, first_day + horizon):
-        rate, _ = state.rates(d, rows)
+        partial -= np.expm1(-cum)
+        partial_user -= np.expm1(-cum.sum(axis=1))
+        rate, _ = state.rates(d, rows, churn=False)
         cum += rate.astype(np.float64)
-    return -np.expm1(-cum.sum(axis=1)), -np.expm1(-cum)
+    total = cum.sum(axis=1)
+    q = churn_posterior(world, state.users, first_day)
+    active = world.user_churn[state.users] >= first_day
+    k = max(horizon, 1)
+    user = (1 - q) * -np.expm1(-total) + q * partial_user / k
+    slot = (1 - q[:, None]) * -np.expm1(-cum) + q[:, None] * partial / k
+    return np.where(active, user, 0.0), np.where(active[:, None], slot, 0.0)
 
 
 def simulate_chunk(

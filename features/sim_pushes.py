@@ -17,7 +17,7 @@ import numpy as np
 
 from configs.settings import SimulateSettings
 from features.sim_catalog import Catalog
-from features.sim_world import World
+from features.sim_world import World, churn_posterior
 
 if TYPE_CHECKING:
     from features.sim_orders import ChunkState
@@ -98,18 +98,33 @@ def push_effect(
 def true_uplift(
     state: ChunkState, rows: np.ndarray, effect: PushEffect, day: int, effect_days: int
 ) -> np.ndarray:
-    """P(buy the category in the window | messaged) - P(... | not messaged), no-purchase path."""
+    """P(buy the category in the window | messaged) - P(... | not messaged), no-purchase path.
+
+    Given the state on `day`, not the realised churn day: a member still active is a
+    churner-to-be with posterior q whose churn day is uniform over the m days after `day`, so the
+    window is cut after k days with probability q / m each (as in the repurchase truth).
+    """
+    world = state.world
     has = effect.slot >= 0
     idx = np.arange(rows.size)
     slot = np.maximum(effect.slot, 0)
     ctrl = np.zeros(rows.size)
     treat = np.zeros(rows.size)
-    for d in range(day + 1, min(day + effect_days, state.world.n_total - 1) + 1):
-        base, _ = state.rates(d, rows, effect=None)
-        with_push, _ = state.rates(d, rows, effect=effect)
+    cut = np.zeros(rows.size)  # sum over k < window of the uplift of a window cut after k days
+    window = range(day + 1, min(day + effect_days, world.n_total - 1) + 1)
+    for d in window:
+        cut += np.exp(-ctrl) - np.exp(-treat)
+        base, _ = state.rates(d, rows, effect=None, churn=False)
+        with_push, _ = state.rates(d, rows, effect=effect, churn=False)
         ctrl += base[idx, slot]
         treat += with_push[idx, slot]
-    return np.where(has, np.exp(-ctrl) - np.exp(-treat), 0.0)
+    full = np.exp(-ctrl) - np.exp(-treat)
+    users = state.users[rows]
+    q = churn_posterior(world, users, day + 1)
+    m = max(world.n_total - day - 1, 1)
+    mixed = (1 - q) * full + q * (cut + max(m - len(window), 0) * full) / m
+    active = world.user_churn[users] > day
+    return np.where(has & active, mixed, 0.0)
 
 
 def run_campaigns(

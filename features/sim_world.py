@@ -48,6 +48,7 @@ class World:
     user_registered: np.ndarray  # day (negative: before start_date)
     user_joined: np.ndarray  # day the user joined its group
     user_churn: np.ndarray  # first inactive day (NEVER when the user does not churn)
+    user_churn_p: np.ndarray  # prior probability of churning (the churn day is then uniform)
     user_activity: np.ndarray  # lognormal activity level (KOC and B2B boosted)
     user_price_sens: np.ndarray  # in [0, 1]
     user_weekday: np.ndarray  # (n_users, 7) personal shopping-day pattern, mean 1
@@ -194,6 +195,7 @@ def build_world(cfg: SimulateSettings, rng: np.random.Generator, n_days: int) ->
         user_registered=registered,
         user_joined=joined,
         user_churn=churn,
+        user_churn_p=churn_p,
         user_activity=activity,
         user_price_sens=price_sens,
         user_weekday=weekday,
@@ -201,16 +203,35 @@ def build_world(cfg: SimulateSettings, rng: np.random.Generator, n_days: int) ->
     )
 
 
-def user_day_multiplier(world: World, users: np.ndarray, day: int) -> np.ndarray:
+def user_day_multiplier(
+    world: World, users: np.ndarray, day: int, *, churn: bool = True
+) -> np.ndarray:
     """Everything but category and recency that scales a user's hazard on one day.
 
     Deterministic in the day, so the truth can integrate it exactly: group stage, seasonality,
     the user's shopping weekdays, a slow start in the first month after registration, and zero
-    before registration and after churn.
+    before registration and (churn=True) after the pre-drawn churn day. The truth passes
+    churn=False and mixes over the churn day instead (see churn_posterior).
     """
     mult = world.stage_mult[world.user_group[users], day] * world.day_mult[day]
     mult = mult * world.user_weekday[users, (world.start_dow + day) % 7]
     since = day - world.user_registered[users]
     mult = mult * np.where(since < NEW_USER_DAYS, 0.4, 1.0)
-    alive = (since >= 0) & (day < world.user_churn[users])
+    alive = since >= 0
+    if churn:
+        alive &= day < world.user_churn[users]
     return np.where(alive, mult, 0.0)
+
+
+def churn_posterior(world: World, users: np.ndarray, day: int) -> np.ndarray:
+    """P(the user is a churner | its churn day is `day` or later, i.e. active on day - 1).
+
+    A churner's first inactive day is uniform over [active_from, n_total), so it falls on or
+    after `day` with probability (n_total - day) / span; given that, it is uniform over
+    [day, n_total). Activity before `day` says nothing more: churners and non-churners buy alike
+    until they churn. The realised churn day is future randomness the truth must not know.
+    """
+    prior = world.user_churn_p[users]
+    span = np.maximum(world.n_total - world.active_from()[users], 1)
+    still = prior * np.clip((world.n_total - day) / span, 0.0, 1.0)
+    return np.where(still > 0, still / np.maximum(still + 1.0 - prior, 1e-300), 0.0)

@@ -47,7 +47,8 @@ def simulate(
     """Write the contract tables to out_dir and the ground truth to truth_dir; rows per table.
 
     truth_dir gets: meta.json (end_date, as_of, horizon_days, seed, start_date);
-    user_repurchase (user_id, prob of >= 1 order in the horizon after end_date);
+    user_repurchase (user_id, prob of >= 1 order in the horizon after end_date, given the latent
+    state at as_of: the pre-drawn churn day is mixed over, not known);
     user_category (user_id, category_id, prob; rows with prob > 1e-4); future_orders (the
     realised horizon orders, orders schema); push_uplift (push_id, user_id, uplift = true
     change in P(buy the pushed category within push_effect_days)); latent (user_id, activity,
