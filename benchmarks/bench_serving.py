@@ -3,7 +3,8 @@
 Starts `bentoml serve serving.service:GroupPush` on a workspace, then drives it from this
 process with asyncio + httpx: requests for groups of ~500 members x ~2,000 candidate products
 (the workspace's products passed as product_ids), a warm-up, then a fixed-duration run.
-Writes p50/p95/p99, req/s, errors and the service's RSS to benchmarks/results/serving_<preset>.json
+Writes p50/p95/p99, req/s, errors, the service's RSS and its start-up peak RSS (VmHWM of each
+process at /readyz) to benchmarks/results/serving_<preset>.json
 (concurrency 2; other concurrencies to serving_<preset>_c<N>.json). Several concurrencies share
 one service start (on the large preset with champions the start takes minutes).
 
@@ -136,6 +137,25 @@ def service_rss_mb(pid: int) -> float:
     return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
 
 
+def service_peak_rss(pid: int) -> dict[str, float]:
+    """Peak RSS (VmHWM, MB) of each process of the service's tree, keyed 'pid command': the
+    start-up (snapshot build) peak when read right after /readyz (DESIGN.md: <= 2 GiB)."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    out: dict[str, float] = {}
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            status = Path(f"/proc/{p.pid}/status").read_text()
+            name = " ".join(p.cmdline())[:80]
+        except (OSError, psutil.Error):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                out[f"{p.pid} {name}"] = int(line.split()[1]) / 1024
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workspace", default=os.environ.get("GROUPPUSH_WORKSPACE"), required=False)
@@ -175,6 +195,7 @@ def main() -> None:
     try:
         wait_ready(url, proc, timeout=1800)
         startup = time.perf_counter() - t0
+        peaks = service_peak_rss(proc.pid)
         import httpx
 
         sample = httpx.post(
@@ -197,6 +218,9 @@ def main() -> None:
         "workers": args.workers,
         "duration_s": args.duration,
         "startup_s": startup,
+        # largest per-process peak RSS at /readyz (the worker building its snapshot)
+        "startup_peak_rss_mb": max(peaks.values(), default=float("nan")),
+        "startup_peak_rss_by_process_mb": peaks,
         "serve_log": str(scratch / "serve.log"),
         "items_in_sample": [len(g["items"]) for g in sample["groups"]],
         "model_version": sample.get("model_version"),
@@ -253,6 +277,7 @@ def write_result(
         "client_cpu_ms_per_req",
         "errors",
         "service_rss_mb",
+        "startup_peak_rss_mb",
         "meets",
     )
     print(json.dumps({k: result[k] for k in shown}, indent=2))

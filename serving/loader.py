@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,10 +18,19 @@ from configs import columns as C
 from configs.settings import FeatureSettings, Settings
 from configs.workspace import Workspace
 from features import catalog
-from features.io import read_table
-from features.offline_tables import as_of_timestamp, offline_files, offline_path
+from features.io import read_table, table_path
+from features.offline_tables import (
+    as_of_timestamp,
+    offline_files,
+    offline_path,
+    table_dir,
+    table_files,
+)
+from serving.interest_csr import ChunkSource
+from serving.interest_scoring import FastRefused, Unscorable
+from serving.memory import release_memory as _release_memory
 from serving.models import Champion, champion_versions, load_champions, safe_predict
-from serving.snapshot import Long, Snapshot, build_snapshot
+from serving.snapshot import Snapshot, build_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +42,20 @@ SERVED_INTEREST = (
     "last_days",
     "counts_30d",
 )
+# user_activity's columns build_snapshot reads (the rest only feed the champions)
+SNAPSHOT_ACTIVITY = (
+    C.USER_ID,
+    C.EVENT_TIMESTAMP,
+    C.GROUP_ID,
+    "recency_days",
+    "order_days_30d",
+    "order_days_90d",
+    "price_ratio",
+    "tags",
+)
+MEMBERSHIP_COLUMNS = (C.GROUP_ID, C.USER_ID, C.JOINED_AT, C.LEFT_AT)
+PUSH_COLUMNS = (C.GROUP_ID, C.USER_ID, C.PUSHED_AT)
+PREDICT_ROWS = 100_000  # user_activity rows per repurchase predict_proba call
 
 
 def read_feature_tables(
@@ -40,15 +63,16 @@ def read_feature_tables(
     as_of: date | None = None,
     as_arrow: Collection[str] = (),
     columns: Mapping[str, Sequence[str]] | None = None,
+    names: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Every catalog table's rows as of AS_OF (default: the latest), Parquet only, no Feast:
-    pandas frames, or Arrow tables for the names in AS_ARROW (list columns stay flat); only
-    COLUMNS[name] of the tables named there."""
+    """Every catalog table's (or NAMES') rows as of AS_OF (default: the latest), Parquet only,
+    no Feast: pandas frames, or Arrow tables for the names in AS_ARROW (list columns stay
+    flat); only COLUMNS[name] of the tables named there."""
     from features.store import latest_snapshot_arrow
 
     columns = columns or {}
     out: dict[str, Any] = {}
-    for name in catalog.TABLES:
+    for name in catalog.TABLES if names is None else names:
         cols = list(columns[name]) if name in columns else None
         if as_of is None:
             table = latest_snapshot_arrow(ws, name, cols)
@@ -109,30 +133,89 @@ def safe_champion_versions(uri: str) -> dict[str, str]:
         return {}
 
 
+def _interest_blocks(
+    ws: Workspace, as_of: date | None, columns: Sequence[str], rows: int
+) -> Callable[[], Iterator[pa.Table]]:
+    """user_interest's COLUMNS as Arrow tables of up to ROWS users, read from the Parquet file
+    once per call (the latest date file is streamed by batches: the whole table is ~1 GB of
+    Arrow on the large preset); a dated or old single-file read is one table, sliced."""
+    files = table_files(ws.offline, "user_interest") if as_of is None else []
+    dated = [f for f in files if f.parent == table_dir(ws.offline, "user_interest")]
+    full = [f for f in dated if pq.ParquetFile(f).metadata.num_rows > 0]
+    if not dated:
+        name = ("user_interest",)
+        table = read_feature_tables(ws, as_of, name, {name[0]: columns}, name)[name[0]]
+        return lambda: (table.slice(s, rows) for s in range(0, table.num_rows, rows))
+    path = (full or dated)[-1]
+
+    def blocks() -> Iterator[pa.Table]:
+        reader = pq.ParquetFile(path)
+        for batch in reader.iter_batches(batch_size=rows, columns=list(columns)):
+            yield pa.Table.from_batches([batch])
+
+    return blocks
+
+
+def _contract(
+    ws: Workspace, name: str, columns: Sequence[str], since: tuple[str, date] | None = None
+) -> pd.DataFrame | None:
+    """A contract table's COLUMNS that it has (pushes carry ids the snapshot never reads),
+    only the rows whose SINCE[0] column is at or after midnight UTC of SINCE[1] when given
+    (pushes: the snapshot counts the rolling window only; 5M rows on the large preset)."""
+    path = table_path(ws.data, name)
+    if not path.exists():
+        return None
+    names = set(pq.read_schema(path).names)
+    cols = [c for c in columns if c in names]
+    if since is None or since[0] not in names:
+        return read_table(ws.data, name, cols)
+    try:
+        cutoff = pd.Timestamp(since[1], tz="UTC")
+        return pq.read_table(path, columns=cols, filters=[(since[0], ">=", cutoff)]).to_pandas()
+    except (pa.ArrowException, TypeError, ValueError):  # a column type the filter cannot take
+        return read_table(ws.data, name, cols)
+
+
+def _contracts(ws: Workspace, since: date) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(memberships, pushes since SINCE): read after the interest scores, which need the
+    memory most."""
+    return (
+        _contract(ws, "memberships", MEMBERSHIP_COLUMNS),
+        _contract(ws, "pushes", PUSH_COLUMNS, (C.PUSHED_AT, since)),
+    )
+
+
 def _inputs(
     ws: Workspace, settings: Settings, as_of: date | None, interest_columns: Sequence[str]
 ) -> tuple[Any, ...]:
-    """(feature tables, memberships, pushes, newest order day, marker): from the workspace, or
-    (features.online_store = redis, latest date) from the snapshot `features build` published
-    to Redis, so a replica needs no local files. user_interest comes as Arrow (flat list
-    buffers: pandas makes a numpy array per user and list, GBs at 1M users), only
-    INTEREST_COLUMNS of it."""
+    """(feature tables but user_interest, (since -> memberships, pushes), newest order day,
+    marker, user_interest blocks): from the workspace, or (features.online_store = redis, latest
+    date) from the snapshot `features build` published to Redis, so a replica needs no local
+    files. user_interest comes as Arrow blocks of users (flat list buffers: pandas makes a
+    numpy array per user and list, GBs at 1M users), only INTEREST_COLUMNS of it."""
+    from serving.interest_scoring import USER_CHUNK
+
     cfg = settings.features
     if cfg.online_store == "redis" and as_of is None:
         from features.redis_snapshot import read_snapshot, redis_client
 
         published, meta = read_snapshot(redis_client(cfg.redis_connection_string))
-        tables = {name: published[name] for name in catalog.TABLES}
+        tables = {name: published[name] for name in catalog.TABLES if name != "user_interest"}
+        ui = pa.Table.from_pandas(
+            published["user_interest"][list(interest_columns)], preserve_index=False
+        )
+        blocks = lambda: (ui.slice(s, USER_CHUNK) for s in range(0, ui.num_rows, USER_CHUNK))  # noqa: E731
         day = date.fromisoformat(meta["data_as_of"]) if meta.get("data_as_of") else None
-        return tables, published.get("memberships"), published.get("pushes"), day, meta["build"]
+        contracts = published.get("memberships"), published.get("pushes")
+        return tables, lambda since: contracts, day, meta["build"], blocks
     marker = feature_marker(ws)
-    lean = {"user_interest": interest_columns}
+    others = [name for name in catalog.TABLES if name != "user_interest"]
     return (
-        read_feature_tables(ws, as_of, ("user_interest",), lean),
-        read_table(ws.data, "memberships"),
-        read_table(ws.data, "pushes"),
+        read_feature_tables(ws, as_of, (), None, others),
+        lambda since: _contracts(ws, since),
         _newest_order_day(ws),
         marker,
+        _interest_blocks(ws, as_of, interest_columns, USER_CHUNK),
     )
 
 
@@ -140,43 +223,61 @@ def load_snapshot(
     ws: Workspace, settings: Settings, as_of: date | None = None, *, champions: bool = True
 ) -> Snapshot:
     """Read everything once, score every user with the champions (heuristics only with
-    CHAMPIONS false: a cheap look at groups and products), return the frozen snapshot."""
+    CHAMPIONS false: a cheap look at groups and products), return the frozen snapshot.
+
+    Memory (the service's start-up and reload peak, target <= 2 GiB on the large preset):
+    user_interest is read and scored a block of users at a time, the scored pairs go to the
+    score cache on disk and are streamed into the CSR (serving.interest_csr), the
+    repurchase champion scores blocks of rows, and user_activity is cut to the columns the
+    snapshot keeps before the CSR is built."""
     from serving.interest_scoring import PAIR_INPUTS
 
     registered = safe_champion_versions(ws.mlflow_tracking_uri) if champions else {}
     wanted = PAIR_INPUTS if "interest" in registered else SERVED_INTEREST
-    tables, memberships, pushes, data_as_of, marker = _inputs(ws, settings, as_of, wanted)
+    tables, contracts, data_as_of, marker, blocks = _inputs(ws, settings, as_of, wanted)
     loaded = load_champions(ws.mlflow_tracking_uri, registered) if registered else {}
     ua = tables["user_activity"]
-    rep = safe_predict(loaded.get("repurchase"), ua)
+    rep = _predict_rows(loaded.get("repurchase"), ua)
     scored = None
     if "interest" in loaded:
-        scored = _interest_scores(ws, settings, as_of, marker, loaded["interest"], tables)
+        scored = _interest_scores(ws, settings, as_of, marker, loaded["interest"], tables, blocks)
     versions = {
         "repurchase": loaded["repurchase"].version if rep is not None else "heuristic",
         "interest": loaded["interest"].version if scored is not None else "heuristic",
     }
-    lists = isinstance(tables.get("user_interest"), pa.Table)  # (Redis snapshots: pandas)
-    if scored is not None:  # the lists are no longer needed: free them before the build
-        del tables["user_interest"]
-        _release_memory()
-    interest_lists = tables.pop("user_interest") if lists and scored is None else None
+    tag_names = _tag_names(settings.features, ua)
+    tables["user_activity"] = ua[[c for c in SNAPSHOT_ACTIVITY if c in ua.columns]]
+    del ua, loaded
+    _release_memory()
     snap = build_snapshot(
         tables,
         push_cap_window_days=settings.serving.push_cap_window_days,
-        memberships=memberships,
-        pushes=pushes,
-        tag_names=_tag_names(settings.features, ua),
-        interest_lists=interest_lists,
-        interest_long=scored,
+        contracts=contracts,
+        tag_names=tag_names,
+        interest_lists=blocks if scored is None else None,
+        interest_chunks=(scored, True) if scored is not None else None,
         repurchase_prob=rep,
         model_versions=versions,
         data_as_of=data_as_of,
     )
     extra = {"registered": registered, "feature_marker": marker}
-    del tables, scored, ua, interest_lists
+    del tables, scored, blocks
     _release_memory()
     return replace(snap, extra=extra)
+
+
+def _predict_rows(champion: Champion | None, frame: pd.DataFrame) -> np.ndarray | None:
+    """safe_predict a block of rows at a time (each row's score depends on that row only;
+    one call over 1M rows made ~1.3 GB of pipeline copies)."""
+    if champion is None or not len(frame):
+        return None
+    parts = []
+    for start in range(0, len(frame), PREDICT_ROWS):
+        prob = safe_predict(champion, frame.iloc[start : start + PREDICT_ROWS])
+        if prob is None:
+            return None
+        parts.append(np.asarray(prob))
+    return np.concatenate(parts)
 
 
 def _interest_scores(
@@ -186,36 +287,76 @@ def _interest_scores(
     marker: int | str,
     champion: Champion,
     tables: dict[str, Any],
-) -> tuple[Long, Any] | None:
-    """The interest champion's pair scores: from the workspace's score cache when the model,
-    feature files and settings are unchanged (local feature store), else scored and saved."""
-    from serving.interest_scoring import as_arrow, score_interest
-    from serving.score_cache import cache_key, load_scores, save_scores
+    blocks: Callable[[], Iterator[pa.Table]],
+) -> ChunkSource | None:
+    """The interest champion's numbered pair scores as a chunk source: the workspace's score
+    cache when the model, feature files and settings are unchanged (local feature store),
+    else scored block by block into it (into memory without a cache key); None when the
+    champion cannot score these features."""
+    from serving.score_cache import cache_key, cached_source
 
     n_popular = settings.training.interest_popular_candidates
     local = settings.features.online_store != "redis" and bool(marker)
     model = f"{champion.name}/{champion.version}/{champion.run_id}"
     key = cache_key(model, marker, n_popular, as_of) if local else None
-    cached = load_scores(ws, key) if key else None
-    if cached is not None:
+    cached = cached_source(ws, key) if key else None
+    if cached is not None and _readable(ws, key):
         return cached
-    ui, cs, ua = tables["user_interest"], tables["category_stats"], tables["user_activity"]
-    scored = score_interest(champion, as_arrow(ui), cs, ua, n_popular)
-    if scored is not None and key:
-        save_scores(ws, key, scored)
-    return scored
+    try:
+        try:
+            return _score_into_cache(ws, key, champion, tables, blocks, n_popular, True)
+        except FastRefused:
+            return _score_into_cache(ws, key, champion, tables, blocks, n_popular, False)
+    except Unscorable:
+        return None
 
 
-def _release_memory() -> None:
-    """Hand the load's temporary frames back to the OS: glibc keeps freed arenas and Arrow's
-    mimalloc pool keeps freed buffers otherwise (large preset: 3.3 GB -> 1.3 GB RSS)."""
-    import ctypes
-    import ctypes.util
-    import gc
+def _readable(ws: Workspace, key: str | None) -> bool:
+    from serving.score_cache import check
 
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    libc = ctypes.util.find_library("c")
-    if libc:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(libc).malloc_trim(0)
+    try:
+        return key is not None and check(ws, key)
+    except Exception as exc:  # noqa: BLE001 - any damage just means scoring again
+        log.warning("ignoring unreadable score cache %s: %s", key, exc)
+        return False
+
+
+def _score_into_cache(
+    ws: Workspace,
+    key: str | None,
+    champion: Champion,
+    tables: dict[str, Any],
+    blocks: Callable[[], Iterator[pa.Table]],
+    n_popular: int,
+    fast_path: bool,
+) -> ChunkSource | None:
+    from serving import interest_scoring as scoring
+    from serving.score_cache import PREFIX, ScoreWriter, cached_source
+
+    cs, ua = tables["category_stats"], tables["user_activity"]
+    chunks = scoring.iter_scores(champion, blocks(), cs, ua, n_popular, fast_path=fast_path)
+    writer = None
+    if key:
+        try:
+            writer = ScoreWriter(ws, key)
+        except OSError as exc:
+            log.warning("could not write the score cache: %s", exc)
+    if writer is None:
+        parts = list(chunks)
+        return (lambda: parts) if parts else None
+    try:
+        for chunk in chunks:
+            writer.add(chunk)
+        if not writer.count:
+            writer.abort()
+            return None
+        writer.commit()
+    except OSError as exc:  # a full disk: score again into memory
+        log.warning("could not save the score cache: %s", exc)
+        writer.abort()
+        parts = list(scoring.iter_scores(champion, blocks(), cs, ua, n_popular, fast_path=False))
+        return (lambda: parts) if parts else None
+    except BaseException:
+        writer.abort()
+        raise
+    return cached_source(ws, writer.final.name.removeprefix(PREFIX))

@@ -7,7 +7,7 @@ swap a fresh one in atomically while requests are still reading the old one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 
 from configs import columns as C
 from features.pairs import explode_interest
+from serving.interest_csr import ChunkSource, LongChunk, build_csr
+from serving.memory import release_memory
 
 N_BANDS = 5
 NO_GROUP = -1
@@ -151,7 +153,7 @@ def _flat(lists: pa.ChunkedArray, fill: float) -> np.ndarray:
 
 
 def _long_from_lists(
-    interest: pa.Table, user_index: Mapping[str, int], cat_ids: np.ndarray
+    interest: pa.Table, user_index: Mapping[str, int] | pd.Series, cat_ids: np.ndarray
 ) -> Long:
     """long_from_pairs straight from user_interest's list columns (what explode_interest
     yields), in Arrow buffers: no per-user numpy arrays or long string columns, which cost
@@ -173,6 +175,20 @@ def _long_from_lists(
     return known, row, col, *(a[known] for a in parts)  # type: ignore[return-value]
 
 
+def _list_chunks(
+    blocks: Callable[[], Iterable[pa.Table]], user_index: Mapping[str, int], cat_ids: np.ndarray
+) -> ChunkSource:
+    """_long_from_lists per block of user_interest rows, as a chunk source."""
+    positions = pd.Series(user_index, dtype=np.int64)  # mapped once per block: no dict copies
+
+    def chunks() -> Iterator[LongChunk]:
+        for block in blocks():
+            _, row, col, scores, last, c30 = _long_from_lists(block, positions, cat_ids)
+            yield row, col, scores, last, c30, None
+
+    return chunks
+
+
 def _interest_csr(
     long: Long,
     prob: np.ndarray | None,
@@ -182,30 +198,9 @@ def _interest_csr(
 ) -> InterestCsr:
     """Long (user, category) pairs -> CSR sorted by (user, category), unknown ids dropped."""
     known, row, col, scores, last, c30 = long
-    order = np.lexsort((col, row))
-    row, col, scores, last, c30 = row[order], col[order], scores[order], last[order], c30[order]
-    row_max = np.zeros(n, dtype=np.float32)
-    np.maximum.at(row_max, row, scores)
-    rel = (scores / np.maximum(row_max[row], 1e-12)).astype(np.float32)
-    model = rel if prob is None else np.asarray(prob, dtype=np.float32)[known][order]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
-    del row, order
-    last = np.where(last < 0, -1.0, last).astype(np.float32)
-    live, due = _suppression(last, cat_cycle[col], cat_high_freq[col])
-    scoring = np.empty((len(col), 3), dtype=np.float32)
-    scoring[:, 0], scoring[:, 1], scoring[:, 2] = model, rel, due
-    model, rel, due = scoring[:, 0], scoring[:, 1], scoring[:, 2]
-    return InterestCsr(indptr, col, model, rel, last, c30, live, due, scoring)
-
-
-def _suppression(last: np.ndarray, cycle: np.ndarray, high_freq: np.ndarray) -> tuple:
-    """Rule 1 per entry (never push a slow-cycle category bought within its cycle) + dueness."""
-    bought = last >= 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        live = ~(bought & ~high_freq & (last < cycle))
-        due = np.where(bought & (cycle > 0), np.minimum(last / np.where(cycle > 0, cycle, 1), 1), 0)
-    return live, due.astype(np.float32)
+    p = None if prob is None else np.asarray(prob, dtype=np.float32)[known]
+    chunk = [(row, col, scores, last, c30, p)]
+    return build_csr(lambda: chunk, n, cat_cycle, cat_high_freq, with_prob=p is not None)
 
 
 def _members(
@@ -286,10 +281,12 @@ def build_snapshot(
     push_cap_window_days: int,
     memberships: pd.DataFrame | None = None,
     pushes: pd.DataFrame | None = None,
+    contracts: Callable[[date], tuple[pd.DataFrame | None, pd.DataFrame | None]] | None = None,
     tag_names: Mapping[str, str] | None = None,
     pairs: pd.DataFrame | None = None,
-    interest_lists: pa.Table | None = None,
+    interest_lists: pa.Table | Callable[[], Iterable[pa.Table]] | None = None,
     interest_long: tuple[Long, np.ndarray] | None = None,
+    interest_chunks: tuple[ChunkSource, bool] | None = None,
     repurchase_prob: np.ndarray | None = None,
     interest_prob: np.ndarray | None = None,
     model_versions: Mapping[str, str] | None = None,
@@ -299,11 +296,16 @@ def build_snapshot(
     """Assemble the arrays from the latest feature tables (catalog names) and contract tables.
 
     `pairs` are long (user_id, category_id, interest_score, last_days, counts_30d) rows, by
-    default read from `interest_lists` (user_interest as Arrow, the lean way for 1M users)
+    default read from `interest_lists` (user_interest as Arrow, the lean way for 1M users;
+    or a callable yielding it in blocks of users, read once per CSR pass)
     or exploded from tables["user_interest"]; `interest_prob` (aligned with `pairs`) and
     `repurchase_prob` (aligned with user_activity rows) are the champions' scores, when any.
     `interest_long` is (long pairs, interest probabilities) already numbered by row of
     user_activity and category_stats (serving.interest_scoring, the lean champion path).
+    `interest_chunks` is (chunk source, with probabilities): such pairs as a stream read
+    twice (serving.interest_csr), so that they are never held whole (large preset).
+    `contracts(since)` reads (memberships, pushes since the push-cap window start) instead of
+    passing them: then they are freed before the interest CSR, built last, is allocated.
     """
     ua = tables["user_activity"]
     cs, ps, gs = tables["category_stats"], tables["product_stats"], tables["group_stats"]
@@ -314,22 +316,6 @@ def build_snapshot(
     prod_ids, prod_index = _index(ps[C.PRODUCT_ID])
     group_ids, group_index = _index(gs[C.GROUP_ID])
     n = len(user_ids)
-
-    if interest_long is not None:
-        long, interest_prob = interest_long
-    elif pairs is not None:
-        long = long_from_pairs(pairs, user_index, cat_index)
-    elif interest_lists is not None:
-        long = _long_from_lists(interest_lists, user_index, cat_ids)
-    else:
-        arrays = ("interest_scores", "last_days", "counts_30d")
-        pairs = explode_interest(tables["user_interest"], arrays)
-        long = long_from_pairs(pairs, user_index, cat_index)
-    del pairs
-    cat_cycle = _col(cs, C.REPURCHASE_CYCLE_DAYS, np.nan)
-    cat_high_freq = _col(cs, "is_high_frequency", 0.0) > 0
-    csr = _interest_csr(long, interest_prob, n, cat_cycle, cat_high_freq)
-    del long
 
     if repurchase_prob is None:  # heuristic: recent, frequent buyers come back
         recency = _col(ua, "recency_days", 999.0)
@@ -343,8 +329,41 @@ def build_snapshot(
     stock = _col(ps, C.STOCK_QTY, np.nan)
     slow = _col(ps, "is_slow_moving", 0.0) > 0
     default = np.flatnonzero(slow & (stock > 0) & (prod_cat >= 0)).astype(np.int32)
-    member_indptr, members = _members(gs, memberships, ua, user_index, group_index, as_of)
     since = as_of - timedelta(days=push_cap_window_days)
+    if contracts is not None:
+        memberships, pushes = contracts(since)
+    member_indptr, members = _members(gs, memberships, ua, user_index, group_index, as_of)
+    push_counts = _push_counts(pushes, user_index, group_index, member_indptr, members, since)
+    del memberships, pushes, contracts  # the contracts' only references when read here
+    cat_cycle = _col(cs, C.REPURCHASE_CYCLE_DAYS, np.nan)
+    cat_high_freq = _col(cs, "is_high_frequency", 0.0) > 0
+
+    def interest_csr() -> InterestCsr:
+        nonlocal pairs, interest_prob
+        if interest_chunks is not None:
+            source, with_prob = interest_chunks
+            csr = build_csr(source, n, cat_cycle, cat_high_freq, with_prob=with_prob)
+        elif callable(interest_lists):
+            source = _list_chunks(interest_lists, user_index, cat_ids)
+            csr = build_csr(source, n, cat_cycle, cat_high_freq, with_prob=False)
+        else:
+            if interest_long is not None:
+                long, interest_prob = interest_long
+            elif pairs is not None:
+                long = long_from_pairs(pairs, user_index, cat_index)
+            elif interest_lists is not None:
+                long = _long_from_lists(interest_lists, user_index, cat_ids)
+            else:
+                arrays = ("interest_scores", "last_days", "counts_30d")
+                pairs = explode_interest(tables["user_interest"], arrays)
+                long = long_from_pairs(pairs, user_index, cat_index)
+            del pairs
+            csr = _interest_csr(long, interest_prob, n, cat_cycle, cat_high_freq)
+            del long
+
+        return csr
+
+    release_memory()  # the interest CSR (most of the snapshot) is allocated last, into this
     return Snapshot(
         as_of=as_of,
         model_versions=dict(model_versions or {"repurchase": "heuristic", "interest": "heuristic"}),
@@ -355,8 +374,8 @@ def build_snapshot(
         user_days30=_col(ua, "order_days_30d", 0.0).astype(np.int32),
         user_tag_set=user_tag_set,
         tag_sets=tag_sets,
-        push_counts=_push_counts(pushes, user_index, group_index, member_indptr, members, since),
-        interest=csr,
+        push_counts=push_counts,
+        interest=interest_csr(),
         cat_ids=cat_ids,
         cat_index=cat_index,
         cat_cycle=cat_cycle,

@@ -147,14 +147,14 @@ def test_second_load_reads_the_score_cache(tmp_path: Path, monkeypatch: MonkeyPa
     settings = load_settings()
     first = load_snapshot(ws, settings)
     assert first.model_versions["interest"] == "1"
-    files = list((ws.root / FOLDER).glob("interest-*.npz"))
-    assert len(files) == 1
+    files = list((ws.root / FOLDER).glob("interest-*"))
+    assert len(files) == 1 and list(files[0].glob("part-*.npz"))
 
     def no_scoring(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached scores should have been used")
 
     with monkeypatch.context() as mp:
-        mp.setattr(scoring, "score_interest", no_scoring)
+        mp.setattr(scoring, "iter_scores", no_scoring)
         again = load_snapshot(ws, settings)
     for name in ("indptr", "indices", "scoring", "last_days", "counts_30d", "live"):
         np.testing.assert_array_equal(getattr(again.interest, name), getattr(first.interest, name))
@@ -164,4 +164,4 @@ def test_second_load_reads_the_score_cache(tmp_path: Path, monkeypatch: MonkeyPa
     moved = load_snapshot(ws, settings)
     assert moved.model_versions["interest"] == "2"
     assert not np.array_equal(moved.interest.model, first.interest.model)
-    assert [p.name for p in (ws.root / FOLDER).glob("*.npz")] != [f.name for f in files]
+    assert [p.name for p in (ws.root / FOLDER).glob("interest-*")] != [f.name for f in files]
