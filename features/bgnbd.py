@@ -44,17 +44,30 @@ class BGNBD:
 
 def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Per-customer log-likelihood (equation 6 of the paper), computed in log space."""
+    x = np.asarray(x, dtype=float)
+    levels, inverse = np.unique(x, return_inverse=True)
+    return _log_likelihood(params, levels, inverse.reshape(x.shape), x, t_x, T)
+
+
+def _log_likelihood(
+    params: np.ndarray,
+    levels: np.ndarray,
+    inverse: np.ndarray,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+) -> np.ndarray:
+    """log_likelihood with x = LEVELS[INVERSE]: the gamma / beta terms depend on x alone and
+    are evaluated once per distinct x (a few hundred repeat counts among ~10^5 customers;
+    they were ~75% of a population fit), then gathered. Every element is computed by the
+    same operations on the same values as before, so the result is bit-identical."""
     r, alpha, a, b = params
-    base = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    term1 = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    base = (gammaln(r + levels) - gammaln(r) + r * np.log(alpha))[inverse]
+    beta_ab = betaln(a, b)
+    term1 = (betaln(a, b + levels) - beta_ab)[inverse] - (r + x) * np.log(alpha + T)
+    drop = (betaln(a + 1, b + np.maximum(levels, 1.0) - 1) - beta_ab)[inverse]
     with np.errstate(divide="ignore", invalid="ignore"):
-        term2 = np.where(
-            x > 0,
-            betaln(a + 1, b + np.maximum(x, 1.0) - 1)
-            - betaln(a, b)
-            - (r + x) * np.log(alpha + t_x),
-            -np.inf,
-        )
+        term2 = np.where(x > 0, drop - (r + x) * np.log(alpha + t_x), -np.inf)
     return base + np.logaddexp(term1, term2)
 
 
@@ -67,10 +80,11 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, penalizer: float = 
     keys = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
     ux, ut, uT, w = (keys[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "w"))
     scale = max(float(np.mean(T)), 1.0)
+    levels, inverse = np.unique(ux, return_inverse=True)
 
     def objective(log_params: np.ndarray) -> float:
         params = np.exp(log_params)
-        ll = log_likelihood(params, ux, ut, uT)
+        ll = _log_likelihood(params, levels, inverse, ux, ut, uT)
         return float(-(w * ll).sum() / w.sum() + penalizer * (params**2).sum())
 
     start = np.log([1.0, scale, 1.0, 1.0])

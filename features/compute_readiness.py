@@ -69,6 +69,16 @@ def user_readiness(
     CYCLES: repurchase cycle in days by category id (cat_stats); missing / <= 0 -> left out.
     Users whose categories all lack a cycle get NaN readiness (as a SQL LEFT JOIN would).
     """
+    frame, ordered = readiness_by_position(log, stats, as_of, cycles, horizon_days)
+    frame.index = pd.Index(log.users.to_numpy(zero_copy_only=False), name=C.USER_ID)
+    return frame[ordered]
+
+
+def readiness_by_position(
+    log: PurchaseDays, stats: RunStats, as_of: date, cycles: pd.Series, horizon_days: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """user_readiness for every user of LOG by position (row i: log.users[i]), and the mask
+    of the users with an order before AS_OF (the rows user_readiness keeps)."""
     h = float(horizon_days)
     n_users = len(log.users)
     cycle_of = cycles.reindex(pd.Index(log.categories)).to_numpy(dtype=float)
@@ -103,5 +113,4 @@ def user_readiness(
     frame.loc[~has_cycle, list(READINESS_COLUMNS)] = np.nan
     in_cycle = (age >= cycle) & (age < 2 * cycle)
     frame[DUE_COLUMN] = np.bincount(u[in_cycle], minlength=n_users).astype(np.int64)
-    frame.index = pd.Index(log.users.to_numpy(zero_copy_only=False), name=C.USER_ID)
-    return frame[np.bincount(run_user, minlength=n_users) > 0]
+    return frame, np.bincount(run_user, minlength=n_users) > 0

@@ -35,10 +35,8 @@ from datetime import date
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from configs import columns as C
-from features.compute_inputs import date_literal
 from features.interest_inputs import EPOCH, PurchaseDays
 
 RENEWAL_COLUMNS = (
@@ -77,12 +75,21 @@ class PairHistory:
     start: np.ndarray
 
 
+def softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^z) = np.logaddexp(0, z) to within an ulp, in under half its time (numpy's
+    exp / log1p loops are vectorised, logaddexp's is not; it was the renewal features' main
+    cost on 20M order lines)."""
+    z = np.asarray(z, dtype=float)
+    out = np.exp(-np.abs(z), out=np.empty_like(z))
+    np.log1p(out, out=out)
+    out += np.maximum(z, 0.0)
+    return out
+
+
 def ramp_integral(a: np.ndarray, cycle: np.ndarray, center: float) -> np.ndarray:
     """Integral of g(s / cycle) over s in [0, a] (days): cycle / K * softplus difference."""
     k = STEEPNESS
-    return (
-        cycle / k * (np.logaddexp(0.0, k * (a / cycle - center)) - np.logaddexp(0.0, -k * center))
-    )
+    return cycle / k * (softplus(k * (a / cycle - center)) - softplus(np.asarray(-k * center)))
 
 
 def _pairs(h: PairHistory) -> tuple[np.ndarray, np.ndarray]:
@@ -90,24 +97,49 @@ def _pairs(h: PairHistory) -> tuple[np.ndarray, np.ndarray]:
     new = np.ones(h.user.size, dtype=bool)
     new[1:] = (h.user[1:] != h.user[:-1]) | (h.cat[1:] != h.cat[:-1])
     starts = np.flatnonzero(new)
-    return starts, np.cumsum(new) - 1
+    pid = np.cumsum(new, dtype=np.int32)  # int32: half the memory of the default int64
+    pid -= 1
+    return starts, pid
 
 
-def _events_exposure(
-    h: PairHistory, starts: np.ndarray, pid: np.ndarray, center: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pair: purchases n, exposure E (ramp-weighted days), sum log g at the repeats.
+@dataclass(frozen=True)
+class _Stretches:
+    """Per row of a PairHistory: the stretch from its purchase to the next one in the pair (or
+    to t for the pair's last), and the ramp integral over it (shared by the exposure and the
+    recent-pace check: the integral is the costly part, so it is computed once)."""
 
-    Before the first purchase in the category the age is unknown: those days count in full."""
+    cyc: np.ndarray  # the row's category cycle
+    same: np.ndarray  # the next row is in the same pair
+    gap: np.ndarray  # days to the next purchase in the pair (0 for the pair's last)
+    span: np.ndarray  # gap, or the censored age for the pair's last
+    ramp: np.ndarray  # ramp_integral(span)
+
+
+def _stretches(h: PairHistory, pid: np.ndarray, center: float) -> _Stretches:
     cyc = h.cycle[h.cat]
     same = np.zeros(h.age.size, dtype=bool)
     same[:-1] = pid[1:] == pid[:-1]
     gap = np.where(same, h.age - np.roll(h.age, -1), 0).astype(float)  # days to the next purchase
     span = np.where(same, gap, h.age.astype(float))  # the censored stretch up to t for the last
-    expo = np.add.reduceat(ramp_integral(span, cyc, center), starts)
+    return _Stretches(cyc, same, gap, span, ramp_integral(span, cyc, center))
+
+
+def _events_exposure(
+    h: PairHistory,
+    starts: np.ndarray,
+    pid: np.ndarray,
+    center: float,
+    st: _Stretches | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair: purchases n, exposure E (ramp-weighted days), sum log g at the repeats.
+
+    Before the first purchase in the category the age is unknown: those days count in full.
+    ST: _stretches(h, pid, center) when the caller has it."""
+    st = st or _stretches(h, pid, center)
+    expo = np.add.reduceat(st.ramp, starts)
     expo += np.maximum(h.start[h.user[starts]] - h.age[starts], 0.0)
-    x = gap / cyc
-    logg = np.where(same, -np.logaddexp(0.0, -STEEPNESS * (x - center)), 0.0)
+    x = st.gap / st.cyc
+    logg = np.where(st.same, -softplus(-STEEPNESS * (x - center)), 0.0)
     n = np.diff(np.r_[starts, h.age.size]).astype(float)
     return n, expo, np.add.reduceat(logg, starts)
 
@@ -130,17 +162,28 @@ def _prior_rate(
 
 
 def _recent_expected(
-    h: PairHistory, starts: np.ndarray, pid: np.ndarray, center: float, lam: np.ndarray
+    h: PairHistory,
+    starts: np.ndarray,
+    pid: np.ndarray,
+    center: float,
+    lam: np.ndarray,
+    st: _Stretches | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per pair: purchases in the last RECENT_DAYS before t and the model's expected count there
-    (each inter-purchase stretch integrated over its part inside the window)."""
-    cyc = h.cycle[h.cat]
-    same = np.zeros(h.age.size, dtype=bool)
-    same[:-1] = pid[1:] == pid[:-1]
+    (each inter-purchase stretch integrated over its part inside the window).
+
+    A stretch wholly before the window contributes ramp(span) - ramp(span) = 0 and one wholly
+    inside it ramp(span) - ramp(0) = ramp(span) (both exact in floating point), so the second
+    integral is evaluated only for the stretches the window boundary cuts."""
+    st = st or _stretches(h, pid, center)
     age = h.age.astype(float)
-    span = np.where(same, age - np.roll(age, -1), age)
-    lo = np.minimum(np.maximum(age - RECENT_DAYS, 0.0), span)  # days after the purchase
-    part = ramp_integral(span, cyc, center) - ramp_integral(lo, cyc, center)
+    lo = age - RECENT_DAYS  # days after the purchase; in place: it runs beside the user SQL
+    np.maximum(lo, 0.0, out=lo)
+    np.minimum(lo, st.span, out=lo)
+    part = np.where(lo >= st.span, 0.0, st.ramp)
+    cut = np.flatnonzero((lo > 0.0) & (lo < st.span))
+    part[cut] = st.ramp[cut] - ramp_integral(lo[cut], st.cyc[cut], center)
+    del lo
     first = age[starts]
     pre = np.maximum(np.minimum(h.start[h.user[starts]], RECENT_DAYS) - first, 0.0)
     expected = lam * (np.add.reduceat(part, starts) + pre)
@@ -152,14 +195,13 @@ def fit_renewal(h: PairHistory, seed: int = 0) -> tuple[float, float]:
     """(ramp centre, prior strength) maximising the gamma-Poisson marginal likelihood."""
     from scipy.special import gammaln
 
-    starts, pid = _pairs(h)
     n_users = int(h.user.max()) + 1
     if n_users > FIT_USERS:
         keep = np.zeros(n_users, dtype=bool)
         keep[np.random.default_rng(seed).choice(n_users, FIT_USERS, replace=False)] = True
         mask = keep[h.user]
         h = PairHistory(h.user[mask], h.cat[mask], h.age[mask], h.cycle, h.start)
-        starts, pid = _pairs(h)
+    starts, pid = _pairs(h)
     pair_cat, pair_user = h.cat[starts], h.user[starts]
     best, best_ll = (CENTERS[2], ALPHAS[2]), -np.inf
     for center in CENTERS:
@@ -181,25 +223,28 @@ def fit_renewal(h: PairHistory, seed: int = 0) -> tuple[float, float]:
 
 def renewal_scores(h: PairHistory, horizon_days: int, n_users: int, seed: int = 0) -> pd.DataFrame:
     """RENEWAL_COLUMNS for user indices 0..n_users-1 (NaN for users without a usable pair)."""
-    known = np.isfinite(h.cycle[h.cat]) & (h.cycle[h.cat] > 0)
+    row_cycle = h.cycle[h.cat]
+    known = np.isfinite(row_cycle) & (row_cycle > 0)
     h = PairHistory(h.user[known], h.cat[known], h.age[known], h.cycle, h.start)
     out = pd.DataFrame(np.nan, index=np.arange(n_users), columns=list(RENEWAL_COLUMNS))
     if h.user.size == 0:
         return out
     center, alpha = fit_renewal(h, seed)
     starts, pid = _pairs(h)
-    n, expo, _ = _events_exposure(h, starts, pid, center)
+    st = _stretches(h, pid, center)
+    n, expo, _ = _events_exposure(h, starts, pid, center, st)
     pair_cat, pair_user = h.cat[starts], h.user[starts]
     lam0 = _prior_rate(n, expo, pair_cat, pair_user, h.cycle.size)
     lam = (alpha + n) / (alpha / lam0 + expo)
     ends = np.r_[starts[1:], h.age.size] - 1
     age = h.age[ends].astype(float)  # days since the last purchase in the category
     cyc = h.cycle[pair_cat]
-    due = lam * (ramp_integral(age + horizon_days, cyc, center) - ramp_integral(age, cyc, center))
+    ramp_age = ramp_integral(age, cyc, center)
+    due = lam * (ramp_integral(age + horizon_days, cyc, center) - ramp_age)
     recency = np.full(n_users, np.inf)
     np.minimum.at(recency, pair_user, age)
     quiet = age - recency[pair_user]  # age of the category at the user's last order
-    silent = lam * (ramp_integral(age, cyc, center) - ramp_integral(quiet, cyc, center))
+    silent = lam * (ramp_age - ramp_integral(quiet, cyc, center))
     seen = np.bincount(pair_user, minlength=n_users) > 0
     exp_h = np.bincount(pair_user, due, n_users)
     s = np.bincount(pair_user, silent, n_users)
@@ -211,7 +256,8 @@ def renewal_scores(h: PairHistory, horizon_days: int, n_users: int, seed: int = 
         stopped = np.where(s > 1e-9, -np.expm1(-s) / s, 1.0)  # mean of exp(-S u), u ~ U(0, 1)
     alive = (1 - PRIOR_STOP) * np.exp(-s)
     p_alive = alive / (alive + PRIOR_STOP * stopped)
-    got, expected = _recent_expected(h, starts, pid, center, lam)
+    got, expected = _recent_expected(h, starts, pid, center, lam, st)
+    del st
     ratio = (np.bincount(pair_user, got, n_users) + RECENT_PRIOR) / (
         np.bincount(pair_user, expected, n_users) + RECENT_PRIOR
     )
@@ -222,10 +268,37 @@ def renewal_scores(h: PairHistory, horizon_days: int, n_users: int, seed: int = 
     return out
 
 
+@dataclass(frozen=True)
+class RenewalInputs:
+    """What the renewal features read from DuckDB: the `cat_stats` cycles by category id, and
+    per user of the log the day (since 1970-01-01) of their earliest registration (NaN: none)."""
+
+    cycles: pd.Series
+    registration_days: np.ndarray
+
+
+def renewal_inputs(con: duckdb.DuckDBPyConnection, log: PurchaseDays) -> RenewalInputs:
+    """The registration days are the same at every as-of date: read once per build (log.cache)."""
+    cycles = con.execute(f"SELECT {C.CATEGORY_ID}, repurchase_cycle_days FROM cat_stats").df()
+    if "registration_days" not in log.cache:
+        reg = con.execute(f"""
+            SELECT {C.USER_ID}, date_diff('day', DATE '{EPOCH.isoformat()}',
+                                          CAST(min({C.REGISTERED_AT}) AS DATE)) AS reg_day
+            FROM users GROUP BY 1""").df()
+        days = np.full(len(log.users), np.nan)
+        at = log.positions(reg[C.USER_ID])
+        days[at[at >= 0]] = reg["reg_day"].to_numpy(dtype=float)[at >= 0]
+        log.cache["registration_days"] = days
+    by_cat = cycles.set_index(C.CATEGORY_ID)["repurchase_cycle_days"].astype(float)
+    return RenewalInputs(by_cat, np.asarray(log.cache["registration_days"]))
+
+
 def load_history(
-    con: duckdb.DuckDBPyConnection, as_of: date, log: PurchaseDays
+    log: PurchaseDays, as_of: date, inputs: RenewalInputs
 ) -> tuple[PairHistory, np.ndarray]:
-    """Distinct (user, category, day) before t with `cat_stats` cycles; and the user ids.
+    """Distinct (user, category, day) before t with `cat_stats` cycles; and the users' positions
+    in LOG (PairHistory user i is log.users[positions[i]]). numpy only (no DuckDB), so it
+    can run beside the user_activity SQL.
 
     Read from the build's purchase log (features/interest_inputs.py): its rows are already
     the distinct (user, category, day) triples in (user, category, day) order, so the dense
@@ -238,30 +311,42 @@ def load_history(
     age = (t - log.day[before]).astype(np.int32)
     new_user = np.ones(user_all.size, dtype=bool)
     new_user[1:] = user_all[1:] != user_all[:-1]
-    ui = (np.cumsum(new_user) - 1).astype(np.int32)
+    ui = np.cumsum(new_user, dtype=np.int32)
+    ui -= 1
     present_users = user_all[new_user]
     cat_seen = np.bincount(cat_all, minlength=len(log.categories)) > 0
     cat_rank = np.cumsum(cat_seen) - 1
     ci = cat_rank[cat_all].astype(np.int32)
-    cats = log.categories[cat_seen]
-    cycles = con.execute(f"SELECT {C.CATEGORY_ID}, repurchase_cycle_days FROM cat_stats").df()
-    cycle = (
-        cycles.set_index(C.CATEGORY_ID)["repurchase_cycle_days"]
-        .astype(float)
-        .reindex(pd.Index(cats))
-        .to_numpy()
-    )
-    d = date_literal(as_of)
-    reg = con.execute(f"""
-        SELECT {C.USER_ID}, date_diff('day', CAST(min({C.REGISTERED_AT}) AS DATE), {d}) AS reg_age
-        FROM users GROUP BY 1""").df()
-    users = log.users.take(pa.array(present_users)).to_numpy(zero_copy_only=False)
-    reg_age = reg.set_index(C.USER_ID)["reg_age"].reindex(pd.Index(users)).fillna(0).to_numpy()
+    cycle = inputs.cycles.reindex(pd.Index(log.categories[cat_seen])).to_numpy()
+    # date_diff('day', registration date, t), 0 without one
+    reg_age = np.nan_to_num(t - inputs.registration_days[present_users], nan=0.0)
     first_age = (  # the user's earliest day over all categories
         np.maximum.reduceat(age, np.flatnonzero(new_user)).astype(float) if age.size else age * 1.0
     )
     start = np.minimum(float(age.max(initial=0)), np.maximum(first_age, reg_age))
-    return PairHistory(ui, ci, age, cycle, start), users
+    return PairHistory(ui, ci, age, cycle, start), present_users
+
+
+def renewal_by_position(
+    log: PurchaseDays, as_of: date, horizon_days: int, inputs: RenewalInputs
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """renewal_scores of the users with an order before t, and their positions in LOG."""
+    history, present = load_history(log, as_of, inputs)
+    return renewal_scores(history, horizon_days, present.size), present
+
+
+def align_renewal(
+    scored: tuple[pd.DataFrame, np.ndarray], log: PurchaseDays, positions: np.ndarray
+) -> np.ndarray:
+    """renewal_by_position's rows for the users at POSITIONS in LOG (-1 or unscored: NaN)."""
+    frame, present = scored
+    row_of = np.full(len(log.users) + 1, -1, dtype=np.int64)  # last slot: not in the log
+    row_of[present] = np.arange(present.size)
+    rows = row_of[np.where(positions >= 0, positions, len(log.users))]
+    values = np.full((rows.size, len(RENEWAL_COLUMNS)), np.nan)
+    hit = rows >= 0
+    values[hit] = frame.to_numpy()[rows[hit]]
+    return values
 
 
 def user_renewal(
@@ -272,9 +357,6 @@ def user_renewal(
     log: PurchaseDays,
 ) -> pd.DataFrame:
     """RENEWAL_COLUMNS aligned with USER_IDS (NaN for users without an order before t)."""
-    history, users = load_history(con, as_of, log)
-    frame = renewal_scores(history, horizon_days, users.size)
-    frame.index = pd.Index(users.astype(str))
-    out = frame.reindex(user_ids.astype(str).to_numpy())
-    out.index = user_ids.index
-    return out
+    scored = renewal_by_position(log, as_of, horizon_days, renewal_inputs(con, log))
+    values = align_renewal(scored, log, log.positions(user_ids))
+    return pd.DataFrame(values, index=user_ids.index, columns=list(RENEWAL_COLUMNS))
