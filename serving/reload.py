@@ -3,6 +3,8 @@
 Requests read `holder.current` once and keep that object, so a swap (one attribute assignment)
 never breaks an in-flight request. The check is cheap: champion versions from the registry and
 the newest offline feature file's mtime; the full rebuild runs only when one of them moved.
+After every load, `retire(current)` may free what the snapshots no longer live hold (the
+service deletes the folders of replaced mapped snapshots: serving.snapshot_store).
 """
 
 from __future__ import annotations
@@ -17,16 +19,32 @@ log = logging.getLogger(__name__)
 
 Marker = Callable[[], object]
 Loader = Callable[[], Snapshot]
+Retire = Callable[[Snapshot], object]
 
 
 class SnapshotHolder:
-    def __init__(self, loader: Loader, marker: Marker, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        loader: Loader,
+        marker: Marker,
+        interval_seconds: float,
+        retire: Retire | None = None,
+    ) -> None:
         self._loader, self._marker, self._interval = loader, marker, interval_seconds
+        self._retire = retire
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seen = marker()
         self.current: Snapshot = loader()
         self.reloads = 0
+        self._retired()
+
+    def _retired(self) -> None:
+        if self._retire is not None:
+            try:
+                self._retire(self.current)
+            except Exception:  # noqa: BLE001 - leftovers are retried after the next load
+                log.exception("could not free replaced snapshots")
 
     def check_now(self) -> bool:
         """Rebuild and swap when the marker moved; True when a new snapshot went live."""
@@ -40,6 +58,8 @@ class SnapshotHolder:
             self.current = fresh
             self.reloads += 1
             log.info("snapshot reloaded: %s", fresh.fingerprint)
+        del fresh  # unchanged: dropped here, so retire may free it
+        self._retired()
         return changed
 
     def _run(self) -> None:

@@ -6,6 +6,8 @@ Health: /livez /healthz (liveness), /readyz (snapshot loaded); metrics: /metrics
 /docs.json. With serving.api_key set, every other path needs `Authorization: Bearer <key>`.
 JSON POSTs to /push_lists are answered by serving.fastpath (same contract, less CPU per
 request) unless serving.fast_push_path is false.
+The snapshot is built by a child process and mapped from files (serving.snapshot_store), so a
+reload never holds two built snapshots in the worker's heap.
 """
 
 from __future__ import annotations
@@ -96,20 +98,24 @@ def _reply(answer: handlers.JsonAnswer) -> Any:
 )
 class GroupPush:
     def __init__(self) -> None:
-        from serving.loader import feature_marker, load_snapshot, safe_champion_versions
+        from serving.loader import feature_marker, safe_champion_versions
         from serving.reload import SnapshotHolder
+        from serving.snapshot_store import load_isolated, prune_snapshots
 
         self.settings = service_settings()
         _ACTIVE["settings"] = self.settings
         self.ws = resolve_workspace(None)
         ws, settings = self.ws, self.settings
         self.holder = SnapshotHolder(
-            loader=lambda: load_snapshot(ws, settings),
+            # built in a child process, arrays mapped from files: a reload's build never
+            # shares the worker's memory with the live snapshot (DESIGN.md section 9)
+            loader=lambda: load_isolated(ws, settings),
             marker=lambda: (
                 safe_champion_versions(ws.mlflow_tracking_uri),
                 feature_marker(ws, settings.features),
             ),
             interval_seconds=settings.serving.reload_interval_seconds,
+            retire=lambda current: prune_snapshots(ws, current),
         )
         self.holder.start()
         _ACTIVE["holder"] = self.holder
@@ -119,6 +125,9 @@ class GroupPush:
         if _ACTIVE.get("holder") is self.holder:
             del _ACTIVE["holder"]  # the fast path hands over to BentoML until the next start
         self.holder.stop()
+        from serving.snapshot_store import prune_snapshots
+
+        prune_snapshots(self.ws, None)  # this worker's folders (mappings stay readable)
 
     def __is_ready__(self) -> bool:
         return self.holder.current is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,8 @@ class Snapshot:
     group_target: np.ndarray  # int32 suggested active group for zombie groups (-1: none)
     data_as_of: date | None = None  # newest order date seen (for staleness), when known
     extra: Mapping[str, object] = field(default_factory=dict)
+    # folder whose files back the numeric arrays (serving.snapshot_store; None: in memory)
+    storage: Path | None = field(default=None, compare=False)
 
     @property
     def fingerprint(self) -> str:
