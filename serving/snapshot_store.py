@@ -21,7 +21,6 @@ import dataclasses
 import logging
 import os
 import pickle
-import resource
 import shutil
 import subprocess
 import sys
@@ -114,12 +113,13 @@ def open_snapshot(folder: Path) -> Snapshot:
 def _child_main() -> None:
     """The child's job: load the snapshot as the worker would, write it, exit.
     (workspace, settings, folder) come pickled on stdin."""
+    from features.stages import peak_rss_mib
     from serving.loader import load_snapshot
 
     logging.basicConfig(level=logging.WARNING)
     ws, settings, final = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
     save_snapshot(load_snapshot(ws, settings), Path(final))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    peak = peak_rss_mib() / 1024  # VmHWM: ru_maxrss would carry the worker's peak over exec
     sys.stderr.write(f"snapshot build process: peak RSS {peak:.2f} GiB\n")
 
 
