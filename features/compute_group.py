@@ -64,8 +64,7 @@ def compute_group_stats(
                count(*) FILTER (WHERE m.{C.ROLE} = 'koc') AS koc,
                min(m.{C.JOINED_AT}) AS first_join
         FROM m LEFT JOIN spend sp USING ({C.USER_ID}) GROUP BY 1),
-    first_order AS (SELECT {C.GROUP_ID}, min(ts) AS first_ts FROM ob
-                    WHERE {C.GROUP_ID} IS NOT NULL GROUP BY 1),
+    first_order AS (SELECT {C.GROUP_ID}, first_ts FROM group_first WHERE first_ts < {t}),
     cat_units AS (
         SELECT m.{C.GROUP_ID}, o.{C.CATEGORY_ID}, sum(o.quantity) AS units
         FROM m JOIN ob o USING ({C.USER_ID}) WHERE o.day >= {d} - 90 GROUP BY 1, 2

@@ -40,7 +40,8 @@ def compute_category_stats(
                    median({C.REPURCHASE_CYCLE_DAYS}) AS given_cycle
             FROM products
             WHERE {C.LAUNCHED_AT} IS NULL OR {C.LAUNCHED_AT} < {t}
-               OR {C.PRODUCT_ID} IN (SELECT {C.PRODUCT_ID} FROM ob)
+               OR {C.PRODUCT_ID} IN (SELECT {C.PRODUCT_ID} FROM product_first
+                                      WHERE first_ts < {t})
             GROUP BY 1),
         ucd AS (SELECT DISTINCT {C.USER_ID}, {C.CATEGORY_ID}, day FROM ob
                 WHERE {C.CATEGORY_ID} IN (SELECT {C.CATEGORY_ID} FROM cats

@@ -203,3 +203,37 @@ def test_repurchase_cycle_inferred_from_gaps_unless_given(
     assert cs.loc["rice", "repurchase_cycle_days"] == 60  # given beats the 2-day gap
     ps = rows_at(out["product_stats"], AS_OF, C.PRODUCT_ID)
     assert ps.loc["milk1", "repurchase_cycle_days"] == 7
+
+
+def test_first_orders_before_t_decide_products_and_group_age(
+    tmp_path: Path, tiny_settings: Settings
+) -> None:
+    """A product launched after t but already sold before t counts (its category exists), one
+    sold only after t does not; a group without a creation date dates from its first order
+    before t, and one whose orders all come after t has no age yet."""
+    orders = orders_frame(
+        [
+            ("u1", "early_sale", "2025-06-01", 1, 2.0),
+            ("u1", "p1", "2025-06-11", 1, 2.0),
+            ("u2", "p1", "2025-06-21", 1, 2.0),
+            ("u2", "late_sale", "2025-07-05", 1, 2.0),
+        ]
+    )
+    orders[C.GROUP_ID] = ["g1", "g1", "g2", "g3"]
+    products = pd.DataFrame(
+        {
+            C.PRODUCT_ID: ["early_sale", "p1", "late_sale"],
+            C.CATEGORY_ID: ["c_early", "c1", "c_late"],
+            C.LAUNCHED_AT: pd.to_datetime(["2025-08-01", "2025-01-01", "2025-08-01"], utc=True),
+        }
+    )
+    groups = pd.DataFrame({C.GROUP_ID: ["g1", "g2", "g3"], C.CREATED_AT: pd.NaT})
+    groups[C.CREATED_AT] = pd.to_datetime(groups[C.CREATED_AT], utc=True)
+    tables = {"orders": orders, "products": products, "groups": groups}
+    out = build_offline(tmp_path, tables, [AS_OF], tiny_settings)
+    cats = set(rows_at(out["category_stats"], AS_OF, C.CATEGORY_ID).index)
+    assert cats == {"c_early", "c1"}
+    gs = rows_at(out["group_stats"], AS_OF, C.GROUP_ID)
+    assert gs.loc["g1", "age_days"] == pytest.approx(30.0)  # from 2025-06-01
+    assert gs.loc["g2", "age_days"] == pytest.approx(10.0)  # from 2025-06-21
+    assert np.isnan(gs.loc["g3", "age_days"])  # its only order is after t
