@@ -92,56 +92,110 @@ def ramp_integral(a: np.ndarray, cycle: np.ndarray, center: float) -> np.ndarray
     return cycle / k * (softplus(k * (a / cycle - center)) - softplus(np.asarray(-k * center)))
 
 
+class _DayTable:
+    """A function of (category, whole days) tabulated once per centre: the per-row integrals
+    take whole-day arguments (ages, gaps, the horizon) and ~500 categories, so a lookup
+    replaces ~20M softplus evaluations with the very same float operations on ~400k
+    (category, day) points."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.width = values.shape[1]
+        self.flat = values.ravel()
+        self.dtype = np.dtype(np.int32 if self.flat.size < 2**31 else np.int64)
+
+    def base(self, cat: np.ndarray) -> np.ndarray:
+        """Offsets of CAT's rows (add the days, then `at`)."""
+        base = cat.astype(self.dtype)
+        base *= self.width
+        return base
+
+    def at(self, base: np.ndarray, days: np.ndarray) -> np.ndarray:
+        return self.flat.take(base + days)
+
+
+def _days(width: int) -> np.ndarray:
+    return np.arange(width, dtype=float)[None, :]
+
+
+def _ramp_table(cycle: np.ndarray, center: float, width: int) -> _DayTable:
+    """ramp_integral(a, cycle_c, center) for a = 0 .. width - 1 (rows of unknown cycles: 1)."""
+    cyc = np.where(np.isfinite(cycle) & (cycle > 0), cycle, 1.0)[:, None]
+    return _DayTable(ramp_integral(_days(width), cyc, center))
+
+
+def _log_ramp_table(cycle: np.ndarray, center: float, width: int) -> _DayTable:
+    """log g(gap / cycle_c) = -softplus(-K (gap / cycle_c - m)) for gap = 0 .. width - 1."""
+    cyc = np.where(np.isfinite(cycle) & (cycle > 0), cycle, 1.0)[:, None]
+    return _DayTable(-softplus(-STEEPNESS * (_days(width) / cyc - center)))
+
+
 def _pairs(h: PairHistory) -> tuple[np.ndarray, np.ndarray]:
-    """(start index of each pair, pair id per row)."""
-    new = np.ones(h.user.size, dtype=bool)
-    new[1:] = (h.user[1:] != h.user[:-1]) | (h.cat[1:] != h.cat[:-1])
-    starts = np.flatnonzero(new)
-    pid = np.cumsum(new, dtype=np.int32)  # int32: half the memory of the default int64
-    pid -= 1
-    return starts, pid
+    """(start index of each pair, per row: the next row is in the same pair)."""
+    same = np.empty(h.user.size, dtype=bool)
+    np.equal(h.user[1:], h.user[:-1], out=same[:-1])
+    same[:-1] &= h.cat[1:] == h.cat[:-1]
+    same[-1:] = False
+    new = np.empty_like(same)
+    new[:1] = True
+    np.logical_not(same[:-1], out=new[1:])
+    return np.flatnonzero(new), same
+
+
+def _spans(age: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """Whole days per row from its purchase to the next one in the pair, or to t (its age)
+    for the pair's last."""
+    span = age.copy()
+    span[:-1] -= age[1:] * same[:-1]
+    return span
 
 
 @dataclass(frozen=True)
 class _Stretches:
     """Per row of a PairHistory: the stretch from its purchase to the next one in the pair (or
     to t for the pair's last), and the ramp integral over it (shared by the exposure and the
-    recent-pace check: the integral is the costly part, so it is computed once)."""
+    recent-pace check)."""
 
-    cyc: np.ndarray  # the row's category cycle
+    base: np.ndarray  # the row's offset in the day tables (its category)
     same: np.ndarray  # the next row is in the same pair
-    gap: np.ndarray  # days to the next purchase in the pair (0 for the pair's last)
-    span: np.ndarray  # gap, or the censored age for the pair's last
+    span: np.ndarray  # whole days to the next purchase, or the censored age for the pair's last
     ramp: np.ndarray  # ramp_integral(span)
 
 
-def _stretches(h: PairHistory, pid: np.ndarray, center: float) -> _Stretches:
-    cyc = h.cycle[h.cat]
-    same = np.zeros(h.age.size, dtype=bool)
-    same[:-1] = pid[1:] == pid[:-1]
-    gap = np.where(same, h.age - np.roll(h.age, -1), 0).astype(float)  # days to the next purchase
-    span = np.where(same, gap, h.age.astype(float))  # the censored stretch up to t for the last
-    return _Stretches(cyc, same, gap, span, ramp_integral(span, cyc, center))
+def _stretches(h: PairHistory, same: np.ndarray, ramp: _DayTable) -> _Stretches:
+    base = ramp.base(h.cat)
+    span = _spans(h.age, same)
+    return _Stretches(base, same, span, ramp.at(base, span))
+
+
+def _exposure(h: PairHistory, starts: np.ndarray, ramp: np.ndarray) -> np.ndarray:
+    """Per pair: exposure E (ramp-weighted days). Before the first purchase in the category
+    the age is unknown: those days count in full."""
+    expo = np.add.reduceat(ramp, starts)
+    expo += np.maximum(h.start[h.user[starts]] - h.age[starts], 0.0)
+    return expo
 
 
 def _events_exposure(
     h: PairHistory,
     starts: np.ndarray,
-    pid: np.ndarray,
+    same: np.ndarray,
     center: float,
-    st: _Stretches | None = None,
+    span: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pair: purchases n, exposure E (ramp-weighted days), sum log g at the repeats.
+    """Per pair: purchases n, exposure E (_exposure), sum log g at the repeats.
+    SPAN: _spans(h.age, same) when the caller has it (for `same` rows it is the gap)."""
+    span = _spans(h.age, same) if span is None else span
+    width = int(h.age.max()) + 1
+    ramp = _ramp_table(h.cycle, center, width)
+    base = ramp.base(h.cat)
+    expo = _exposure(h, starts, ramp.at(base, span))
+    logg = np.where(same, _log_ramp_table(h.cycle, center, width).at(base, span), 0.0)
+    return _counts(starts, h.age.size), expo, np.add.reduceat(logg, starts)
 
-    Before the first purchase in the category the age is unknown: those days count in full.
-    ST: _stretches(h, pid, center) when the caller has it."""
-    st = st or _stretches(h, pid, center)
-    expo = np.add.reduceat(st.ramp, starts)
-    expo += np.maximum(h.start[h.user[starts]] - h.age[starts], 0.0)
-    x = st.gap / st.cyc
-    logg = np.where(st.same, -softplus(-STEEPNESS * (x - center)), 0.0)
-    n = np.diff(np.r_[starts, h.age.size]).astype(float)
-    return n, expo, np.add.reduceat(logg, starts)
+
+def _counts(starts: np.ndarray, size: int) -> np.ndarray:
+    """Purchases n per pair."""
+    return np.diff(np.r_[starts, size]).astype(float)
 
 
 def _prior_rate(
@@ -164,35 +218,33 @@ def _prior_rate(
 def _recent_expected(
     h: PairHistory,
     starts: np.ndarray,
-    pid: np.ndarray,
-    center: float,
     lam: np.ndarray,
-    st: _Stretches | None = None,
+    st: _Stretches,
+    ramp: _DayTable,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per pair: purchases in the last RECENT_DAYS before t and the model's expected count there
     (each inter-purchase stretch integrated over its part inside the window).
 
     A stretch wholly before the window contributes ramp(span) - ramp(span) = 0 and one wholly
     inside it ramp(span) - ramp(0) = ramp(span) (both exact in floating point), so the second
-    integral is evaluated only for the stretches the window boundary cuts."""
-    st = st or _stretches(h, pid, center)
-    age = h.age.astype(float)
-    lo = age - RECENT_DAYS  # days after the purchase; in place: it runs beside the user SQL
-    np.maximum(lo, 0.0, out=lo)
+    integral is looked up only for the stretches the window boundary cuts."""
+    lo = h.age - RECENT_DAYS  # whole days after the purchase
+    np.maximum(lo, 0, out=lo)
     np.minimum(lo, st.span, out=lo)
     part = np.where(lo >= st.span, 0.0, st.ramp)
-    cut = np.flatnonzero((lo > 0.0) & (lo < st.span))
-    part[cut] = st.ramp[cut] - ramp_integral(lo[cut], st.cyc[cut], center)
+    cut = np.flatnonzero((lo > 0) & (lo < st.span))
+    part[cut] = st.ramp[cut] - ramp.at(st.base[cut], lo[cut])
     del lo
-    first = age[starts]
+    first = h.age[starts]
     pre = np.maximum(np.minimum(h.start[h.user[starts]], RECENT_DAYS) - first, 0.0)
     expected = lam * (np.add.reduceat(part, starts) + pre)
-    got = np.add.reduceat((age <= RECENT_DAYS).astype(float), starts)
+    got = np.add.reduceat((h.age <= RECENT_DAYS).astype(float), starts)
     return got, expected
 
 
-def fit_renewal(h: PairHistory, seed: int = 0) -> tuple[float, float]:
-    """(ramp centre, prior strength) maximising the gamma-Poisson marginal likelihood."""
+def _fit_grid(h: PairHistory, seed: int) -> np.ndarray:
+    """Gamma-Poisson marginal log-likelihood per (CENTERS, ALPHAS) candidate, on a seeded
+    sample of FIT_USERS users."""
     from scipy.special import gammaln
 
     n_users = int(h.user.max()) + 1
@@ -201,62 +253,78 @@ def fit_renewal(h: PairHistory, seed: int = 0) -> tuple[float, float]:
         keep[np.random.default_rng(seed).choice(n_users, FIT_USERS, replace=False)] = True
         mask = keep[h.user]
         h = PairHistory(h.user[mask], h.cat[mask], h.age[mask], h.cycle, h.start)
-    starts, pid = _pairs(h)
+    starts, same = _pairs(h)
     pair_cat, pair_user = h.cat[starts], h.user[starts]
-    best, best_ll = (CENTERS[2], ALPHAS[2]), -np.inf
-    for center in CENTERS:
-        n, expo, logg = _events_exposure(h, starts, pid, center)
+    span = _spans(h.age, same)
+    n = _counts(starts, h.age.size)
+    terms = [gammaln(alpha + n) - gammaln(alpha) for alpha in ALPHAS]  # centre-free
+    ll = np.empty((len(CENTERS), len(ALPHAS)))
+    for i, center in enumerate(CENTERS):
+        n, expo, logg = _events_exposure(h, starts, same, center, span)
         lam0 = _prior_rate(n, expo, pair_cat, pair_user, h.cycle.size)
-        for alpha in ALPHAS:
+        for j, alpha in enumerate(ALPHAS):
             beta = alpha / lam0
-            ll = (
-                gammaln(alpha + n)
-                - gammaln(alpha)
-                + alpha * np.log(beta / (beta + expo))
-                - n * np.log(beta + expo)
-                + logg
+            ll[i, j] = (
+                terms[j] + alpha * np.log(beta / (beta + expo)) - n * np.log(beta + expo) + logg
             ).sum()
-            if ll > best_ll:
-                best, best_ll = (center, alpha), ll
+    return ll
+
+
+def fit_renewal(h: PairHistory, seed: int = 0) -> tuple[float, float]:
+    """(ramp centre, prior strength) maximising the gamma-Poisson marginal likelihood (the
+    first of equals in grid order; the middle candidate if none is finite)."""
+    ll = _fit_grid(h, seed)
+    best, best_ll = (CENTERS[2], ALPHAS[2]), -np.inf
+    for i, center in enumerate(CENTERS):
+        for j, alpha in enumerate(ALPHAS):
+            if ll[i, j] > best_ll:
+                best, best_ll = (center, alpha), ll[i, j]
     return best
 
 
 def renewal_scores(h: PairHistory, horizon_days: int, n_users: int, seed: int = 0) -> pd.DataFrame:
-    """RENEWAL_COLUMNS for user indices 0..n_users-1 (NaN for users without a usable pair)."""
-    row_cycle = h.cycle[h.cat]
-    known = np.isfinite(row_cycle) & (row_cycle > 0)
-    h = PairHistory(h.user[known], h.cat[known], h.age[known], h.cycle, h.start)
+    """RENEWAL_COLUMNS for user indices 0..n_users-1 (NaN for users without a usable pair).
+    Ages are whole days; HORIZON_DAYS >= 0."""
+    if horizon_days < 0:
+        raise ValueError(f"horizon_days must be >= 0, got {horizon_days}")
+    known = (np.isfinite(h.cycle) & (h.cycle > 0))[h.cat]
+    if not known.all():
+        h = PairHistory(h.user[known], h.cat[known], h.age[known], h.cycle, h.start)
+    del known
     out = pd.DataFrame(np.nan, index=np.arange(n_users), columns=list(RENEWAL_COLUMNS))
     if h.user.size == 0:
         return out
     center, alpha = fit_renewal(h, seed)
-    starts, pid = _pairs(h)
-    st = _stretches(h, pid, center)
-    n, expo, _ = _events_exposure(h, starts, pid, center, st)
+    starts, same = _pairs(h)
+    table = _ramp_table(h.cycle, center, int(h.age.max()) + horizon_days + 1)
+    st = _stretches(h, same, table)
+    n = _counts(starts, h.age.size)
+    expo = _exposure(h, starts, st.ramp)
     pair_cat, pair_user = h.cat[starts], h.user[starts]
     lam0 = _prior_rate(n, expo, pair_cat, pair_user, h.cycle.size)
     lam = (alpha + n) / (alpha / lam0 + expo)
     ends = np.r_[starts[1:], h.age.size] - 1
-    age = h.age[ends].astype(float)  # days since the last purchase in the category
-    cyc = h.cycle[pair_cat]
-    ramp_age = ramp_integral(age, cyc, center)
-    due = lam * (ramp_integral(age + horizon_days, cyc, center) - ramp_age)
-    recency = np.full(n_users, np.inf)
-    np.minimum.at(recency, pair_user, age)
-    quiet = age - recency[pair_user]  # age of the category at the user's last order
-    silent = lam * (ramp_age - ramp_integral(quiet, cyc, center))
-    seen = np.bincount(pair_user, minlength=n_users) > 0
+    age = h.age[ends]  # whole days since the last purchase in the category
+    base = st.base[ends]
+    ramp_age = st.ramp[ends]  # the last row's stretch is its age
+    due = lam * (table.at(base, age + horizon_days) - ramp_age)
+    users = np.flatnonzero(np.r_[True, pair_user[1:] != pair_user[:-1]])  # pairs by user
+    seen = np.zeros(n_users, dtype=bool)
+    seen[pair_user[users]] = True
+    recency = np.minimum.reduceat(age, users)
+    quiet = age - np.repeat(recency, np.diff(np.r_[users, age.size]))  # at the last order
+    silent = lam * (ramp_age - table.at(base, quiet))
     exp_h = np.bincount(pair_user, due, n_users)
     s = np.bincount(pair_user, silent, n_users)
     p_cat = -np.expm1(-due)
     max_p = np.zeros(n_users)
-    np.maximum.at(max_p, pair_user, p_cat)
+    max_p[pair_user[users]] = np.maximum(np.maximum.reduceat(p_cat, users), 0.0)
     p_order = -np.expm1(-exp_h)
     with np.errstate(divide="ignore", invalid="ignore"):
         stopped = np.where(s > 1e-9, -np.expm1(-s) / s, 1.0)  # mean of exp(-S u), u ~ U(0, 1)
     alive = (1 - PRIOR_STOP) * np.exp(-s)
     p_alive = alive / (alive + PRIOR_STOP * stopped)
-    got, expected = _recent_expected(h, starts, pid, center, lam, st)
+    got, expected = _recent_expected(h, starts, lam, st, table)
     del st
     ratio = (np.bincount(pair_user, got, n_users) + RECENT_PRIOR) / (
         np.bincount(pair_user, expected, n_users) + RECENT_PRIOR

@@ -23,6 +23,7 @@ from features import compute_renewal as R
 from features.compute_inputs import connect, load_inputs, prepare_as_of
 from features.compute_product import compute_category_stats
 from features.interest_inputs import EPOCH, load_purchase_days
+from tests.features import renewal_reference as REF
 from tests.features.feature_data import (
     AS_OF,
     build_offline,
@@ -117,7 +118,7 @@ def _old_renewal_scores(h: R.PairHistory, horizon_days: int, n_users: int) -> pd
     h = R.PairHistory(h.user[known], h.cat[known], h.age[known], h.cycle, h.start)
     out = pd.DataFrame(np.nan, index=np.arange(n_users), columns=list(R.RENEWAL_COLUMNS))
     center, alpha = R.fit_renewal(h, 0)
-    starts, pid = R._pairs(h)
+    starts, pid = REF._pairs(h)  # (pair starts, pair id per row)
     n, expo, _ = _old_events_exposure(h, starts, pid, center)
     pair_cat, pair_user = h.cat[starts], h.user[starts]
     lam0 = R._prior_rate(n, expo, pair_cat, pair_user, h.cycle.size)
