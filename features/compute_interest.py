@@ -30,7 +30,8 @@ from configs import columns as C
 from configs.settings import FeatureSettings
 from features.interest_inputs import PurchaseDays, RunStats, load_purchase_days, run_stats
 
-USER_BLOCK = 65_536  # users per spreading block: local row numbers fit in uint16
+USER_BLOCK = 65_536  # most users per spreading block: local row numbers fit in uint16
+BLOCK_CELLS = 1 << 19  # users x categories per block: dense float64 grids of 4 MiB (cache)
 NEIGHBOR_ID = "neighbor_id"
 SIMILARITY = "similarity"
 
@@ -104,49 +105,170 @@ def _scale_rows(m: sp.csr_matrix) -> sp.csr_matrix:
     return m
 
 
+def _co_buyers(users: np.ndarray, cats: np.ndarray, n_users: int, n_cat: int) -> np.ndarray:
+    """Dense categories x categories counts of users who bought both (diagonal: buyers) of
+    the distinct (user, category) pairs. Few categories: popcounts of per-category user
+    bitsets (~8x faster than the sparse X^T X); many: the sparse product. Both are exact."""
+    words = (n_users + 63) // 64
+    per_user = np.bincount(users, minlength=n_users).astype(np.int64)
+    if n_cat * (n_cat + 1) // 2 * words > 8 * int((per_user**2).sum()):
+        x = sp.csr_matrix((np.ones(len(users)), (users, cats)), shape=(n_users, n_cat))
+        return np.asarray((x.T @ x).toarray(), dtype=np.float64)
+    # 32-bit halves built by one bincount of distinct powers of two (exact in float64)
+    halves = np.bincount(
+        cats * 2 * words + (users >> 5),
+        weights=np.ldexp(1.0, (users & 31).astype(np.int32)),
+        minlength=n_cat * 2 * words,
+    )
+    bits = halves.astype(np.uint32).view(np.uint64).reshape(n_cat, words)
+    gram = np.empty((n_cat, n_cat))
+    for a in range(n_cat):
+        gram[a, a:] = np.bitwise_count(bits[a] & bits[a:]).sum(axis=1)
+        gram[a:, a] = gram[a, a:]
+    return gram
+
+
 def category_similarity(stats: RunStats, log: PurchaseDays, cfg: FeatureSettings) -> Similarity:
     """Cosine similarity of categories over who bought them in the last 180 days."""
     n_cat = len(log.categories)
     recent = stats.runs[stats.counts_180d > 0]
-    u, c = log.run_user[recent], log.run_cat[recent]
-    x = sp.csr_matrix((np.ones(len(u)), (u, c)), shape=(len(log.users), n_cat))
-    gram = _canonical(x.T @ x).tocoo()
-    buyers = np.asarray(x.sum(axis=0)).ravel()
-    off_diag = (gram.row != gram.col) & (gram.data >= cfg.similarity_min_users)
-    rows, cols = gram.row[off_diag], gram.col[off_diag]
-    cos = gram.data[off_diag] / np.sqrt(buyers[rows] * buyers[cols])
+    gram = _co_buyers(log.run_user[recent], log.run_cat[recent], len(log.users), n_cat)
+    buyers = np.diag(gram).copy()
+    linked = gram >= cfg.similarity_min_users
+    np.fill_diagonal(linked, False)
+    rows, cols = np.nonzero(linked)  # (row, col) order, as the canonical sparse gram's
+    cos = gram[rows, cols] / np.sqrt(buyers[rows] * buyers[cols])
     raw = _canonical(sp.coo_matrix((cos, (rows, cols)), shape=(n_cat, n_cat)))
     raw.data[~_top_k_mask(raw, cfg.similarity_top_k)] = 0.0
     raw.eliminate_zeros()
     return Similarity(log.categories, raw, _scale_rows(raw.copy()))
 
 
-def _ones(m: sp.csr_matrix) -> sp.csr_matrix:
-    return sp.csr_matrix((np.ones(len(m.data)), m.indices, m.indptr), shape=m.shape)
+def _inverse_row_sums(data: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """1 / row sum (0 for empty rows) of CSR-ordered DATA with COUNTS entries per row, summed
+    as scipy's csr sum(axis=1) does (add.reduceat), so scaled values match _scale_rows."""
+    sums = np.zeros(len(counts))
+    nonempty = np.flatnonzero(counts)
+    if len(nonempty):
+        starts = (np.cumsum(counts) - counts)[nonempty]
+        sums[nonempty] = np.add.reduceat(data, starts)
+    return np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
+
+
+def _row_grid(
+    values: np.ndarray, cells: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(grid, keys, entries per row) for ordering the entries at flat CELLS (row-major) of a
+    SHAPE grid by (value desc, column) in _row_order's float32 precision: each row's keys
+    (inverted float32 bits | position in the row, which orders as the column does) packed
+    left in a dense row as wide as the widest, the largest key after them. None where
+    _row_order takes its float64 path (negative values, wide)."""
+    n_rows, n_cat = shape
+    if n_cat >= 2**16 or (len(values) and values.min() < 0):
+        return None
+    rows = cells // n_cat
+    counts = np.bincount(rows, minlength=n_rows)
+    pos = np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]
+    bits = (values + 0.0).astype(np.float32).view(np.uint32)
+    keys = ((~bits).astype(np.uint64) << np.uint64(16)) | pos.astype(np.uint64)
+    width = int(counts.max()) if len(counts) else 0
+    grid = np.full((n_rows, width), np.iinfo(np.uint64).max, dtype=np.uint64)
+    grid[rows, pos] = keys
+    return grid, keys, counts
+
+
+def _canonical_rows(cells: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    rows, cols = np.divmod(cells, shape[1])
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=shape[0]))])
+    return sp.csr_matrix((values, cols, indptr), shape=shape)
+
+
+def _top_n_mask(
+    cells: np.ndarray, values: np.ndarray, shape: tuple[int, int], top_n: int
+) -> np.ndarray:
+    """_top_k_mask over the entries at flat CELLS (row-major order) of a SHAPE grid: one
+    partition of each dense row instead of a sort of all entries."""
+    got = _row_grid(values, cells, shape)
+    if got is None:
+        return _top_k_mask(_canonical_rows(cells, values, shape), top_n)
+    grid, keys, _ = got
+    if grid.shape[1] <= top_n:
+        return np.ones(len(cells), dtype=bool)
+    nth = np.partition(grid, top_n - 1, axis=1)[:, top_n - 1]
+    return keys <= nth[cells // shape[1]]
+
+
+def _sorted_rows(
+    cells: np.ndarray, scores: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(entry order, float32 scores in that order) of the entries at flat CELLS (row-major)
+    in _row_order's output order: a sort of each dense row of keys."""
+    got = _row_grid(scores, cells, shape)
+    if got is None:
+        m = _canonical_rows(cells, scores, shape)
+        final = _row_order(_csr_rows(m), scores, m.indices)
+        return final, scores[final].astype(np.float32)
+    grid, _, counts = got
+    ranked = np.sort(grid, axis=1)[np.arange(grid.shape[1]) < counts[:, None]]
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    final = starts + (ranked & np.uint64(0xFFFF)).astype(np.int64)
+    return final, (~(ranked >> np.uint64(16))).astype(np.uint32).view(np.float32)
 
 
 def _spread_block(
-    ints: sp.csr_matrix, runs: sp.csr_matrix, sim: sp.csr_matrix, w: float, top_n: int
+    ints: sp.csr_matrix, first_run: int, sim: sp.csr_matrix, w: float, top_n: int
 ) -> tuple[np.ndarray, ...]:
-    """(row, col, score, run position or -1) of every bought entry plus the top_n spread-only
-    ones per row, scores summing to 1 per row, in output order (row, score desc, col).
-    RUNS has the pattern of INTS with data = position in the RunStats + 1."""
-    total = _scale_rows(_canonical((1.0 - w) * ints + w * (ints @ sim)))
-    bought = _canonical(total.multiply(_ones(ints)))  # pattern: bought and in total
-    bought_run = _canonical(runs.multiply(_ones(total)))  # same pattern, same entry order
-    extra = _canonical(total - bought)  # spread-only entries (exact zeros dropped)
-    extra.data[~_top_k_mask(extra, top_n)] = 0.0
-    extra.eliminate_zeros()
-    rows = np.concatenate([_csr_rows(bought), _csr_rows(extra)])
-    cols = np.concatenate([bought.indices, extra.indices]).astype(np.int64)
-    scores = np.concatenate([bought.data, extra.data])
-    run = np.concatenate([bought_run.data - 1, np.full(len(extra.data), -1.0)]).astype(np.int64)
-    by_key = np.argsort(rows * ints.shape[1] + cols, kind="stable")  # merges two sorted runs
-    rows, cols, scores, run = rows[by_key], cols[by_key], scores[by_key], run[by_key]
-    kept = np.bincount(rows, weights=scores, minlength=ints.shape[0])  # renormalise what's kept
+    """(col, float32 score, run position or -1) of every bought entry plus the top_n
+    spread-only ones per row, scores summing to 1 per row, in output order (row, score desc,
+    col), and the entries per row. INTS (canonical) holds runs first_run, first_run + 1, ...
+
+    The block is laid out densely (rows x categories, a few MiB) so the (row, column) order
+    of the sparse result comes from one flatnonzero instead of sorting sparse sums; every
+    value goes through the same float operations as the sparse formulation
+    (((1 - w) I + w I @ S) row-normalised; bought = the pattern of I; the top_n spread-only
+    entries; renormalised), so the output is bit-identical to it."""
+    n_rows, n_cat = ints.shape
+    own = _csr_rows(ints) * n_cat + ints.indices
+    spread = ints @ sim  # scipy's product: the same sums in the same order
+    total = np.zeros(n_rows * n_cat)
+    total[_csr_rows(spread) * n_cat + spread.indices] = spread.data * w
+    total[own] += ints.data * (1.0 - w)  # (1 - w) I + w I @ S, 0 where neither has an entry
+    cells = np.flatnonzero(total != 0)  # (row, col) order
+    rows = cells // n_cat
+    values = total[cells]
+    del total
+    values *= _inverse_row_sums(values, np.bincount(rows, minlength=n_rows))[rows]
+    mark = np.zeros(n_rows * n_cat, dtype=bool)
+    mark[own] = True
+    bought = mark[cells]
+    live = values != 0
+    extra = np.flatnonzero(~bought & live)
+    bought &= live
+    keep = bought.copy()
+    keep[extra[_top_n_mask(cells[extra], values[extra], (n_rows, n_cat), top_n)]] = True
+    run = np.full(len(cells), -1, dtype=np.int32)
+    if bought.sum() == len(own):  # every entry of ints survives (w < 1): entry order
+        run[bought] = np.arange(first_run, first_run + len(own))
+    else:
+        run[bought] = first_run + np.searchsorted(own, cells[bought])
+    cells, rows, scores, run = cells[keep], rows[keep], values[keep], run[keep]
+    kept = np.bincount(rows, weights=scores, minlength=n_rows)  # renormalise what's kept
     scores = scores / np.where(kept > 0, kept, 1.0)[rows]
-    final = _row_order(rows, scores, cols)
-    return rows[final], cols[final], scores[final], run[final]
+    final, scores32 = _sorted_rows(cells, scores, (n_rows, n_cat))
+    return (
+        cells[final] - rows[final] * n_cat,
+        scores32,
+        run[final],
+        np.bincount(rows, minlength=n_rows),
+    )
+
+
+STAT_COLUMNS = {  # user_interest column: (RunStats field, value at spread-only entries)
+    "decayed_scores": ("decayed", 0.0),
+    "last_days": ("last_days", -1.0),
+    "counts_30d": ("counts_30d", 0.0),
+    "counts_180d": ("counts_180d", 0.0),
+}
 
 
 def compute_user_interest(
@@ -165,58 +287,56 @@ def compute_user_interest(
         stats = run_stats(log, as_of, cfg.half_life_days)
     sim = category_similarity(stats, log, cfg)
     n_users, n_cat = len(log.users), len(log.categories)
-    users = log.run_user[stats.runs]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n_users))])
+    per_user = np.bincount(log.run_user[stats.runs], minlength=n_users)
+    indptr = np.concatenate([[0], np.cumsum(per_user)])
     cats = log.run_cat[stats.runs]
     ints = _scale_rows(sp.csr_matrix((stats.decayed, cats, indptr), shape=(n_users, n_cat)))
-    runs = sp.csr_matrix(
-        (np.arange(1, len(users) + 1, dtype=np.float64), cats, indptr), shape=(n_users, n_cat)
-    )
-    parts = []
-    for start in range(0, n_users, USER_BLOCK):
-        block = slice(start, start + USER_BLOCK)
-        r, c, s, run = _spread_block(
-            ints[block], runs[block], sim.spread, cfg.spread_weight, cfg.interest_top_n
+    present = np.flatnonzero(per_user)
+    # output columns filled block by block; the bound is never exceeded and pages past
+    # the entries written are never touched
+    bound = len(cats) + min(cfg.interest_top_n, n_cat) * len(present)
+    cols = np.empty(bound, dtype=np.int32)
+    scores = np.empty(bound, dtype=np.float32)
+    aligned = {name: np.empty(bound, dtype=np.float32) for name in STAT_COLUMNS}
+    # each run's value as float32 (the same as casting per entry)
+    by_run = {name: getattr(stats, f).astype(np.float32) for name, (f, _) in STAT_COLUMNS.items()}
+    counts = np.zeros(n_users, dtype=np.int64)
+    step = max(1, min(USER_BLOCK, BLOCK_CELLS // max(n_cat, 1)))
+    end = 0
+    for start in range(0, n_users, step):
+        stop = min(start + step, n_users)
+        lo, hi = indptr[start], indptr[stop]
+        block = sp.csr_matrix(
+            (ints.data[lo:hi], ints.indices[lo:hi], indptr[start : stop + 1] - lo),
+            shape=(stop - start, n_cat),
         )
-        # compact dtypes while the blocks accumulate (half the memory of int64/float64); the
-        # scores are final here and stored as float32
-        parts.append(
-            (
-                (r + start).astype(np.int32),
-                c.astype(np.int32),
-                s.astype(np.float32),
-                run.astype(np.int32),
-            )
+        c, s, run, counts[start:stop] = _spread_block(
+            block, lo, sim.spread, cfg.spread_weight, cfg.interest_top_n
         )
-    rows, cols, scores, run = (np.concatenate([p[i] for p in parts]) for i in range(4))
-    present = np.flatnonzero(np.bincount(users, minlength=n_users))
-    return _to_arrow(log, present, rows, cols, scores, run, stats), sim
+        at = slice(end, end + len(c))
+        end += len(c)
+        cols[at], scores[at] = c, s
+        local = np.where(run >= 0, run - lo, hi - lo)  # the block's runs, then MISSING
+        for name, values in by_run.items():
+            block_values = np.append(values[lo:hi], np.float32(STAT_COLUMNS[name][1]))
+            np.take(block_values, local, out=aligned[name][at], mode="clip")  # (unbuffered)
+    entries = {name: values[:end] for name, values in aligned.items()}
+    return _to_arrow(log, present, counts[present], cols[:end], scores[:end], entries), sim
 
 
 def _to_arrow(
     log: PurchaseDays,
     present: np.ndarray,
-    rows: np.ndarray,
+    counts: np.ndarray,
     cols: np.ndarray,
     scores: np.ndarray,
-    run: np.ndarray,
-    stats: RunStats,
+    aligned: dict[str, np.ndarray],
 ) -> pa.Table:
-    """One list row per user in PRESENT from entries already in output order."""
-    counts = np.bincount(rows, minlength=len(log.users))[present]
+    """One list row per user in PRESENT (COUNTS entries each) from entries in output order."""
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-    hit = np.flatnonzero(run >= 0)
-    at = run[hit]
 
     def lists(values: np.ndarray | pa.Array) -> pa.ListArray:
         return pa.ListArray.from_arrays(offsets, values)
-
-    def aligned(values: np.ndarray, missing: float) -> pa.ListArray:
-        """The run's value at bought entries, MISSING at spread-only ones, as float32 (cast
-        per run, then scattered: the same values as casting per entry, in a third the time)."""
-        out = np.full(len(run), missing, dtype=np.float32)
-        out[hit] = values.astype(np.float32)[at]
-        return lists(pa.array(out))
 
     return pa.table(
         {
@@ -224,10 +344,7 @@ def _to_arrow(
             "interest_categories": lists(
                 pa.array(log.categories, pa.string()).take(pa.array(cols))
             ),
-            "interest_scores": lists(pa.array(scores.astype(np.float32))),
-            "decayed_scores": aligned(stats.decayed, 0.0),
-            "last_days": aligned(stats.last_days, -1.0),
-            "counts_30d": aligned(stats.counts_30d, 0.0),
-            "counts_180d": aligned(stats.counts_180d, 0.0),
+            "interest_scores": lists(pa.array(scores)),
+            **{name: lists(pa.array(values)) for name, values in aligned.items()},
         }
     )

@@ -108,23 +108,40 @@ def load_purchase_days(con: duckdb.DuckDBPyConnection, half_life_days: float) ->
 
 def run_stats(log: PurchaseDays, as_of: date, half_life_days: float) -> RunStats:
     """Decayed units, days since the last order day, order days in 30 / 180 days, per run
-    with an order before AS_OF; runs in (user, category) order."""
+    with an order before AS_OF; runs in (user, category) order.
+
+    Everything that depends on the day alone is looked up in a table per calendar day: the
+    decay factor (0 from t on) and the three counts packed into one float (exact integers),
+    so two bincounts over the rows do it all. A run's days are sorted, so its days before t
+    are a prefix and the decayed sum only adds +0.0 after the run's last term: the same
+    float sum as over the prefix alone."""
     t = (as_of - EPOCH).days
-    before = log.day < t  # within each run a prefix: its days are sorted
-    run, day = log.run[before], log.day[before]
     n_runs = len(log.run_start)
-    n = np.bincount(run, minlength=n_runs)
+    day = log.day
+    first = int(day.min()) if len(day) else t
+    span = np.arange(first, max(int(day.max()) if len(day) else t, t) + 1)
+    offset = day - first
+    before = span < t
+    factor = np.exp2((span - t) / float(half_life_days))
+    factor[~before] = 0.0
+    units = np.take(factor, offset, mode="clip")  # (offset is in range; clip: unbuffered)
+    np.multiply(units, log.w, out=units)
+    decayed = np.bincount(log.run, weights=units, minlength=n_runs)
+    # per day: 1 (before t) + 2^17 (within 180 days) + 2^34 (within 30 days); a run has one
+    # row per day, so each count is below 2^17 for any span under 359 years
+    code = before * (1.0 + (span >= t - 180) * 2.0**17 + (span >= t - 30) * 2.0**34)
+    np.take(code, offset, out=units, mode="clip")
+    packed = np.bincount(log.run, weights=units, minlength=n_runs).astype(np.int64)
+    del units
+    n = packed & (2**17 - 1)
     runs = np.flatnonzero(n)
-    decay = np.exp2(-(t - day) / float(half_life_days))
-
-    def total(weights: np.ndarray) -> np.ndarray:
-        return np.bincount(run, weights=weights, minlength=n_runs)[runs]
-
-    last_day = log.day[log.run_start[runs] + n[runs] - 1]
+    pick = slice(None) if len(runs) == n_runs else runs  # usually every run: no gathers
+    packed, decayed = packed[pick], decayed[pick]
+    last_day = day[log.run_start[pick] + n[pick] - 1]
     return RunStats(
         runs=runs,
-        decayed=total(log.w[before] * decay),
+        decayed=decayed,
         last_days=(t - last_day).astype(np.float64),
-        counts_30d=total((day >= t - 30).astype(np.float64)),
-        counts_180d=total((day >= t - 180).astype(np.float64)),
+        counts_30d=(packed >> 34).astype(np.float64),
+        counts_180d=((packed >> 17) & (2**17 - 1)).astype(np.float64),
     )
