@@ -41,6 +41,8 @@ FEATURE_CODE = (
     "derived.py",
     "group_momentum.py",
     "offline_tables.py",
+    "user_lines.py",
+    "user_activity_np.py",
 )
 
 
