@@ -49,6 +49,11 @@ from features.stages import Stages, peak_rss_mib
 from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
 from features.write_behind import WriteBehind
 
+# the per-user tables: encoding one date's file takes seconds (user_interest ~4 s on the large
+# preset), so WriteBehind does it while the next stages compute; the per-category, -product and
+# -group tables take milliseconds and are written in place
+BEHIND = frozenset({USER_ACTIVITY.name, USER_INTEREST.name})
+
 
 @contextmanager
 def _progress(show: bool, total: int, label: str) -> Iterator[Callable[[str], None]]:
@@ -82,8 +87,12 @@ def _compute_date(
     cfg = settings.features
 
     def put(table: FeatureTable, rows: pd.DataFrame | pa.Table) -> None:
-        with timer("write"):  # the Arrow conversion; the Parquet write runs behind
-            writer.submit(out[table.name].write, as_of, ot.to_arrow(rows, table, as_of))
+        with timer("write"):
+            staged = ot.to_arrow(rows, table, as_of)
+            if table.name in BEHIND:  # the Parquet write runs behind the next stages
+                writer.submit(out[table.name].write, as_of, staged)
+            else:  # small: written here, instead of queueing behind a big table's write
+                out[table.name].write(as_of, staged)
 
     with timer("orders_before_t"):
         prepare_as_of(con, as_of)
