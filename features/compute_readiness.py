@@ -46,6 +46,7 @@ READINESS_COLUMNS = (
     "days_to_next_due",
 )
 DUE_COLUMN = "replenishment_due"
+FIRST_DAY_KEY = "readiness_first_day"  # PurchaseDays.cache
 
 
 def _per_user(values: np.ndarray, users: np.ndarray, n_users: int) -> np.ndarray:
@@ -74,43 +75,63 @@ def user_readiness(
     return frame[ordered]
 
 
+def _user_first_days(log: PurchaseDays) -> np.ndarray:
+    """Each user's first order day in LOG (float), computed once per build (log.cache): at
+    any t it is the minimum over the user's runs with a day before t (a run outside those
+    starts on or after t, after a run inside), and the user has an order before t iff < t."""
+    if FIRST_DAY_KEY not in log.cache:
+        first_day = log.day[log.run_start].astype(float)
+        log.cache[FIRST_DAY_KEY] = _extreme(first_day, log.run_user, len(log.users), np.minimum)
+    first: np.ndarray = log.cache[FIRST_DAY_KEY]
+    return first
+
+
 def readiness_by_position(
     log: PurchaseDays, stats: RunStats, as_of: date, cycles: pd.Series, horizon_days: int
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """user_readiness for every user of LOG by position (row i: log.users[i]), and the mask
-    of the users with an order before AS_OF (the rows user_readiness keeps)."""
+    of the users with an order before AS_OF (the rows user_readiness keeps).
+
+    Only the runs of categories with a known cycle are gathered (the users' first days are
+    per build): the same values as masking every run's arrays, ~2x less time per date."""
     h = float(horizon_days)
     n_users = len(log.users)
-    cycle_of = cycles.reindex(pd.Index(log.categories)).to_numpy(dtype=float)
-    run_user = log.run_user[stats.runs]
-    first_day = log.day[log.run_start[stats.runs]].astype(float)  # a run's days are sorted
-    user_first = _extreme(first_day, run_user, n_users, np.minimum)
     t = float((as_of - EPOCH).days)
-    exposure = np.clip(t - user_first[run_user], MIN_EXPOSURE_DAYS, WINDOW_DAYS)
-    cycle = cycle_of[log.run_cat[stats.runs]]
-    known = np.isfinite(cycle) & (cycle > 0)
-    u, age, w, cycle, exposure = (
-        a[known] for a in (run_user, stats.last_days, stats.counts_180d, cycle, exposure)
-    )
+    user_first = _user_first_days(log)
+    cycle_of = cycles.reindex(pd.Index(log.categories)).to_numpy(dtype=float)
+    all_runs = len(stats.runs) == len(log.run_start)  # usually: no gathers by run
+    run_cat = log.run_cat if all_runs else log.run_cat[stats.runs]
+    with np.errstate(invalid="ignore"):
+        known_cat = np.isfinite(cycle_of) & (cycle_of > 0)
+    known = known_cat[run_cat]
+    if known.all():
+        u = log.run_user if all_runs else log.run_user[stats.runs]
+        age, w, cat = stats.last_days, stats.counts_180d, run_cat
+    else:
+        keep = np.flatnonzero(known)
+        u = log.run_user[keep] if all_runs else log.run_user[stats.runs[keep]]
+        age, w, cat = stats.last_days[keep], stats.counts_180d[keep], run_cat[keep]
+    cycle = cycle_of[cat]
+    exposure = np.clip(t - user_first[u], MIN_EXPOSURE_DAYS, WINDOW_DAYS)
     r = np.minimum(age / cycle, READINESS_CAP)
     repeat = w >= 2
     readiness_sum = _per_user(w * r, u, n_users)
     weight = _per_user(w, u, n_users)
     progress = np.clip((age + h / 2) / cycle, 0.0, 1.0)
-    frame = pd.DataFrame(
-        {
-            "readiness_sum": readiness_sum,
-            "mean_readiness": np.divide(
-                readiness_sum, weight, out=np.full(n_users, np.nan), where=weight > 0
-            ),
-            "max_readiness": _extreme(r[repeat], u[repeat], n_users, np.maximum),
-            "due_in_horizon": _per_user(np.where(age + h >= cycle, w, 0.0), u, n_users),
-            "expected_orders_horizon": _per_user(h * w / exposure * progress, u, n_users),
-            "days_to_next_due": _extreme((cycle - age)[repeat], u[repeat], n_users, np.minimum),
-        }
-    )
-    has_cycle = np.bincount(u, minlength=n_users) > 0
-    frame.loc[~has_cycle, list(READINESS_COLUMNS)] = np.nan
+    columns = {
+        "readiness_sum": readiness_sum,
+        "mean_readiness": np.divide(
+            readiness_sum, weight, out=np.full(n_users, np.nan), where=weight > 0
+        ),
+        "max_readiness": _extreme(r[repeat], u[repeat], n_users, np.maximum),
+        "due_in_horizon": _per_user(np.where(age + h >= cycle, w, 0.0), u, n_users),
+        "expected_orders_horizon": _per_user(h * w / exposure * progress, u, n_users),
+        "days_to_next_due": _extreme((cycle - age)[repeat], u[repeat], n_users, np.minimum),
+    }
+    no_cycle = np.bincount(u, minlength=n_users) == 0
+    for name, values in columns.items():  # (bincount of no values is int64)
+        columns[name] = values = values.astype(float, copy=False)
+        values[no_cycle] = np.nan
     in_cycle = (age >= cycle) & (age < 2 * cycle)
-    frame[DUE_COLUMN] = np.bincount(u[in_cycle], minlength=n_users).astype(np.int64)
-    return frame, np.bincount(run_user, minlength=n_users) > 0
+    columns[DUE_COLUMN] = np.bincount(u[in_cycle], minlength=n_users).astype(np.int64)
+    return pd.DataFrame(columns), user_first < t

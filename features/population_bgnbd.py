@@ -27,14 +27,14 @@ def population_bgnbd(frame: pd.DataFrame, horizon_days: int, seed: int = 0) -> p
     """
     x, t_x, T = bgnbd_inputs(frame)
     buyer = frame["order_days_total"].to_numpy(dtype=float) > 0
-    out = pd.DataFrame(np.nan, index=frame.index, columns=list(POPULATION_COLUMNS))
-    if not buyer.any():
-        return out
-    fit = np.flatnonzero(buyer)
-    if fit.size > FIT_ROWS:
-        fit = np.sort(np.random.default_rng(seed).choice(fit, FIT_ROWS, replace=False))
-    model = fit_bgnbd(x[fit], t_x[fit], T[fit])
-    b = buyer
-    out.loc[b, POPULATION_COLUMNS[0]] = model.p_alive(x[b], t_x[b], T[b])
-    out.loc[b, POPULATION_COLUMNS[1]] = model.p_purchase(x[b], t_x[b], T[b], float(horizon_days))
-    return out
+    alive, order = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
+    if buyer.any():
+        fit = np.flatnonzero(buyer)
+        if fit.size > FIT_ROWS:
+            fit = np.sort(np.random.default_rng(seed).choice(fit, FIT_ROWS, replace=False))
+        model = fit_bgnbd(x[fit], t_x[fit], T[fit])
+        b = buyer
+        alive[b] = model.p_alive(x[b], t_x[b], T[b])
+        order[b] = model.p_purchase(x[b], t_x[b], T[b], float(horizon_days))
+    columns = {POPULATION_COLUMNS[0]: alive, POPULATION_COLUMNS[1]: order}
+    return pd.DataFrame(columns, index=frame.index)
