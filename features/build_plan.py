@@ -36,6 +36,7 @@ FEATURE_CODE = (
     "schema.py",
     "tags.py",
     "interest_inputs.py",
+    "order_codes.py",
     "population_bgnbd.py",
     "bgnbd.py",
     "derived.py",

@@ -1,10 +1,11 @@
 """The (user, category, day) purchase log behind user_interest, read once per build.
 
 Per-date SQL over the orders (joins on string ids, count DISTINCT per window, a sort of
-every user x category pair) cost ~25 s per as-of date at 20M order lines. Instead one DuckDB
-pass aggregates the orders to one row per (user, category, order day), as integer positions,
-sorted; each as-of date is then a prefix of every (user, category) run (the days before t),
-reduced with numpy bincounts.
+every user x category pair) cost ~25 s per as-of date at 20M order lines. Instead the order
+lines are read once per build as integer positions (features/order_codes.py, shared with the
+user-line log) and summed to one row per (user, category, order day), sorted; each as-of date
+is then a prefix of every (user, category) run (the days before t), reduced with numpy
+bincounts.
 
 Decay: a day row carries w = sum quantity * 2^((ts - day start) / half_life), so the decayed
 units at t are sum w * 2^(-(t - day) / half_life) = sum quantity * 2^(-(t - ts) / half_life),
@@ -24,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from configs import columns as C
+from features.order_codes import LINES_KEY, has_values, read_order_lines
 
 EPOCH = date(1970, 1, 1)
 
@@ -68,8 +70,63 @@ class RunStats:
 
 
 def load_purchase_days(con: duckdb.DuckDBPyConnection, half_life_days: float) -> PurchaseDays:
-    """One pass over the `orders` and `products` temp tables (compute_inputs.load_inputs)."""
+    """One pass over the `orders` and `products` temp tables (compute_inputs.load_inputs).
+
+    The lines come sorted by (user, day) from features/order_codes.py, which also leaves them
+    in `cache` for features/user_lines.py (when the orders carry its columns): one join of the
+    VARCHAR ids to codes per build. Each user's lines are then re-sorted by category, stably
+    in numpy, and summed per (user, category, day) in `orders` row order, as the SQL sum."""
     hl = float(half_life_days)
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        return _purchase_days_sql(con, hl)
+    users = con.execute(
+        f"SELECT DISTINCT {C.USER_ID} FROM orders ORDER BY {C.USER_ID}"
+    ).fetchnumpy()
+    user_ids = pa.array(np.asarray(users[C.USER_ID], dtype=object), pa.string())
+    lines, weights = read_order_lines(con, user_ids, hl, has_values(con))
+    n_cats = max(len(lines.categories), 1)
+    key = lines.user.astype(np.int64)
+    key *= n_cats
+    key += weights.category
+    # stable: a user's lines stay in day order within a category; the lines are sorted by
+    # user already, so only each user's few lines move (timsort on the presorted runs)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    day = lines.day[order].astype(np.int32)
+    day += lines.base_day
+    w = weights.w[order]
+    new_run = np.ones(len(key), bool)
+    np.not_equal(key[1:], key[:-1], out=new_run[1:])
+    new_row = new_run.copy()
+    new_row[1:] |= day[1:] != day[:-1]
+    if not new_row.all():  # (user, category, day) rows of several lines
+        heads = np.flatnonzero(new_row)
+        w = _row_sums(w, weights.row[order], heads)
+        key, day, new_run = key[heads], day[heads], new_run[heads]
+    del order, weights, new_row
+    if lines.values is not None:
+        cache: dict[str, Any] = {LINES_KEY: lines}
+    else:
+        cache = {}
+    run_start = np.flatnonzero(new_run)
+    run_key = key[run_start]
+    return PurchaseDays(
+        users=user_ids,
+        categories=np.asarray(lines.categories.to_numpy(zero_copy_only=False), dtype=object),
+        run=np.cumsum(new_run, dtype=np.int64) - 1,  # (the bool cumsum is 10x slower)
+        day=day,
+        w=w,
+        run_start=run_start,
+        run_user=run_key // n_cats,
+        run_cat=run_key % n_cats,
+        half_life_days=hl,
+        cache=cache,
+    )
+
+
+def _purchase_days_sql(con: Any, hl: float) -> PurchaseDays:
+    """The same log from one SQL aggregate: the Spark engine's connection (which has no
+    DuckDB relation API for features/order_codes.py's streamed pass)."""
     users = con.execute(
         f"SELECT DISTINCT {C.USER_ID} FROM orders ORDER BY {C.USER_ID}"
     ).fetchnumpy()
@@ -104,6 +161,24 @@ def load_purchase_days(con: duckdb.DuckDBPyConnection, half_life_days: float) ->
         run_cat=c[run_start],
         half_life_days=hl,
     )
+
+
+def _row_sums(w: np.ndarray, row: np.ndarray, heads: np.ndarray) -> np.ndarray:
+    """W summed over each group of lines (groups start at HEADS) as the SQL sum adds them:
+    one at a time in `orders` row order (np.add.reduceat adds a group's tail pairwise first,
+    which can differ in the last bit). Only groups of several lines loop, once per line."""
+    sizes = np.diff(np.r_[heads, len(w)])
+    several = np.flatnonzero(sizes > 1)
+    at = np.flatnonzero(np.repeat(sizes > 1, sizes))
+    group = np.repeat(several, sizes[several])
+    w[at] = w[at[np.lexsort((row[at], group))]]
+    out = w[heads]
+    k = 1
+    while several.size:
+        out[several] += w[heads[several] + k]
+        k += 1
+        several = several[sizes[several] > k]
+    return out
 
 
 def run_stats(log: PurchaseDays, as_of: date, half_life_days: float) -> RunStats:
