@@ -1,7 +1,8 @@
 """The purchase log and the user-line log built from the one coded pass over the orders
 (features/order_codes.py) equal what the two SQL loaders they replace built: the purchase log
 bit for bit, the line log up to the order of a (user, day)'s lines (which the SQL's sort left
-open). The reference loaders below are copies of those SQL loaders."""
+open). The reference line loader below is a copy of the SQL loader it replaced; the SQL
+purchase log is still the Spark engine's."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ import pytest
 
 from configs import columns as C
 from features.compute_inputs import connect, load_inputs
-from features.interest_inputs import EPOCH, PurchaseDays, load_purchase_days
+from features.interest_inputs import (
+    EPOCH,
+    PurchaseDays,
+    _purchase_days_sql,
+    load_purchase_days,
+)
 from features.order_codes import LINES_KEY
 from features.user_lines import CACHE_KEY, FIRST_OF_DAY, NEW_ARRIVAL, UserLines, user_lines
 from tests.features.feature_data import orders_frame, random_tables, write_tables
@@ -24,29 +30,11 @@ HALF_LIFE = 30.0
 
 
 def _reference_purchase_days(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
-    """The SQL load_purchase_days: GROUP BY (user, category, day), ORDER BY them."""
-    got = con.execute(f"""
-        WITH u AS (SELECT {C.USER_ID}, row_number() OVER (ORDER BY {C.USER_ID}) - 1 AS u
-                   FROM (SELECT DISTINCT {C.USER_ID} FROM orders)),
-        c AS (SELECT {C.CATEGORY_ID}, row_number() OVER (ORDER BY {C.CATEGORY_ID}) - 1 AS c
-              FROM (SELECT DISTINCT {C.CATEGORY_ID} FROM products))
-        SELECT CAST(u.u AS BIGINT) AS u, CAST(c.c AS BIGINT) AS c,
-            CAST(date_diff('day', DATE '{EPOCH.isoformat()}', o.day) AS INTEGER) AS d,
-            sum(o.quantity * exp(ln(2) * (epoch(o.ts) - epoch(CAST(o.day AS TIMESTAMP)))
-                / 86400.0 / {HALF_LIFE})) AS w
-        FROM orders o JOIN u USING ({C.USER_ID}) JOIN c USING ({C.CATEGORY_ID})
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""").fetchnumpy()
-    u, c = np.asarray(got["u"], np.int64), np.asarray(got["c"], np.int64)
-    new_run = np.r_[True, (u[1:] != u[:-1]) | (c[1:] != c[:-1])]
-    run_start = np.flatnonzero(new_run)
-    return {
-        "run": np.cumsum(new_run) - 1,
-        "day": np.asarray(got["d"], np.int32),
-        "w": np.asarray(got["w"], np.float64),
-        "run_start": run_start,
-        "run_user": u[run_start],
-        "run_cat": c[run_start],
-    }
+    """The SQL load_purchase_days (kept in interest_inputs for the Spark engine): GROUP BY
+    (user, category, day), ORDER BY them."""
+    log = _purchase_days_sql(con, HALF_LIFE)
+    fields = ("run", "day", "w", "run_start", "run_user", "run_cat")
+    return {name: getattr(log, name) for name in fields}
 
 
 def _reference_lines(con: duckdb.DuckDBPyConnection, log: PurchaseDays) -> dict[str, np.ndarray]:
