@@ -170,8 +170,10 @@ def read_order_lines(
                 f"LEFT JOIN oc_groups g USING ({C.GROUP_ID})",
             ]
         select = ", ".join(f"{sql} AS {name}" for name, (sql, _) in cols.items())
+        # rowid breaks the ties: a (user, day)'s lines in a fixed order, so the per-day float
+        # sums in user_activity_np are the same bits on every run (DuckDB leaves ties open)
         reader = con.sql(
-            f"SELECT {select} FROM orders o {' '.join(joins)} ORDER BY k.u, d"
+            f"SELECT {select} FROM orders o {' '.join(joins)} ORDER BY k.u, d, r"
         ).to_arrow_reader(BATCH_ROWS)
         out = {name: np.empty(n, dtype) for name, (_, dtype) in cols.items()}
         at = 0

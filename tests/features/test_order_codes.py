@@ -228,3 +228,21 @@ def test_purchase_days_without_line_columns() -> None:
     for name, value in want.items():
         np.testing.assert_array_equal(getattr(log, name), value, err_msg=name)
     assert log.users.to_pylist() == ["u1", "u2"] and LINES_KEY not in log.cache
+
+
+def test_lines_of_a_user_day_come_in_orders_row_order(tmp_path: Path) -> None:
+    """Ties of (user, day) are broken by the orders rowid, so the per-day float sums of
+    user_activity add the same lines in the same order on every run."""
+    from configs.workspace import resolve_workspace
+    from features.order_codes import read_order_lines
+
+    ws = resolve_workspace(tmp_path / "ws")
+    write_tables(ws, _edge_tables(True))
+    con = connect(2)
+    load_inputs(con, ws.data)
+    users = con.execute(f"SELECT DISTINCT {C.USER_ID} FROM orders ORDER BY 1").fetchnumpy()
+    ids = pa.array(np.asarray(users[C.USER_ID], dtype=object), pa.string())
+    lines, weights = read_order_lines(con, ids, HALF_LIFE, True)
+    same = (lines.user[1:] == lines.user[:-1]) & (lines.day[1:] == lines.day[:-1])
+    assert same.sum() >= 3  # the edge tables have several lines on one user-day
+    assert (weights.row[1:][same] > weights.row[:-1][same]).all()
