@@ -9,10 +9,13 @@ Similarity: cosine over the binary user x category matrix of the last 180 days, 
 neighbours per category, co-bought by at least `similarity_min_users` users. Spreading uses
 the row-normalised neighbour matrix S (each category passes its mass to its neighbours in
 proportion to similarity): interest' = (1 - w) * I + w * I @ S with I normalised per user,
-then renormalised to sum 1. Everything is scipy.sparse, processed in user blocks, so nothing
-dense of users x categories is ever built. The per-date inputs come from one pass over the
-orders (features/interest_inputs.py); ordering within a user sorts one packed integer key
-(see _row_order) instead of a three-key lexsort.
+then renormalised to sum 1. Users are processed in blocks of at most BLOCK_CELLS users x
+categories: each block is laid out as a small dense grid (a few MiB), so the (row, column)
+order of the sparse result comes from one flatnonzero instead of sparse clean-ups, with the
+same float operations as the sparse formulation (see _spread_block); no dense matrix of all
+users is ever built. The per-date inputs come from one pass over the orders
+(features/interest_inputs.py); ordering within a user sorts packed integer keys (see
+_row_order and _row_grid) instead of a three-key lexsort.
 """
 
 from __future__ import annotations
