@@ -282,9 +282,11 @@ def train(
     overrides = {"training": {"horizon_days": horizon_days}} if horizon_days else {}
     settings, ws = _context(None, overrides)
     _require_orders(ws)
+    from grouppush.progress import stage_lines
     from training.train import train as run
 
-    result = run(settings, ws, target, day, show_progress=True)
+    with stage_lines("train"):
+        result = run(settings, ws, target, day, show_progress=True)
     _emit(result, train_lines(result), as_json)
 
 
@@ -300,9 +302,11 @@ def evaluate(
     day = _parse_date(as_of, "--as-of")
     settings, ws = _context()
     _require_orders(ws)
+    from grouppush.progress import stage_lines
     from training.evaluate import evaluate as run
 
-    result = run(settings, ws, day, show_progress=True)
+    with stage_lines("evaluate"):
+        result = run(settings, ws, day, show_progress=True)
     _emit(result, evaluate_lines(result), as_json)
 
 

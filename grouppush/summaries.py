@@ -25,6 +25,12 @@ def _extra(result: Mapping[str, Any], known: set[str]) -> list[str]:
     return [f"{k}: {_compact(v)}" for k, v in result.items() if k not in known]
 
 
+def _version(champion: Any) -> str:
+    if isinstance(champion, Mapping) and champion.get("version") is not None:
+        return f"v{champion['version']}"
+    return _compact(champion, 40)
+
+
 def _num(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -57,8 +63,7 @@ def train_lines(result: Mapping[str, Any]) -> list[str]:
         if kind in _TRAIN_KNOWN or not isinstance(summary, Mapping):
             continue
         state = "champion" if summary.get("promoted") else "not promoted"
-        metrics = summary.get("metrics") or {}
-        shown = ", ".join(f"{k}={_num(v)}" for k, v in list(metrics.items())[:3])
+        shown = _metrics(summary.get("metrics") or {})
         line = f"{kind}: {summary.get('model_name', '')} v{summary.get('version')} {state}"
         line += f" ({shown})" if shown else ""
         reason = summary.get("reason")
@@ -66,12 +71,20 @@ def train_lines(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+HEADLINE = ("auc", "pr_auc", "ndcg@10", "recall@5")
+
+
+def _metrics(metrics: Mapping[str, Any]) -> str:
+    """The headline metrics when present, else the first three."""
+    keys = [k for k in HEADLINE if k in metrics] or [k for k in metrics if k != "n"][:3]
+    return ", ".join(f"{k}={_num(metrics[k])}" for k in keys)
+
+
 def _metric_line(name: str, block: Mapping[str, Any]) -> str | None:
     model = block.get("model")
     if not isinstance(model, Mapping):
         return None
-    shown = ", ".join(f"{k}={_num(v)}" for k, v in list(model.items())[:4])
-    return f"{name}: {shown}"
+    return f"{name}: {_metrics(model)}"
 
 
 def evaluate_lines(result: Mapping[str, Any]) -> list[str]:
@@ -79,7 +92,7 @@ def evaluate_lines(result: Mapping[str, Any]) -> list[str]:
     lines = [f"evaluated as of {result.get('as_of')}"]
     champions = result.get("champions") or {}
     if champions:
-        shown = ", ".join(f"{k} {_compact(v, 40)}" for k, v in champions.items())
+        shown = ", ".join(f"{k} {_version(v)}" for k, v in champions.items())
         lines.append(f"champions: {shown}")
     for kind, block in (result.get("held_out") or {}).items():
         if isinstance(block, Mapping) and (line := _metric_line(f"held out {kind}", block)):
