@@ -85,13 +85,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_forever(ws: Workspace, host: str = "127.0.0.1", port: int = 3000) -> int:
+    """Run the service until it stops, Ctrl-C or SIGTERM (which also stop BentoML: it runs
+    in its own session, so it would outlive this process otherwise)."""
     proc = start_service(ws, host, port)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return proc.wait()
+        code = proc.wait()
     except KeyboardInterrupt:
-        stop_service(proc)
         return 0
+    finally:
+        stop_service(proc)
+        signal.signal(signal.SIGTERM, previous)
+    if code != 0:
+        print(f"error: the service stopped with exit code {code} (log above)", file=sys.stderr)
+    return code
 
 
 def sample_group(ws: Workspace) -> str | None:
@@ -137,6 +149,7 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
     host = "127.0.0.1"
     url = f"http://{host}:{port}"
     proc = start_service(ws, host, port, log_path=ws.root / "service.log")
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         wait_ready(url, proc)
         body: dict[str, Any] = {
@@ -163,3 +176,4 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
         return 0
     finally:
         stop_service(proc)
+        signal.signal(signal.SIGTERM, previous)
