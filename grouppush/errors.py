@@ -40,13 +40,25 @@ def debug_enabled() -> bool:
     )
 
 
+HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, UserWarning)
+
+
 def quiet_library_warnings() -> None:
     """Deprecation chatter from ibis, SQLAlchemy, pydantic, MLflow ... means nothing to a user
-    of the command line (the test suite and --debug still see it)."""
+    of the command line (the test suite and --debug still see it). Filters alone are not
+    enough: importing feast puts its own "once" filter for DeprecationWarning in front, so
+    the display hook drops these categories too."""
     if debug_enabled():
         return
-    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning, UserWarning):
+    for category in HIDDEN_WARNINGS:
         warnings.filterwarnings("ignore", category=category)
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if not issubclass(category, HIDDEN_WARNINGS):
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # child processes (snapshot builder)
 
 

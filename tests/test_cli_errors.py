@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from configs.workspace import REPO_ROOT
 from grouppush.cli import app
-from grouppush.errors import UserError, one_line
+from grouppush.errors import UserError, one_line, quiet_library_warnings
 
 runner = CliRunner()
 
@@ -162,3 +163,18 @@ def test_json_result_on_stdout_progress_on_stderr(tmp_path: Path) -> None:
     assert counts["users"] == 300 and counts["orders"] > 0
     assert "simulating" in done.stderr  # the progress bar went to stderr
     assert "Warning" not in done.stderr
+
+
+def test_library_deprecation_warnings_stay_hidden_after_a_library_refilters(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GROUPPUSH_DEBUG", raising=False)
+    monkeypatch.setenv("PYTHONWARNINGS", "ignore")  # restored after the test
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *args, **kwargs: print(f"WARN {message}")
+        quiet_library_warnings()
+        warnings.simplefilter("once", DeprecationWarning)  # what `import feast` does
+        warnings.warn("fetch_arrow_table() is deprecated", DeprecationWarning, stacklevel=1)
+        warnings.warn("disk nearly full", RuntimeWarning, stacklevel=1)
+    out = capsys.readouterr().out
+    assert "deprecated" not in out and "WARN disk nearly full" in out
