@@ -86,6 +86,8 @@ def one_line(exc: BaseException) -> str:
         return text  # e.g. "no champion for grouppush_repurchase ...; run train"
     if type(exc).__name__ == "IngestError":  # names the file, column or limit
         return text
+    if isinstance(exc, ValueError) and text:  # library checks of values say what is wrong
+        return f"{text} ({DEBUG_HINT})"
     return f"{type(exc).__name__}: {text} ({DEBUG_HINT})"
 
 

@@ -94,7 +94,15 @@ def serve_forever(ws: Workspace, host: str = "127.0.0.1", port: int = 3000) -> i
     in its own session, so it would outlive this process otherwise)."""
     proc = start_service(ws, host, port)
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    url = f"http://{host}:{port}"
+    print(f"starting the service at {url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
+        try:
+            wait_ready(url, proc, timeout=900)
+            ready = f"ready: POST {url}/push_lists (OpenAPI: {url}/docs.json)"
+            print(ready, file=sys.stderr, flush=True)
+        except (RuntimeError, TimeoutError):
+            pass  # it stopped (its code is reported below) or is still loading: keep waiting
         code = proc.wait()
     except KeyboardInterrupt:
         return 0

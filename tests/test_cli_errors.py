@@ -142,6 +142,7 @@ def test_unexpected_errors_name_their_type_and_the_debug_switch() -> None:
     bug = one_line(KeyError("user_id"))
     assert bug.startswith("KeyError: 'user_id'") and "--debug" in bug
     assert one_line(FileNotFoundError(2, "No such file", "/x/y")) == "/x/y: not found"
+    assert one_line(ValueError("log too short")).startswith("log too short (--debug")
 
 
 def test_json_result_on_stdout_progress_on_stderr(tmp_path: Path) -> None:
