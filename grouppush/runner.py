@@ -139,21 +139,26 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
     import httpx
     from rich.console import Console
 
-    console = Console()
+    console = Console()  # the sample request and its answer: the result, on stdout
+    log = Console(stderr=True)  # the steps on the way
     # project imports in their own block: isort sections stay the same wherever ruff runs
     from features.build import build_features
     from features.simulate import simulate
+    from grouppush.progress import stage_lines
+    from grouppush.summaries import build_lines, train_lines
     from training.train import train
 
-    console.rule("1/4 simulate")
+    log.rule("1/4 simulate")
     counts = simulate(settings, ws.data, ws.truth, show_progress=True)
-    console.print(counts)
-    console.rule("2/4 features build")
-    console.print(build_features(settings, ws, None, show_progress=True))
-    console.rule("3/4 train")
-    result = train(settings, ws, "all", None, show_progress=True)
-    console.print_json(json.dumps(result, default=str))
-    console.rule("4/4 serve")
+    log.print("simulated: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()), markup=False)
+    log.rule("2/4 features build")
+    built = build_features(settings, ws, None, show_progress=True)
+    log.print("\n".join(build_lines(built)), markup=False)
+    log.rule("3/4 train")
+    with stage_lines("train"):
+        result = train(settings, ws, "all", None, show_progress=True)
+    log.print("\n".join(train_lines(result)), markup=False)
+    log.rule("4/4 serve")
     host = "127.0.0.1"
     url = f"http://{host}:{port}"
     proc = start_service(ws, host, port, log_path=ws.root / "service.log")
@@ -172,10 +177,10 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
         answer = httpx.post(f"{url}/push_lists", json=body, timeout=60.0)
         console.print_json(answer.text)
         if answer.status_code != 200:
-            console.print(f"[red]push_lists answered {answer.status_code}[/]")
+            log.print(f"[red]push_lists answered {answer.status_code}[/]")
             return 1
         if keep_serving:
-            console.print(
+            log.print(
                 f"service running at {url} (logs: {ws.root / 'service.log'}); Ctrl-C stops it"
             )
             proc.wait()
