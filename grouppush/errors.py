@@ -29,15 +29,13 @@ def fail(message: str) -> NoReturn:
 
 
 def set_debug(flag: bool) -> None:
-    _STATE["debug"] = flag or debug_enabled()
+    """Per run (the callback sets it each time): a test's --debug does not stick."""
+    _STATE["debug"] = flag
 
 
 def debug_enabled() -> bool:
-    return _STATE["debug"] or os.environ.get(DEBUG_ENV, "").strip().lower() in (
-        "1",
-        "true",
-        "yes",
-    )
+    env = os.environ.get(DEBUG_ENV, "").strip().lower()
+    return _STATE["debug"] or env in ("1", "true", "yes")
 
 
 HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, UserWarning)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from configs.workspace import REPO_ROOT
 from grouppush.cli import app
-from grouppush.errors import UserError, one_line, quiet_library_warnings
+from grouppush.errors import UserError, one_line, quiet_library_warnings, set_debug
 
 runner = CliRunner()
 
@@ -170,6 +170,7 @@ def test_library_deprecation_warnings_stay_hidden_after_a_library_refilters(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GROUPPUSH_DEBUG", raising=False)
+    set_debug(False)
     monkeypatch.setenv("PYTHONWARNINGS", "ignore")  # restored after the test
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *args, **kwargs: print(f"WARN {message}")
