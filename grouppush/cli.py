@@ -305,7 +305,7 @@ def evaluate(
     from grouppush.progress import stage_lines
     from training.evaluate import evaluate as run
 
-    with stage_lines("evaluate"):
+    with stage_lines("evaluate", "loading the champions and the held-out snapshot"):
         result = run(settings, ws, day, show_progress=True)
     _emit(result, evaluate_lines(result), as_json)
 

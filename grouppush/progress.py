@@ -40,11 +40,14 @@ def stage_text(name: str) -> str:
 
 
 @contextmanager
-def stage_lines(command: str) -> Iterator[None]:
-    """While active, each stage of the training code prints `[  12s] train repurchase: fitting`."""
+def stage_lines(command: str, first: str | None = None) -> Iterator[None]:
+    """While active, each stage of the training code prints `[  12s] train repurchase: fitting`
+    (FIRST: a line for the work before the first stage)."""
     from features.stages import STAGE_LISTENERS
 
     start = time.perf_counter()
+    if first:
+        typer.echo(f"[{0:5.0f}s] {command} {first}", err=True)
 
     def show(name: str) -> None:
         elapsed = time.perf_counter() - start

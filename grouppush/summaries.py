@@ -28,6 +28,8 @@ def _extra(result: Mapping[str, Any], known: set[str]) -> list[str]:
 def _version(champion: Any) -> str:
     if isinstance(champion, Mapping) and champion.get("version") is not None:
         return f"v{champion['version']}"
+    if isinstance(champion, Mapping) and champion.get("error"):
+        return "none"
     return _compact(champion, 40)
 
 
