@@ -65,9 +65,14 @@ def train_lines(result: Mapping[str, Any]) -> list[str]:
         if kind in _TRAIN_KNOWN or not isinstance(summary, Mapping):
             continue
         state = "champion" if summary.get("promoted") else "not promoted"
+        champion = summary.get("champion")
+        if isinstance(champion, Mapping) and champion.get("version") is not None:
+            scorer = str(champion.get("scorer") or "learned")
+            what = "the learned model" if scorer == "learned" else f"baseline {scorer}"
+            state = f"learned; champion v{champion['version']} = {what}"
         shown = _metrics(summary.get("metrics") or {})
-        line = f"{kind}: {summary.get('model_name', '')} v{summary.get('version')} {state}"
-        line += f" ({shown})" if shown else ""
+        line = f"{kind}: {summary.get('model_name', '')} v{summary.get('version')}"
+        line += (f" ({shown}) " if shown else " ") + state
         reason = summary.get("reason")
         lines.append(line + (f": {reason}" if reason else ""))
     return lines

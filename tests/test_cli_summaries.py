@@ -38,8 +38,11 @@ def test_train_and_evaluate_say_what_serves() -> None:
     }
     (head, line) = train_lines(result)
     assert head == "trained as of 2026-01-01 on 3 snapshot(s)"
-    assert line.startswith("repurchase: grouppush_repurchase v2 not promoted (auc=0.8800")
+    assert line.startswith("repurchase: grouppush_repurchase v2 (auc=0.8800, pr_auc=0.9000) not")
     assert line.endswith("does not beat the best baseline 0.89")
+    result["repurchase"]["champion"] = {"version": "3", "scorer": "bgnbd"}  # a baseline serves
+    line = train_lines(result)[1]
+    assert "v2 (auc=0.8800, pr_auc=0.9000) learned; champion v3 = baseline bgnbd: auc" in line
     lines = evaluate_lines(
         {
             "as_of": "2026-01-01",
