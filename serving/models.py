@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features import catalog
+from serving.registry_health import is_missing, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +48,18 @@ def _client(uri: str) -> Any:
 
 
 def champion_versions(uri: str) -> dict[str, str]:
-    """{kind: version} of every registered champion: a cheap check for the reload loop."""
+    """{kind: version} of every registered champion: a cheap check for the reload loop.
+    Raises RegistryUnavailable unless the registry answered (a missing model/alias is no
+    champion; a locked database or a failed connection is not)."""
     client = _client(uri)
     out: dict[str, str] = {}
     for kind, name in REGISTERED.items():
         try:
             out[kind] = str(client.get_model_version_by_alias(name, ALIAS).version)
-        except Exception:  # no such model / alias yet: served by the heuristic
-            continue
+        except Exception as exc:
+            if is_missing(exc):  # no such model / alias yet: served by the heuristic
+                continue
+            raise unavailable(exc) from exc  # the registry did not answer: champions unknown
     return out
 
 
