@@ -4,6 +4,8 @@ so `grouppush --help` stays fast (importing feast alone costs seconds)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -66,6 +68,25 @@ def _context(
     return settings, ws
 
 
+NoWait = Annotated[
+    bool,
+    typer.Option("--no-wait", help="Fail at once when another writer holds the workspace."),
+]
+
+
+@contextmanager
+def _writing(ws: Workspace, command: str, no_wait: bool) -> Iterator[None]:
+    """The workspace's writer lock (configs.workspace_lock) around a writing command."""
+    from configs.workspace_lock import WorkspaceBusy, writer_lock
+
+    notify = lambda message: typer.echo(message, err=True)  # noqa: E731
+    try:
+        with writer_lock(ws.root, command, wait=not no_wait, notify=notify):
+            yield
+    except WorkspaceBusy as exc:
+        _fail(str(exc))
+
+
 PRESET_FILE = "grouppush-preset.txt"
 
 
@@ -108,6 +129,7 @@ def main(
 def simulate(
     preset: Annotated[str, typer.Option(help="tiny | demo | large | shop")] = "tiny",
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same files).")] = None,
+    no_wait: NoWait = False,
 ) -> None:
     """Write simulated contract tables + truth/ into the workspace.
 
@@ -117,8 +139,9 @@ def simulate(
     settings, ws = _context(preset, overrides)
     from features.simulate import simulate as run
 
-    _remember_preset(ws.root, preset)
-    counts = run(settings, ws.data, ws.truth, show_progress=True)
+    with _writing(ws, "simulate", no_wait):
+        _remember_preset(ws.root, preset)
+        counts = run(settings, ws.data, ws.truth, show_progress=True)
     typer.echo("simulated: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
 
 
@@ -147,6 +170,7 @@ def ingest(
     as_of: Annotated[
         str | None, typer.Option(help="Reject timestamps after this date (default today).")
     ] = None,
+    no_wait: NoWait = False,
 ) -> None:
     """Validate CSV/Parquet into contract tables; rejected rows go to quarantine/ with a reason.
 
@@ -168,15 +192,16 @@ def ingest(
     if source is None and not files:
         _fail("give --source PATH or at least one --table TABLE=PATH")
     try:
-        report = run(
-            source,
-            ws.data,
-            ws.quarantine,
-            settings.ingest,
-            maps=map_ or [],
-            files=files,
-            show_progress=True,
-        )
+        with _writing(ws, "ingest", no_wait):
+            report = run(
+                source,
+                ws.data,
+                ws.quarantine,
+                settings.ingest,
+                maps=map_ or [],
+                files=files,
+                show_progress=True,
+            )
     except IngestError as exc:
         _fail(str(exc))
         return
@@ -192,6 +217,7 @@ def features_build(
     full: Annotated[
         bool, typer.Option("--full", help="Recompute every date, even those already built.")
     ] = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Compute offline feature tables as of DATE (+ training history), apply Feast, load online.
 
@@ -204,7 +230,8 @@ def features_build(
     settings, ws = _context()
     from features.build import build_features
 
-    summary = build_features(settings, ws, day, show_progress=True, full=full)
+    with _writing(ws, "features build", no_wait):
+        summary = build_features(settings, ws, day, show_progress=True, full=full)
     typer.echo(f"features built: {summary}")
 
 
@@ -215,6 +242,7 @@ def train(
         str | None, typer.Option(help="Train only on labels observable before DATE.")
     ] = None,
     horizon_days: Annotated[int | None, typer.Option(help="Label horizon in days.")] = None,
+    no_wait: NoWait = False,
 ) -> None:
     """Train, log to MLflow, register, and move `champion` when the new model is better.
 
@@ -227,7 +255,8 @@ def train(
     settings, ws = _context(None, overrides)
     from training.train import train as run
 
-    result = run(settings, ws, target, day, show_progress=True)
+    with _writing(ws, "train", no_wait):
+        result = run(settings, ws, target, day, show_progress=True)
     typer.echo(_summarise(result))
 
 

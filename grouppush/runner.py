@@ -14,6 +14,7 @@ from typing import Any
 
 from configs.settings import Settings
 from configs.workspace import REPO_ROOT, Workspace
+from configs.workspace_lock import writer_lock
 
 
 def service_command(host: str, port: int) -> list[str]:
@@ -125,14 +126,15 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
     from features.simulate import simulate
     from training.train import train
 
-    console.rule("1/4 simulate")
-    counts = simulate(settings, ws.data, ws.truth, show_progress=True)
-    console.print(counts)
-    console.rule("2/4 features build")
-    console.print(build_features(settings, ws, None, show_progress=True))
-    console.rule("3/4 train")
-    result = train(settings, ws, "all", None, show_progress=True)
-    console.print_json(json.dumps(result, default=str))
+    with writer_lock(ws.root, "demo", notify=console.print):  # one writer per workspace
+        console.rule("1/4 simulate")
+        counts = simulate(settings, ws.data, ws.truth, show_progress=True)
+        console.print(counts)
+        console.rule("2/4 features build")
+        console.print(build_features(settings, ws, None, show_progress=True))
+        console.rule("3/4 train")
+        result = train(settings, ws, "all", None, show_progress=True)
+        console.print_json(json.dumps(result, default=str))
     console.rule("4/4 serve")
     host = "127.0.0.1"
     url = f"http://{host}:{port}"
