@@ -6,7 +6,8 @@ features build, train) hold this lock for their whole run; a second writer waits
 message (or, with `--no-wait`, fails with one line naming the holder). Readers (serve,
 evaluate, exports) never take it: every writer publishes by atomic renames, so they never
 block. flock locks belong to the open file: a killed writer releases it with its process,
-so a stale lock file never needs cleaning.
+so a stale lock file never needs cleaning; the temp files it left are deleted by the next
+writer that takes the lock.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 LOCK_FILE = ".grouppush-writer.lock"
+LEFTOVER_SUFFIXES = frozenset({".tmp", ".loading"})
 
 
 class WorkspaceBusy(RuntimeError):
@@ -50,6 +52,26 @@ def _record(fd: int, command: str) -> None:
     os.pwrite(fd, data, 0)
 
 
+def clear_leftovers(folders: Iterable[Path]) -> list[tuple[Path, int]]:
+    """Delete the temp files writers leave when killed (`.<name>.tmp`, `.<db>.<pid>.loading`)
+    under FOLDERS; (path, bytes) of each. Safe only under the writer lock: then no writer
+    is running, so every such file is a leftover (a killed ingest left 89 MB, a killed
+    online load 217 MB, and later successful runs kept them)."""
+    gone: list[tuple[Path, int]] = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob(".*"):
+            if path.suffix in LEFTOVER_SUFFIXES and path.is_file():
+                try:
+                    size = path.stat().st_size
+                    path.unlink()
+                except OSError:
+                    continue
+                gone.append((path, size))
+    return gone
+
+
 @contextmanager
 def writer_lock(
     root: Path,
@@ -57,9 +79,11 @@ def writer_lock(
     *,
     wait: bool = True,
     notify: Callable[[str], object] | None = None,
+    clear: Iterable[Path] = (),
 ) -> Iterator[None]:
     """Hold ROOT's writer lock while the block runs. Busy: WorkspaceBusy (WAIT false), else
-    NOTIFY(message) once and block until the holder finishes."""
+    NOTIFY(message) once and block until the holder finishes. Once held, the temp files of
+    killed writers under the folders CLEAR are deleted (clear_leftovers)."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -77,6 +101,10 @@ def writer_lock(
             if notify is not None:
                 notify(f"workspace free after {time.monotonic() - started:.0f} s; running")
         _record(fd, command)
+        gone = clear_leftovers(clear)
+        if gone and notify is not None:
+            size = sum(size for _, size in gone) / 2**20
+            notify(f"removed {len(gone)} temp file(s) of interrupted runs ({size:,.0f} MB)")
         try:
             yield
         finally:

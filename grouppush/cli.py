@@ -81,7 +81,8 @@ def _writing(ws: Workspace, command: str, no_wait: bool) -> Iterator[None]:
 
     notify = lambda message: typer.echo(message, err=True)  # noqa: E731
     try:
-        with writer_lock(ws.root, command, wait=not no_wait, notify=notify):
+        folders = (ws.data, ws.quarantine, ws.offline, ws.feast)  # killed writers' temp files
+        with writer_lock(ws.root, command, wait=not no_wait, notify=notify, clear=folders):
             yield
     except WorkspaceBusy as exc:
         _fail(str(exc))

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +88,38 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_forever(ws: Workspace, host: str = "127.0.0.1", port: int = 3000) -> int:
-    proc = start_service(ws, host, port)
+class Stopped(Exception):
+    """SIGTERM or SIGINT arrived: stop the service tree, then exit."""
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise Stopped in the main thread while the block runs, so the
+    caller's cleanup stops the service: it runs in its own session (start_new_session), and
+    Python's default SIGTERM would exit without it, leaving the server holding the port."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        stop_service(proc)
-        return 0
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def serve_forever(ws: Workspace, host: str = "127.0.0.1", port: int = 3000) -> int:
+    """Run the service until it exits or this process gets SIGTERM/SIGINT (then the whole
+    service tree is stopped before returning 0)."""
+    with stop_on_signals():
+        proc = start_service(ws, host, port)
+        try:
+            return proc.wait()
+        except (KeyboardInterrupt, Stopped):
+            return 0
+        finally:
+            stop_service(proc)
 
 
 def sample_group(ws: Workspace) -> str | None:
@@ -117,7 +144,6 @@ def sample_group(ws: Workspace) -> str | None:
 
 def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: bool = True) -> int:
     """simulate -> features build -> train -> serve -> one push-list request, printed."""
-    import httpx
     from rich.console import Console
 
     console = Console()
@@ -126,7 +152,8 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
     from features.simulate import simulate
     from training.train import train
 
-    with writer_lock(ws.root, "demo", notify=console.print):  # one writer per workspace
+    folders = (ws.data, ws.quarantine, ws.offline, ws.feast)
+    with writer_lock(ws.root, "demo", notify=console.print, clear=folders):  # one writer
         console.rule("1/4 simulate")
         counts = simulate(settings, ws.data, ws.truth, show_progress=True)
         console.print(counts)
@@ -138,6 +165,16 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
     console.rule("4/4 serve")
     host = "127.0.0.1"
     url = f"http://{host}:{port}"
+    with stop_on_signals():
+        return _serve_demo(console, ws, url, host, port, keep_serving)
+
+
+def _serve_demo(
+    console: Any, ws: Workspace, url: str, host: str, port: int, keep_serving: bool
+) -> int:
+    """Start the service, answer one sample request (printed), keep serving when asked."""
+    import httpx
+
     proc = start_service(ws, host, port, log_path=ws.root / "service.log")
     try:
         wait_ready(url, proc)
@@ -161,7 +198,7 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
             )
             proc.wait()
         return 0
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         return 0
     finally:
         stop_service(proc)

@@ -86,3 +86,22 @@ def test_two_concurrent_feature_builds_on_tiny(tmp_path: Path) -> None:
     assert "waiting for it to finish" in second.stderr
     built = json.loads((ws / "features" / "offline" / "_built.json").read_text(encoding="utf-8"))
     assert built
+
+
+def test_next_writer_clears_temp_files_of_killed_runs(tmp_path: Path) -> None:
+    data, feast = tmp_path / "data", tmp_path / "features" / "feast"
+    (data / "truth").mkdir(parents=True)
+    feast.mkdir(parents=True)
+    leftovers = [
+        data / ".orders.parquet.k2j3.tmp",
+        data / "truth" / ".labels.parquet.tmp",
+        feast / ".online_store.db.4242.loading",
+    ]
+    kept = [data / "orders.parquet", feast / "online_store.db", data / ".keep"]
+    for path in [*leftovers, *kept]:
+        path.write_bytes(b"x" * 1000)
+    messages: list[str] = []
+    with writer_lock(tmp_path, "ingest", notify=messages.append, clear=(data, feast)):
+        assert not any(p.exists() for p in leftovers)
+    assert all(p.exists() for p in kept)
+    assert messages == ["removed 3 temp file(s) of interrupted runs (0 MB)"]
