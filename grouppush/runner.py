@@ -33,6 +33,15 @@ def service_command(host: str, port: int) -> list[str]:
     ]
 
 
+def service_env(ws: Workspace, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The service's environment: the workspace, BentoML's home in it, and BentoML usage
+    tracking off unless the caller's environment asks for it (BENTOML_DO_NOT_TRACK=false)."""
+    env = dict(os.environ, GROUPPUSH_WORKSPACE=str(ws.root), **(extra_env or {}))
+    env.setdefault("BENTOML_HOME", str(ws.root / ".bentoml"))
+    env.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    return env
+
+
 def start_service(
     ws: Workspace,
     host: str,
@@ -41,8 +50,7 @@ def start_service(
     log_path: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `bentoml serve` on the workspace in its own process group."""
-    env = dict(os.environ, GROUPPUSH_WORKSPACE=str(ws.root), **(extra_env or {}))
-    env.setdefault("BENTOML_HOME", str(ws.root / ".bentoml"))
+    env = service_env(ws, extra_env)
     out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     return subprocess.Popen(
         service_command(host, port),

@@ -22,6 +22,7 @@ from serving.registry_health import is_missing, unavailable
 log = logging.getLogger(__name__)
 
 ALIAS = "champion"
+PICKLE_ENV = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
 REGISTERED = {"repurchase": "grouppush_repurchase", "interest": "grouppush_interest"}
 EXPECTED_SERVICE = {"repurchase": catalog.REPURCHASE_SERVICE, "interest": catalog.INTEREST_SERVICE}
 
@@ -65,7 +66,8 @@ def champion_versions(uri: str) -> dict[str, str]:
 
 @contextmanager
 def _pointed_at(uri: str) -> Iterator[None]:
-    """MLflow's global tracking/registry URIs for one load, then restored.
+    """MLflow's global tracking/registry URIs (and permission to unpickle) for one load of
+    our own registered model, then restored.
 
     mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (MLflow 3), which
     Workspace.mlflow_tracking_uri honours: left set, it would redirect other workspaces.
@@ -73,23 +75,26 @@ def _pointed_at(uri: str) -> Iterator[None]:
     import mlflow
 
     env = os.environ.get("MLFLOW_TRACKING_URI")
+    pickles = os.environ.get(PICKLE_ENV)
     tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # unpickling is allowed for the load of our own registered model only, not process-wide
+    os.environ[PICKLE_ENV] = "true"
     try:
         yield
     finally:
         mlflow.set_tracking_uri(tracking)
         mlflow.set_registry_uri(registry)
-        if env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = env
+        for name, value in (("MLFLOW_TRACKING_URI", env), (PICKLE_ENV, pickles)):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def load_champions(uri: str, versions: dict[str, str] | None = None) -> dict[str, Champion]:
     """Load each champion by its pinned version (a concurrent alias move cannot mix versions)."""
-    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")  # our own registry
     import mlflow.sklearn
 
     import mlflow

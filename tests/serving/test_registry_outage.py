@@ -139,3 +139,28 @@ def test_locked_mlflow_db_during_reload_keeps_champions(
         assert ready["registry"]["up"] is False, ready
         assert "locked" in ready["registry"]["error"]
         assert versions and all("repurchase:1" in v for v in versions), set(versions)
+
+
+def test_unpickling_allowed_only_while_loading_our_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(models.PICKLE_ENV, raising=False)
+    ws = write_workspace(tmp_path / "ws", n_users=60, n_cats=3, n_groups=1)
+    register_champion(ws, "repurchase")
+    seen: list[str | None] = []
+    import mlflow.sklearn
+
+    real = mlflow.sklearn.load_model
+
+    def spy(uri: str) -> object:
+        import os
+
+        seen.append(os.environ.get(models.PICKLE_ENV))
+        return real(uri)
+
+    monkeypatch.setattr(mlflow.sklearn, "load_model", spy)
+    loaded = models.load_champions(_uri(ws))
+    assert loaded["repurchase"].version == "1" and seen == ["true"]
+    import os
+
+    assert models.PICKLE_ENV not in os.environ
