@@ -27,7 +27,7 @@ from configs.settings import Settings, load_settings, secret_value
 from configs.workspace import resolve_workspace
 from serving import handlers
 from serving.fastpath import Handle, PushListFastPath, validation_error_body
-from serving.feedback import append_feedback
+from serving.feedback import append_feedback, append_once
 from serving.guards import Limits, RequestGuard
 from serving.middleware import ApiKeyMiddleware, ReadinessMiddleware, ValidationStatusMiddleware
 from serving.schemas import (
@@ -218,12 +218,16 @@ class GroupPush:
         return _reply(answer)  # type: ignore[no-any-return]
 
     @bentoml.api(input_spec=FeedbackRequest, route="/feedback")
-    def feedback(self, events: list[Any]) -> FeedbackResponse:
-        """Push outcomes appended durably (flushed + fsynced) for retraining."""
+    def feedback(self, events: list[Any], idempotency_key: str | None = None) -> FeedbackResponse:
+        """Push outcomes appended durably (flushed + fsynced) for retraining; a retry with the
+        same idempotency_key is answered without storing the events again."""
         if err := limit_error("events", len(events), self.settings.serving):
             return _reply(err)  # type: ignore[no-any-return]
         rows = [e.model_dump(mode="json") for e in events]
-        return FeedbackResponse(accepted=append_feedback(self.ws.feedback, rows))
+        if idempotency_key is None:
+            return FeedbackResponse(accepted=append_feedback(self.ws.feedback, rows))
+        accepted, replayed = append_once(self.ws.feedback, idempotency_key, rows)
+        return FeedbackResponse(accepted=accepted, replayed=replayed)
 
 
 # first added = outermost: shed load and refuse oversized/non-JSON bodies before anything

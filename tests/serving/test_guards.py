@@ -119,3 +119,30 @@ def test_readyz_reports_snapshot_and_registry(client: TestClient) -> None:
     body = r.json()
     assert body["ready"] is True and body["registry"] == {"up": True}
     assert body["model_version"].startswith("interest:") and body["as_of"] == "2025-12-01"
+
+
+def test_feedback_times_need_a_zone_and_plausible_range(client: TestClient) -> None:
+    event = {"group_id": "g0", "product_id": "p1", "event": "clicked"}
+    for at in (0, "1970-01-01T00:00:00Z", "2025-12-01T10:00:00", "2999-01-01T00:00:00Z"):
+        r = client.post("/feedback", json={"events": [{**event, "at": at}]})
+        assert r.status_code == 422, (at, r.text)
+        assert "at" in r.text
+    r = client.post("/feedback", json={"events": [{**event, "at": "2025-12-01T10:00:00+08:00"}]})
+    assert r.status_code == 200
+
+
+def test_feedback_retry_with_idempotency_key_is_stored_once(
+    client: TestClient, service_env: Workspace
+) -> None:
+    from serving.feedback import read_feedback
+
+    event = {"group_id": "g0", "product_id": "p2", "event": "ordered", "at": "2025-12-01T10:00:00Z"}
+    body = {"events": [event, event, event], "idempotency_key": "retry-7c1"}
+    before = len(read_feedback(service_env.feedback))
+    first = client.post("/feedback", json=body).json()
+    again = client.post("/feedback", json=body).json()
+    assert first == {"accepted": 3, "replayed": False}
+    assert again == {"accepted": 3, "replayed": True}
+    assert len(read_feedback(service_env.feedback)) == before + 3
+    other = client.post("/feedback", json={**body, "idempotency_key": "retry-7c2"}).json()
+    assert other == {"accepted": 3, "replayed": False}
