@@ -167,6 +167,65 @@ def load_champion(ws: Workspace, kind: str) -> tuple[Any, Any]:
     return mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}"), version
 
 
+def newest_learned(ws: Workspace, kind: str) -> tuple[Any, Any] | None:
+    """(model, ModelVersion) of the newest learned version of KIND, or None."""
+    client = configure(ws)
+    import mlflow.sklearn
+
+    name = MODEL_NAMES[kind]
+    versions = client.search_model_versions(f"name='{name}'")
+    learned = [v for v in versions if (v.tags or {}).get(SCORER_TAG, LEARNED) == LEARNED]
+    if not learned:
+        return None
+    newest = max(learned, key=lambda v: int(v.version))
+    lightgbm()
+    return mlflow.sklearn.load_model(f"models:/{name}/{newest.version}"), newest
+
+
+def _flat(prefix: str, value: Any, out: dict[str, float]) -> dict[str, float]:
+    """Nested metric dicts as MLflow metric names (held_out.repurchase.model.auc)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flat(
+                f"{prefix}.{metric_key(str(key))}" if prefix else metric_key(str(key)), inner, out
+            )
+    elif isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+        out[prefix.replace(" ", "_")] = float(value)
+    return out
+
+
+def log_evaluation(
+    ws: Workspace, result: dict[str, Any], paths: dict[str, Any], champions: dict[str, Any]
+) -> str:
+    """An evaluation run (metrics, the HTML report, metrics JSON) tagged with the champions'
+    versions and runs, so `mlflow ui` shows them next to training; its run id."""
+    client = configure(ws)
+    tags = {"evaluation": "true", "as_of": str(result.get("as_of"))}
+    for kind, info in champions.items():
+        if "version" in info:
+            tags[f"champion.{kind}.version"] = str(info["version"])
+            tags[f"champion.{kind}.scorer"] = str(info.get("scorer", LEARNED))
+            tags[f"champion.{kind}.run_id"] = str(info.get("run_id", ""))
+    run = client.create_run(
+        experiment_id(client, ws), run_name=f"evaluation-{result.get('as_of')}", tags=tags
+    )
+    run_id = run.info.run_id
+    metrics: dict[str, float] = {}
+    for section in ("held_out", "truth"):
+        if section in result:
+            _flat(section, result[section], metrics)
+    from mlflow.entities import Metric
+
+    stamp = int(run.info.start_time)
+    batch = [Metric(k, v, stamp, 0) for k, v in sorted(metrics.items())]
+    for start in range(0, len(batch), 900):  # MLflow's batch limit is 1000 metrics
+        client.log_batch(run_id, metrics=batch[start : start + 900])
+    for path in paths.values():
+        client.log_artifact(run_id, str(path), "evaluation")
+    client.set_terminated(run_id)
+    return str(run_id)
+
+
 def _score_champion(
     ws: Workspace, result: ModelResult, version: Any, horizon_days: int
 ) -> tuple[float | None, str]:

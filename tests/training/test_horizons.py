@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from configs.workspace import resolve_workspace
 from features.snapshots import training_snapshot_dates
 from tests.training.train_fixtures import end_date, write_workspace
+from training.registry import CHAMPION, MODEL_NAMES, configure
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +32,10 @@ def long_ws(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     dates = {as_of}
     for horizon in HORIZONS:
         dates |= set(training_snapshot_dates(as_of, horizon, 3, 30))
-    write_workspace(ws, sorted(dates), n_users=300, seed=3, n_days=N_DAYS)
+    write_workspace(ws, sorted(dates), n_users=250, seed=3, n_days=N_DAYS)
     config = root / "settings.yaml"
     config.write_text(
-        "training:\n  feature_source: offline\n  num_boost_round: 40\n  n_snapshots: 3\n"
+        "training:\n  feature_source: offline\n  num_boost_round: 30\n  n_snapshots: 3\n"
         "  interest_max_users: 300\n",
         encoding="utf-8",
     )
@@ -49,13 +50,29 @@ def test_every_horizon_trains_on_one_workspace(long_ws: tuple[Path, Path]) -> No
     base = ["--workspace", str(root), "--preset", "tiny", "--config", str(config)]
     as_of = end_date(N_DAYS)
     for horizon in HORIZONS:
-        got = runner.invoke(app, [*base, "train", "--horizon-days", str(horizon)])
+        target = "all" if horizon == HORIZONS[-1] else "repurchase"  # interest: the longest
+        args = ["train", "--target", target, "--horizon-days", str(horizon)]
+        got = runner.invoke(app, [*base, *args])
         assert got.exit_code == 0, (horizon, got.output, got.exception)
         assert "Traceback" not in got.output
         result = json.loads(got.stdout[got.stdout.index("{") :])
         snaps = sorted(result["snapshots"])
         assert snaps[-1] == str(as_of - timedelta(days=horizon))
         assert result["computed_snapshots"] == []  # the fixture holds every date needed
-        for kind in ("repurchase", "interest"):
+        client = configure(resolve_workspace(root))
+        for kind in ("repurchase", "interest") if target == "all" else ("repurchase",):
             assert result[kind]["champion"]["version"], result[kind]
             assert result[kind]["horizon_days"] == horizon
+            # a champion answering another horizon is replaced, never compared
+            alias = client.get_model_version_by_alias(MODEL_NAMES[kind], CHAMPION)
+            assert alias.tags["horizon_days"] == str(horizon)
+
+
+def test_a_log_too_short_for_the_horizon_says_what_to_do(long_ws: tuple[Path, Path]) -> None:
+    from configs.settings import load_settings
+    from training.train import train
+
+    root, _ = long_ws
+    settings = load_settings("tiny", {"training": {"horizon_days": 300, "n_snapshots": 3}})
+    with pytest.raises(ValueError, match="orders start on 2025-01-01: use a shorter"):
+        train(settings, resolve_workspace(root), "repurchase", end_date(N_DAYS))
