@@ -95,6 +95,7 @@ def test_every_consumer_works_with_a_baseline_champion(
         got = runner.invoke(app, [*base, *args])
         assert got.exit_code == 0, (args, got.output, got.exception)
         assert "Traceback" not in got.output
+    evaluated = json.loads(got.stdout[got.stdout.index("{") :])
     scores = pd.read_csv(tmp_path / "s.csv")
     assert scores["repurchase_prob"].between(0, 1).all() and scores["user_id"].is_unique
     assert (
@@ -103,6 +104,18 @@ def test_every_consumer_works_with_a_baseline_champion(
     metrics = json.loads((ws.reports / "metrics.json").read_text(encoding="utf-8"))
     shown = metrics["held_out"]["repurchase"]
     assert "model" in shown and "bgnbd" in shown["baselines"]
+    learned = f"learned v{result['repurchase']['version']}"
+    assert learned in shown["candidates"]  # the learned model that lost is still reported
+    assert f"candidate: {learned}" in (ws.reports / "evaluation.html").read_text("utf-8")
+    # the evaluation run: metrics, the report, linked to the champions' versions and runs
+    client = configure(ws)
+    run = client.get_run(evaluated["report"]["mlflow_run_id"])
+    champ = result["repurchase"]["champion"]
+    assert run.data.tags["champion.repurchase.version"] == champ["version"]
+    assert run.data.tags["champion.repurchase.run_id"] == champ["run_id"]
+    assert "held_out.repurchase.model.auc" in run.data.metrics
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert logged == {"evaluation/evaluation.html", "evaluation/metrics.json"}
     # serving's loader: the champion versions load and score user_activity rows
     uri = ws.mlflow_tracking_uri
     loaded = load_champions(uri, champion_versions(uri))
@@ -124,6 +137,10 @@ out = {}
 for uri in MODELS:
     model = mlflow.pyfunc.load_model(uri)
     frame = pd.read_parquet(FRAMES[uri])
+    schema = model.metadata.get_input_schema()  # as a user would: the declared column types
+    for name, kind in zip(schema.input_names(), schema.input_types()):
+        if getattr(kind, "name", "") == "double":
+            frame[name] = frame[name].astype("float64")
     pred = model.predict(frame)
     spec = model.metadata.get_output_schema().to_dict()[0]
     out[uri] = {"shape": list(pred.shape), "spec": spec, "min": float(pred.min()),
