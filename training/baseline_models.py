@@ -130,11 +130,18 @@ def _edges(values: np.ndarray) -> list[float]:
 
 
 def repurchase_candidates(
-    valid: pd.DataFrame, y: np.ndarray, horizon_days: int, seed: int = 0
+    valid: pd.DataFrame,
+    y: np.ndarray,
+    horizon_days: int,
+    seed: int = 0,
+    history: pd.DataFrame | None = None,
 ) -> dict[str, BaselineModel]:
-    """recency rule, RFM and BG/NBD fitted on the validation snapshot's activity rows
-    (BG/NBD on a seeded sample of at most FIT_ROWS members with history)."""
-    x, t_x, T = bgnbd_inputs(valid)
+    """recency rule and RFM fitted on the validation snapshot's activity rows (Platt on its
+    labels); BG/NBD's population parameters on HISTORY's rows (default VALID; training
+    passes the held-out snapshot's: features only, no labels, the same fit as the reported
+    BG/NBD baseline, which is what makes the two agree), a seeded sample of at most
+    FIT_ROWS members with history."""
+    x, t_x, T = bgnbd_inputs(valid if history is None else history)
     keep = np.flatnonzero(T > 0)
     if len(keep) > FIT_ROWS:
         keep = np.random.default_rng(seed).choice(keep, FIT_ROWS, replace=False)

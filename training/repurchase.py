@@ -118,6 +118,6 @@ def train_repurchase(
         example=test[cols].head(5).reset_index(drop=True),
         data=run_facts(split, pipe, train, valid, test),
         candidates=repurchase_candidates(
-            valid, valid[C.LABEL].to_numpy(), cfg.horizon_days, cfg.seed
+            valid, valid[C.LABEL].to_numpy(), cfg.horizon_days, cfg.seed, history=test
         ),
     )
