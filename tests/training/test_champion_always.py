@@ -63,6 +63,8 @@ def test_a_baseline_takes_champion_when_the_learned_model_loses(
     champ = rep["champion"]
     assert champ["scorer"] in ("recency_rule", "rfm_score", "bgnbd"), champ
     assert champ["version"] != rep["version"]
+    # the registrable BG/NBD is the reported BG/NBD baseline (same fit, from features)
+    assert abs(champ["candidates"]["bgnbd"] - rep["baselines"]["bgnbd"]["auc"]) < 0.005
     best = max(champ["candidates"].values())
     assert champ["candidates"][champ["scorer"]] == best > champ["candidates"]["learned"]
     client = configure(ws)
