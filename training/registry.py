@@ -105,7 +105,7 @@ def decide_promotion(
             f"{primary} {new:.4f} does not beat champion v{champion_version} ({champion:.4f})",
         )
     if champion is None:
-        return Decision(True, f"{primary} {new:.4f} beats baselines ({bar:.4f}); no champion")
+        return Decision(True, f"{primary} {new:.4f} beats baselines ({bar:.4f}); no champion yet")
     return Decision(
         True,
         f"{primary} {new:.4f} beats champion v{champion_version} ({champion:.4f}) "
