@@ -124,6 +124,13 @@ def test_every_consumer_works_with_a_baseline_champion(
     activity = snapshot_table(ws, "user_activity", as_of, None)
     prob = loaded["repurchase"].predict(activity)
     assert len(prob) == len(activity) and np.isfinite(prob).all()
+    # the interest champion through serving's scorer (fast path declines, frames path scores)
+    from serving.interest_scoring import as_arrow, score_interest
+
+    interest = as_arrow(snapshot_table(ws, "user_interest", as_of, None))
+    stats = snapshot_table(ws, "category_stats", as_of, None)
+    scored = score_interest(loaded["interest"], interest, stats, activity, 5)
+    assert scored is not None and len(scored[1]) and np.isfinite(scored[1]).all()
 
 
 ISOLATED = r"""

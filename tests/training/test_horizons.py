@@ -76,3 +76,14 @@ def test_a_log_too_short_for_the_horizon_says_what_to_do(long_ws: tuple[Path, Pa
     settings = load_settings("tiny", {"training": {"horizon_days": 300, "n_snapshots": 3}})
     with pytest.raises(ValueError, match="orders start on 2025-01-01: use a shorter"):
         train(settings, resolve_workspace(root), "repurchase", end_date(N_DAYS))
+
+
+def test_readiness_horizon_is_kept_and_said() -> None:
+    from configs.settings import load_settings
+    from training.train import readiness_note
+
+    same = load_settings("tiny", {"training": {"horizon_days": 30}})
+    assert readiness_note(same) == ""
+    other = load_settings("tiny", {"training": {"horizon_days": 90}})
+    note = readiness_note(other)
+    assert "90 days" in note and "30-day" in note and "readiness_horizon_days" in note
