@@ -4,6 +4,8 @@ so `grouppush --help` stays fast (importing feast alone costs seconds)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -92,6 +94,26 @@ def _context(
     return settings, ws
 
 
+NoWait = Annotated[
+    bool,
+    typer.Option("--no-wait", help="Fail at once when another writer holds the workspace."),
+]
+
+
+@contextmanager
+def _writing(ws: Workspace, command: str, no_wait: bool) -> Iterator[None]:
+    """The workspace's writer lock (configs.workspace_lock) around a writing command."""
+    from configs.workspace_lock import WorkspaceBusy, writer_lock
+
+    notify = lambda message: typer.echo(message, err=True)  # noqa: E731
+    try:
+        folders = (ws.data, ws.quarantine, ws.offline, ws.feast)  # killed writers' temp files
+        with writer_lock(ws.root, command, wait=not no_wait, notify=notify, clear=folders):
+            yield
+    except WorkspaceBusy as exc:
+        _fail(str(exc))
+
+
 PRESET_FILE = "grouppush-preset.txt"
 
 
@@ -148,6 +170,7 @@ def simulate(
     preset: Annotated[str, typer.Option(help="tiny | demo | large | shop")] = "tiny",
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same files).")] = None,
     as_json: JsonFlag = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Write simulated contract tables + truth/ into the workspace.
 
@@ -157,8 +180,9 @@ def simulate(
     settings, ws = _context(preset, overrides)
     from features.simulate import simulate as run
 
-    _remember_preset(ws.root, preset)
-    counts = run(settings, ws.data, ws.truth, show_progress=True)
+    with _writing(ws, "simulate", no_wait):
+        _remember_preset(ws.root, preset)
+        counts = run(settings, ws.data, ws.truth, show_progress=True)
     _emit(counts, ["simulated: " + ", ".join(f"{k}={v:,}" for k, v in counts.items())], as_json)
 
 
@@ -188,6 +212,7 @@ def ingest(
         str | None, typer.Option(help="Reject timestamps after this date (default today).")
     ] = None,
     as_json: JsonFlag = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Validate CSV/Parquet into contract tables; rejected rows go to quarantine/ with a reason.
 
@@ -209,15 +234,16 @@ def ingest(
     if source is None and not files:
         _fail("give --source PATH or at least one --table TABLE=PATH")
     try:
-        report = run(
-            source,
-            ws.data,
-            ws.quarantine,
-            settings.ingest,
-            maps=map_ or [],
-            files=files,
-            show_progress=True,
-        )
+        with _writing(ws, "ingest", no_wait):
+            report = run(
+                source,
+                ws.data,
+                ws.quarantine,
+                settings.ingest,
+                maps=map_ or [],
+                files=files,
+                show_progress=True,
+            )
     except IngestError as exc:
         _fail(str(exc))
     _emit(_jsonable(report), report.summary_lines(), as_json)
@@ -246,6 +272,7 @@ def features_build(
         bool, typer.Option("--full", help="Recompute every date, even those already built.")
     ] = False,
     as_json: JsonFlag = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Compute offline feature tables as of DATE (+ training history), apply Feast, load online.
 
@@ -259,7 +286,8 @@ def features_build(
     _require_orders(ws)
     from features.build import build_features
 
-    summary = build_features(settings, ws, day, show_progress=True, full=full)
+    with _writing(ws, "features build", no_wait):
+        summary = build_features(settings, ws, day, show_progress=True, full=full)
     _emit(summary, build_lines(summary), as_json)
 
 
@@ -271,6 +299,7 @@ def train(
     ] = None,
     horizon_days: Annotated[int | None, typer.Option(help="Label horizon in days.")] = None,
     as_json: JsonFlag = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Train, log to MLflow, register, and move `champion` when the new model is better.
 
@@ -285,7 +314,7 @@ def train(
     from grouppush.progress import stage_lines
     from training.train import train as run
 
-    with stage_lines("train"):
+    with _writing(ws, "train", no_wait), stage_lines("train"):
         result = run(settings, ws, target, day, show_progress=True)
     _emit(result, train_lines(result), as_json)
 
