@@ -182,6 +182,7 @@ def main() -> None:
         "heavy_connections": 2,
         "service_env": {k: v for k, v in env.items() if k.startswith("GROUPPUSH__")},
         "service_rss_mb": rss,
+        "load_avg_1m": os.getloadavg()[0],  # the machine is shared: other jobs' load
         "serve_log": str(scratch / "serve.log"),
         **stats,
         "pass": stats["over_deadline"] == 0 and stats["connections_without_answer"] == 0,
