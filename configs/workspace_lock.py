@@ -80,10 +80,11 @@ def writer_lock(
     wait: bool = True,
     notify: Callable[[str], object] | None = None,
     clear: Iterable[Path] = (),
+    prepare: Callable[[], object] | None = None,
 ) -> Iterator[None]:
     """Hold ROOT's writer lock while the block runs. Busy: WorkspaceBusy (WAIT false), else
-    NOTIFY(message) once and block until the holder finishes. Once held, the temp files of
-    killed writers under the folders CLEAR are deleted (clear_leftovers)."""
+    NOTIFY(message) once and block until the holder finishes. Once held, PREPARE runs, then
+    the temp files of killed writers under the folders CLEAR are deleted (clear_leftovers)."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -101,6 +102,8 @@ def writer_lock(
             if notify is not None:
                 notify(f"workspace free after {time.monotonic() - started:.0f} s; running")
         _record(fd, command)
+        if prepare is not None:  # e.g. finish a cut-short table switch (its files are temp)
+            prepare()
         gone = clear_leftovers(clear)
         if gone and notify is not None:
             size = sum(size for _, size in gone) / 2**20

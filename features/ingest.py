@@ -28,6 +28,7 @@ from features.io import table_path, write_parquet_atomic
 from features.quarantine import BAD_FIELDS, QuarantineWriter
 from features.readers import Renames, find_inputs, parse_maps, read_chunks, read_header
 from features.schema import TABLES, Table
+from features.table_commit import commit_tables, committing, finish_commit
 from features.validate import REFERENCES, TableState, arrow_schema, validate_chunk
 
 __all__ = ["IngestError", "IngestReport", "ingest"]
@@ -154,21 +155,25 @@ def _over_limit(report: IngestReport, limit: float) -> list[str]:
 def _commit(
     staged: dict[str, Path], derived: dict[str, pa.Table], data_dir: Path, report: IngestReport
 ) -> None:
-    """Move staged tables into place, write derived ones, drop contract tables not produced."""
-    for name, tmp in staged.items():
-        if name in derived:
-            continue
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, table_path(data_dir, name))
-        report.outputs[name] = table_path(data_dir, name)
+    """Stage derived tables too, then switch every table into place and drop contract tables
+    not produced, as one step (features.table_commit: all old or all new after a crash)."""
     for name, table in derived.items():
-        report.outputs[name] = write_parquet_atomic(table, table_path(data_dir, name))
+        staged[f"{name}:derived"] = write_parquet_atomic(
+            table, data_dir / f".{name}.derived-{os.getpid()}.tmp"
+        )
+    moves: dict[Path, Path] = {}
+    for key, tmp in staged.items():
+        name = key.removesuffix(":derived")
+        if name in derived and not key.endswith(":derived"):
+            continue  # replaced by its derived version
+        moves[tmp] = report.outputs[name] = table_path(data_dir, name)
+    removals = []
     for name in TABLES:
         stale = table_path(data_dir, name)
         if name not in report.outputs and stale.exists():
-            stale.unlink()
+            removals.append(stale)
             report.notes.append(f"removed {stale}: no {name} in this source")
+    commit_tables(data_dir, moves, removals)
 
 
 def ingest(
@@ -195,6 +200,8 @@ def ingest(
     data_dir.mkdir(parents=True, exist_ok=True)
     quarantine_dir.mkdir(parents=True, exist_ok=True)
     report = IngestReport(notes=_unused_maps(renames, plans))
+    if finish_commit(data_dir):  # an earlier ingest was cut short mid-switch
+        report.notes.append(f"completed the table switch an interrupted ingest left in {data_dir}")
     staged: dict[str, Path] = {}
     known: dict[str, pa.Array] = {}
     columns = (
@@ -224,7 +231,8 @@ def ingest(
         derived, report.derived = derive_tables(staged)
         _commit(staged, derived, data_dir, report)
     finally:
-        for tmp in staged.values():
-            tmp.unlink(missing_ok=True)
+        if not committing(data_dir):  # a cut-short switch keeps its files for finish_commit
+            for tmp in staged.values():
+                tmp.unlink(missing_ok=True)
     report.seconds = time.perf_counter() - started
     return report

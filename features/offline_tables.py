@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from configs import columns as C
 from features.catalog import TABLES, FeatureTable
+from features.table_commit import fsync_path as _fsync_dir
 
 STAGING = ".staging"
 BATCH_ROWS = 256_000
@@ -175,14 +176,6 @@ def _write_file(path: Path, schema: pa.Schema, parts: Iterable[pa.Table | pa.Rec
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
     return rows
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class HistoryWriter:

@@ -104,11 +104,15 @@ NoWait = Annotated[
 def _writing(ws: Workspace, command: str, no_wait: bool) -> Iterator[None]:
     """The workspace's writer lock (configs.workspace_lock) around a writing command."""
     from configs.workspace_lock import WorkspaceBusy, writer_lock
+    from features.table_commit import finish_commit
 
     notify = lambda message: typer.echo(message, err=True)  # noqa: E731
     try:
         folders = (ws.data, ws.quarantine, ws.offline, ws.feast)  # killed writers' temp files
-        with writer_lock(ws.root, command, wait=not no_wait, notify=notify, clear=folders):
+        finish = lambda: finish_commit(ws.data)  # noqa: E731 - a cut-short ingest switch first
+        with writer_lock(
+            ws.root, command, wait=not no_wait, notify=notify, clear=folders, prepare=finish
+        ):
             yield
     except WorkspaceBusy as exc:
         _fail(str(exc))

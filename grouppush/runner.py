@@ -17,6 +17,7 @@ from typing import Any
 from configs.settings import Settings
 from configs.workspace import REPO_ROOT, Workspace
 from configs.workspace_lock import writer_lock
+from features.table_commit import finish_commit
 
 
 def service_command(host: str, port: int) -> list[str]:
@@ -175,7 +176,8 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
     from training.train import train
 
     folders = (ws.data, ws.quarantine, ws.offline, ws.feast)
-    with writer_lock(ws.root, "demo", notify=log.print, clear=folders):  # one writer
+    finish = lambda: finish_commit(ws.data)  # noqa: E731 - a cut-short ingest switch first
+    with writer_lock(ws.root, "demo", notify=log.print, clear=folders, prepare=finish):
         log.rule("1/4 simulate")
         counts = simulate(settings, ws.data, ws.truth, show_progress=True)
         log.print("simulated: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()), markup=False)

@@ -128,3 +128,43 @@ async def _bounded(receive: Receive, limit: int) -> Receive:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return replay_body(b"".join(chunks), receive)
+
+
+BENTOML_HTTP_LOGGER = "bentoml._internal.server.http_app"
+
+
+class OneLineRejections(logging.Filter):
+    """BentoML logs a request it rejects (validation, bad input) as an error with a full
+    traceback that quotes the client's bytes; a client's mistake is worth one line naming
+    the path and the fields, without the input. Server errors keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not _client_error(exc):
+            return True
+        record.msg = "%s rejected: %s"
+        record.args = (record.getMessage().removeprefix("Exception on "), _summary(exc))
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _client_error(exc: BaseException) -> bool:
+    code = getattr(getattr(exc, "error_code", None), "value", 500)
+    return type(exc).__name__ == "ValidationError" or (isinstance(code, int) and code < 500)
+
+
+def _summary(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    if type(exc).__name__ == "ValidationError" and callable(errors):
+        found = errors(include_input=False, include_url=False, include_context=False)
+        where = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in found[:3]]
+        return "; ".join(where) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+
+
+def quiet_rejections() -> None:
+    """Install OneLineRejections on BentoML's HTTP logger (once per process)."""
+    logger = logging.getLogger(BENTOML_HTTP_LOGGER)
+    if not any(isinstance(f, OneLineRejections) for f in logger.filters):
+        logger.addFilter(OneLineRejections())

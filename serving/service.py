@@ -23,13 +23,14 @@ import bentoml
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
-from configs.settings import Settings, load_settings, secret_value
+from configs.settings import ServingSettings, Settings, load_settings, secret_value
 from configs.workspace import resolve_workspace
 from serving import handlers
 from serving.fastpath import Handle, PushListFastPath, validation_error_body
 from serving.feedback import append_feedback, append_once
-from serving.guards import Limits, RequestGuard
+from serving.guards import Limits, RequestGuard, quiet_rejections
 from serving.middleware import ApiKeyMiddleware, ReadinessMiddleware, ValidationStatusMiddleware
+from serving.openapi import OpenApiMiddleware
 from serving.schemas import (
     FeedbackRequest,
     FeedbackResponse,
@@ -61,6 +62,11 @@ def service_settings() -> Settings:
 def _api_key() -> str | None:
     settings = _ACTIVE.get("settings")
     return secret_value(settings.serving.api_key) if settings is not None else None
+
+
+def _serving_settings() -> ServingSettings | None:
+    settings = _ACTIVE.get("settings")
+    return settings.serving if settings is not None else None
 
 
 def _limits() -> Limits | None:
@@ -158,6 +164,7 @@ class GroupPush:
         from serving.reload import SnapshotHolder
         from serving.snapshot_store import load_isolated, prune_snapshots
 
+        quiet_rejections()  # a client's bad request: one log line, not a traceback
         self.settings = service_settings()
         _ACTIVE["settings"] = self.settings
         cfg = self.settings.serving
@@ -233,6 +240,7 @@ class GroupPush:
 # first added = outermost: shed load and refuse oversized/non-JSON bodies before anything
 GroupPush.add_asgi_middleware(RequestGuard, paths=API_PATHS, limits=_limits, on_shed=_shed)  # type: ignore[attr-defined]
 GroupPush.add_asgi_middleware(ReadinessMiddleware, detail=_readiness)  # type: ignore[attr-defined]
+GroupPush.add_asgi_middleware(OpenApiMiddleware, settings=_serving_settings, paths=API_PATHS)  # type: ignore[attr-defined]
 GroupPush.add_asgi_middleware(ValidationStatusMiddleware, paths=API_PATHS)  # type: ignore[attr-defined]
 GroupPush.add_asgi_middleware(ApiKeyMiddleware, key=_api_key)  # type: ignore[attr-defined]
 # added after (inside) the API-key check; BentoML's metrics, tracing and

@@ -33,6 +33,7 @@ import numpy as np
 
 from configs.settings import Settings
 from configs.workspace import Workspace
+from features.table_commit import fsync_path
 from serving.registry_health import EXIT_UNAVAILABLE, RegistryUnavailable
 from serving.score_cache import FOLDER
 from serving.snapshot import InterestCsr, Snapshot
@@ -58,11 +59,7 @@ def _write_array(path: Path, array: np.ndarray) -> None:
 def _sync(paths: list[Path]) -> None:
     """fsync each file or folder (a folder: its entries) by path, once all are written."""
     for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(path)
 
 
 def save_snapshot(snap: Snapshot, final: Path) -> Path:

@@ -146,3 +146,30 @@ def test_feedback_retry_with_idempotency_key_is_stored_once(
     assert len(read_feedback(service_env.feedback)) == before + 3
     other = client.post("/feedback", json={**body, "idempotency_key": "retry-7c2"}).json()
     assert other == {"accepted": 3, "replayed": False}
+
+
+def test_openapi_lists_real_statuses_and_configured_limits(client: TestClient) -> None:
+    doc = client.get("/docs.json").json()
+    for path in ("/push_lists", "/segments", "/repurchase_scores", "/feedback"):
+        responses = doc["paths"][path]["post"]["responses"]
+        assert {"200", "401", "404", "413", "415", "422", "503"} <= set(responses), path
+        assert "400" not in responses
+    schemas = doc["components"]["schemas"]
+    push = schemas["PushListRequestIODescriptor"]["properties"]
+    assert push["group_ids"]["maxItems"] == 50 and push["top_k"]["maximum"] == 100
+    assert push["members_per_product"]["maximum"] == 500
+    assert schemas["UsersRequestIODescriptor"]["properties"]["user_ids"]["maxItems"] == 5000
+    assert "Retry-After" in doc["paths"]["/push_lists"]["post"]["responses"]["503"]["headers"]
+
+
+def test_rejected_requests_log_at_most_one_line(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("DEBUG"):
+        client.post("/segments", json={"user_ids": "u1-secret-bytes"})
+        client.post("/push_lists", json={"group_ids": ["g0"], "top_k": 0})
+        client.post("/feedback", files={"f": ("a", b"client-bytes")})
+    lines = [r for r in caplog.records if r.levelno >= 30]
+    text = caplog.text
+    assert "Traceback" not in text and "client-bytes" not in text, text[-3000:]
+    assert len(lines) <= 3, [r.getMessage()[:200] for r in lines]

@@ -1,0 +1,123 @@
+"""Make /docs.json true: the statuses the service answers and the limits it is configured with.
+
+Why: BentoML documents every endpoint as 200/400/404/500 and the request models' hard
+ceilings (pydantic: 100,000 ids), but the service answers 401 (API key), 413 (a list or the
+body over its configured limit), 415 (not JSON), 422 (validation) and 503 (load shed, with
+Retry-After), and a preset or env var sets smaller limits. The document is rewritten once
+per request for it (a rare, small request), from the live settings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from configs.settings import ServingSettings
+from serving.middleware import App, Message, Receive, Scope, Send
+
+PATH = "/docs.json"
+ERROR = {"$ref": "#/components/schemas/ErrorBody"}
+ERROR_SCHEMA = {
+    "title": "ErrorBody",
+    "type": "object",
+    "properties": {
+        "error": {"type": "string"},
+        "field": {"type": "string", "nullable": True},
+        "unknown_ids": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["error"],
+}
+
+
+def _statuses(cfg: ServingSettings) -> dict[str, str]:
+    return {
+        "401": "missing or invalid API key (only when serving.api_key is set)",
+        "404": "none of the ids is known (the unknown ones are listed)",
+        "413": f"a list over its configured limit, or a body over {cfg.max_body_bytes:,} bytes",
+        "415": "the body is not application/json",
+        "422": "the request does not validate (the field is named)",
+        "503": "at capacity: retry after the Retry-After header's seconds",
+    }
+
+
+def _limits(cfg: ServingSettings) -> dict[str, dict[str, tuple[str, int]]]:
+    """Request schema -> property -> (JSON Schema keyword, configured limit)."""
+    return {
+        "PushListRequest": {
+            "group_ids": ("maxItems", cfg.max_group_ids),
+            "top_k": ("maximum", cfg.max_top_k),
+            "members_per_product": ("maximum", cfg.max_members_per_product),
+            "product_ids": ("maxItems", cfg.max_product_ids),
+        },
+        "UsersRequest": {"user_ids": ("maxItems", cfg.max_user_ids)},
+        "FeedbackRequest": {"events": ("maxItems", cfg.max_feedback_events)},
+    }
+
+
+def _set_limit(prop: dict[str, Any], keyword: str, limit: int) -> None:
+    for variant in prop.get("anyOf", [prop]):  # optional lists: anyOf [array, null]
+        if keyword in variant or variant.get("type") in ("array", "integer"):
+            variant[keyword] = limit
+
+
+def patch_openapi(doc: dict[str, Any], cfg: ServingSettings, paths: frozenset[str]) -> dict:
+    """DOC with the real error statuses on PATHS and the configured limits in the schemas."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ErrorBody"] = ERROR_SCHEMA
+    for name, schema in schemas.items():
+        base = name.removesuffix("IODescriptor")
+        for prop_name, (keyword, limit) in _limits(cfg).get(base, {}).items():
+            if prop_name in schema.get("properties", {}):
+                _set_limit(schema["properties"][prop_name], keyword, limit)
+        if base == "PushListRequest":
+            schema["description"] = (
+                f"group_ids x top_k x members_per_product may be at most "
+                f"{cfg.max_response_members:,} (serving.max_response_members), else 413"
+            )
+    for path in paths:
+        for op in doc.get("paths", {}).get(path, {}).values():
+            responses = op.setdefault("responses", {})
+            responses.pop("400", None)  # validation errors are answered 422
+            for status, text in _statuses(cfg).items():
+                answer: dict[str, Any] = {
+                    "description": text,
+                    "content": {"application/json": {"schema": ERROR}},
+                }
+                if status == "503":
+                    answer["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+                responses.setdefault(status, answer)
+    return doc
+
+
+class OpenApiMiddleware:
+    """Rewrites the GET /docs.json answer with patch_openapi and the live SETTINGS."""
+
+    def __init__(
+        self, app: App, settings: Callable[[], ServingSettings | None], paths: frozenset[str]
+    ) -> None:
+        self.app, self.settings, self.paths = app, settings, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cfg = self.settings() if scope["type"] == "http" else None
+        if cfg is None or scope.get("path") != PATH:
+            await self.app(scope, receive, send)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            else:
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        body = b"".join(chunks)
+        if start.get("status") == 200:
+            body = json.dumps(patch_openapi(json.loads(body), cfg, self.paths)).encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
