@@ -203,9 +203,12 @@ def features_build(
     day = _parse_date(as_of, "--as-of")
     settings, ws = _context()
     from features.build import build_features
+    from features.slow_movers import describe
 
     summary = build_features(settings, ws, day, show_progress=True, full=full)
     typer.echo(f"features built: {summary}")
+    for line in describe(summary["slow_movers"]):
+        typer.echo(line)
 
 
 @app.command()
