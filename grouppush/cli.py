@@ -306,12 +306,26 @@ def export_push_lists(
     out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
     as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
 ) -> None:
-    """Push lists for every group. Example: grouppush export push-lists --out push.parquet"""
+    """Push lists for every group. Example: grouppush export push-lists --out push.parquet
+
+    With 0 rows, stderr says why (one line per reason, with the number of groups); the exit
+    code is 0 when that is a real answer (no slow movers, caps, suppression, zombie groups, no
+    member signal) and 1 when the data has no groups or no group has a member.
+    """
     day = _parse_date(as_of, "--as-of")
     settings, ws = _context()
-    from serving.export import export_push_lists as run
+    from serving.export import run_export
 
-    typer.echo(f"{run(settings, ws, day, out):,} rows -> {out}")
+    summary = run_export(settings, ws, day, out)
+    for note in summary.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"{summary.rows:,} rows -> {out}")
+    if summary.rows == 0:
+        typer.echo("no push list rows; why, by reason:", err=True)
+        for line in summary.why.lines():
+            typer.echo(f"  {line}", err=True)
+        if not summary.why.legitimate():
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -137,3 +137,33 @@ def short_list_reasons(
                 f" (at most {cfg.max_per_category} per category)"
             )
     return out
+
+
+class ReasonTally:
+    """Warnings of many groups counted by reason (key before the colon), one example each:
+    what `export push-lists` prints when it writes no rows."""
+
+    def __init__(self) -> None:
+        self.groups = 0
+        self.counts: dict[str, int] = {}
+        self.example: dict[str, str] = {}
+
+    def add(self, warnings: Sequence[str]) -> None:
+        self.groups += 1
+        for key in dict.fromkeys(reason_key(w) for w in warnings):
+            self.counts[key] = self.counts.get(key, 0) + 1
+        for w in warnings:
+            self.example.setdefault(reason_key(w), w)
+
+    def legitimate(self) -> bool:
+        """An empty answer is legitimate when groups with members were judged (no slow
+        movers, caps, suppression, zombies, no signal); not when the data has no groups or
+        no group has a member (then nothing was judged: fix the input)."""
+        return self.groups > 0 and self.counts.get(NO_MEMBERS, 0) < self.groups
+
+    def lines(self) -> list[str]:
+        """One line per distinct reason, most frequent first: 'N groups: <example>'."""
+        if not self.groups:
+            return [NO_GROUPS]
+        order = sorted(self.counts, key=lambda k: (-self.counts[k], k))
+        return [f"{self.counts[k]:,} of {self.groups:,} groups: {self.example[k]}" for k in order]
