@@ -109,9 +109,9 @@ def short_list_reasons(
     live_row = np.bincount(cats[live], minlength=n_cat)[snap.prod_cat[cand]] > 0
     ids = snap.prod_ids[cand]
     if not any_row.any():
+        of = "the category of" if len(ids) == 1 else "the categories of"
         out.append(
-            "no member signal: no member bought or showed interest in the categories of"
-            f" {id_list(ids.tolist())}"
+            f"no member signal: no member bought or showed interest in {of} {id_list(ids.tolist())}"
         )
     elif not any_row.all():
         n = int((~any_row).sum())

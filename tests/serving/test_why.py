@@ -118,7 +118,7 @@ def test_suppressed_for_recent_buyers_when_products_are_passed() -> None:
 def test_no_member_signal_and_out_of_stock_products() -> None:
     snap = _snap()
     assert _warnings(snap, "gb", ["s3"]) == [
-        "no member signal: no member bought or showed interest in the categories of s3"
+        "no member signal: no member bought or showed interest in the category of s3"
     ]
     assert _warnings(snap, "gb", ["s2"]) == ["out of stock: s2"]
 
