@@ -281,8 +281,7 @@ def push_list(
         out.items.sort(key=lambda it: -it.expected_buyers)
     n_cand = len(snap.default_candidates if candidates is None else candidates)
     if not out.items or len(out.items) < min(top_k, n_cand):  # only then: say why
-        listed = [it.category_id for it in out.items]
-        out.warnings.extend(short_list_reasons(snap, g, cfg, candidates, used, listed))
+        out.warnings.extend(short_list_reasons(snap, g, cfg, candidates, used, out.items))
         out.warnings = list(dict.fromkeys(out.warnings))
     return out
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from configs.settings import ServingSettings
+from serving.results import Item
 from serving.snapshot import Snapshot
 
 MAX_IDS = 3  # product ids named in one sentence; the rest are counted
@@ -84,22 +85,26 @@ def short_list_reasons(
     cfg: ServingSettings,
     candidates: np.ndarray | None,
     used: np.ndarray | None,
-    listed_categories: Sequence[str],
+    items: Sequence[Item],
 ) -> list[str]:
     """Why group G's list is short: missing members or candidates, the push cap, products
     without any member signal, products suppressed for their recent buyers, and the
-    category limit (LISTED_CATEGORIES: the category of each item already listed)."""
+    category limit. ITEMS: the list as answered; USED: pushes of this answer per user (this
+    group's included), None when the answer is this group's alone."""
     out: list[str] = []
     members = snap.group_members(g)
     if not len(members):
         return [f"{NO_MEMBERS}: the group has no memberships as of {snap.as_of.isoformat()}"]
     cand = _candidates(snap, candidates, out)
-    pushed = snap.push_counts[members] + (0 if used is None else used[members])
-    capped = int((pushed >= cfg.push_cap).sum())
+    if used is None:  # this list's own pushes count towards the cap
+        used = np.zeros(len(snap.user_ids), dtype=np.int32)
+        own = [snap.user_index[m.user_id] for it in items for m in it.members]
+        np.add.at(used, np.asarray(own, dtype=np.int64), 1)
+    capped = int((snap.push_counts[members] + used[members] >= cfg.push_cap).sum())
     if capped:
         out.append(
-            f"{PUSH_CAP}: {capped} of {len(members)} members reached {cfg.push_cap} pushes"
-            f" in {cfg.push_cap_window_days} days"
+            f"{PUSH_CAP}: {capped} of {len(members)} members reached the cap of {cfg.push_cap}"
+            f" pushes per {cfg.push_cap_window_days} days (this answer included)"
         )
     if not len(cand):
         return out
@@ -125,7 +130,7 @@ def short_list_reasons(
             f"suppressed for recent buyers: {id_list(ids[suppressed].tolist())} (every"
             " interested member bought the category within its repurchase cycle)"
         )
-    listed = np.array(listed_categories, dtype=object)
+    listed = np.array([it.category_id for it in items], dtype=object)
     full = {c for c in set(listed.tolist()) if (listed == c).sum() >= cfg.max_per_category}
     if full:
         cand_cats = snap.cat_ids[snap.prod_cat[cand]]

@@ -149,7 +149,16 @@ def test_every_member_capped() -> None:
     )
     snap = _snap(pushes, slow={"h1": 1})
     w = _warnings(snap, "gb", ["h1"])
-    assert "push cap: 2 of 2 members reached 3 pushes in 7 days" in w
+    assert "push cap: 2 of 2 members reached the cap of 3 pushes per 7 days" in w[0]
+
+
+def test_own_pushes_of_a_single_group_answer_count_towards_the_cap() -> None:
+    snap = _snap(slow={"h1": 1, "h2": 1, "h3": 1})
+    cfg = CFG.model_copy(update={"push_cap": 2})
+    cand = np.array([snap.prod_index[p] for p in ("h1", "h2", "h3")])
+    res = push_list(snap, snap.group_index["gb"], cfg, candidates=cand)  # used=None
+    assert len(res.items) == 2  # cat, the only member with a signal, takes 2 pushes
+    assert any(w.startswith("push cap: 1 of 2 members") for w in res.warnings)
 
 
 def test_no_slow_movers_with_and_without_a_stock_feed() -> None:
