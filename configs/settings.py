@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -69,6 +69,14 @@ class FeatureSettings(_Section):
     high_frequency_cycle_days: float = 14.0
     slow_moving_min_days_of_inventory: float = 60.0
     slow_moving_max_sell_through: float = 0.25
+    # without a stock row, slow movers come from sales velocity (features/catalog.py):
+    # units in the recent window <= max_velocity_ratio x the product's own baseline pace
+    slow_moving_recent_days: int = Field(default=28, gt=0)
+    slow_moving_baseline_days: int = Field(default=365, gt=0)  # trailing pace, recent excluded
+    slow_moving_max_velocity_ratio: float = Field(default=0.5, ge=0)
+    slow_moving_min_history_days: int = Field(default=91, gt=0)  # first sale at least this old
+    slow_moving_min_expected_units: float = Field(default=8.0, gt=0)  # pace x recent window
+    slow_moving_alive_days: int = Field(default=14, gt=0)  # last sale within: still on sale
     active_window_days: int = 30
     readiness_horizon_days: int = Field(default=30, gt=0)  # keep = training.horizon_days
     zombie_max_active_share: float = 0.05
@@ -86,6 +94,18 @@ class FeatureSettings(_Section):
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = Field(default=8, gt=0)
     spark_conf: dict[str, str] = {}  # extra Spark settings (executor memory, jars, ...)
+
+    @model_validator(mode="after")
+    def _velocity_windows(self) -> FeatureSettings:
+        if self.slow_moving_recent_days >= self.slow_moving_baseline_days:
+            raise ValueError(
+                "features.slow_moving_recent_days must be < features.slow_moving_baseline_days"
+            )
+        if self.slow_moving_min_history_days <= self.slow_moving_recent_days:
+            raise ValueError(
+                "features.slow_moving_min_history_days must be > features.slow_moving_recent_days"
+            )
+        return self
 
 
 class TrainingSettings(_Section):

@@ -44,6 +44,7 @@ from features.compute_product import compute_category_stats, compute_product_sta
 from features.compute_user import compute_user_activity
 from features.interest_inputs import PurchaseDays, load_purchase_days, run_stats
 from features.io import write_parquet_atomic
+from features.slow_movers import slow_mover_counts
 from features.snapshots import default_as_of, training_snapshot_dates
 from features.stages import Stages, peak_rss_mib
 from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
@@ -254,5 +255,6 @@ def build_features(
         summary["seconds"]["snapshot_publish"] = summary["snapshot_publish"]["seconds"]
     summary["online"] = online
     summary["as_of"] = as_of.isoformat()
+    summary["slow_movers"] = slow_mover_counts(ws.offline, dates)
     summary["seconds"]["total"] = time.perf_counter() - start
     return summary

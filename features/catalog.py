@@ -272,14 +272,53 @@ PRODUCT_STATS = FeatureTable(
         F("repurchase_cycle_days", "float", "days", "the category's repurchase cycle"),
         F("is_high_frequency", "int", "flag", "the category is high-frequency"),
         F(
+            "days_since_last_sale",
+            "float",
+            "days",
+            "days since the product's last order line before t (NaN: never sold)",
+        ),
+        F(
+            "expected_units_recent",
+            "float",
+            "units",
+            "units the product would sell in [t - features.slow_moving_recent_days, t) at its own"
+            " baseline pace (units per day in the baseline window before that, counted from its"
+            " first sale); NaN when first sold less than slow_moving_min_history_days before t",
+        ),
+        F(
+            "velocity_ratio",
+            "float",
+            "ratio",
+            "units sold in the recent window / expected_units_recent (1 = usual pace, 0.5 ="
+            " half; NaN: no baseline)",
+        ),
+        F(
+            "slow_moving_basis",
+            "str",
+            "enum",
+            "definition that judged is_slow_moving: stock (a stock row exists), velocity (no"
+            " stock row, enough history: expected_units_recent >="
+            " features.slow_moving_min_expected_units), none (neither: never slow)",
+        ),
+        F(
             "is_slow_moving",
             "int",
             "flag",
-            "in stock and days_of_inventory/sell-through past the configured thresholds",
+            "basis stock: in stock and days_of_inventory >= slow_moving_min_days_of_inventory or"
+            " sell_through_30d <= slow_moving_max_sell_through; basis velocity: still on sale"
+            " (days_since_last_sale <= slow_moving_alive_days) and velocity_ratio <="
+            " slow_moving_max_velocity_ratio; basis none: 0",
         ),
     ),
-    "Per-product sales, stock and slow-moving flag.",
+    "Per-product sales, stock, sales velocity and slow-moving flag. A shop without a stock"
+    " feed (or a product without a stock row) gets slow movers from its sales: products still"
+    " on sale that sell well below their own trailing pace.",
 )
+
+# slow_moving_basis values: which definition judged a product's is_slow_moving
+BASIS_STOCK = "stock"
+BASIS_VELOCITY = "velocity"
+BASIS_NONE = "none"
 
 GROUP_STATS = FeatureTable(
     "group_stats",

@@ -14,7 +14,13 @@ import pandas as pd
 
 from configs import columns as C
 from configs.settings import FeatureSettings
-from features.catalog import CATEGORY_STATS, PRODUCT_STATS
+from features.catalog import (
+    BASIS_NONE,
+    BASIS_STOCK,
+    BASIS_VELOCITY,
+    CATEGORY_STATS,
+    PRODUCT_STATS,
+)
 from features.compute_inputs import date_literal, ts_literal
 
 DAY_SECONDS = 86400.0
@@ -81,12 +87,17 @@ def compute_category_stats(
 def compute_product_stats(
     con: duckdb.DuckDBPyConnection, as_of: date, cfg: FeatureSettings
 ) -> pd.DataFrame:
-    """Sales windows, stock, sell-through and the slow-moving flag; creates `prod_stats`.
+    """Sales windows, stock, sell-through, sales velocity and the slow-moving flag with the
+    definition it used (catalog: slow_moving_basis); creates `prod_stats`.
 
     Needs `cat_stats`. Products launched at or after t are left out (they do not exist yet).
     Extra columns kept in `prod_stats` for the user features: launch_ts, is_bestseller.
+    The baseline pace counts only the days since the product's first sale, so a product
+    younger than the baseline window is judged against its own short history.
     """
     t, d = ts_literal(as_of), date_literal(as_of)
+    recent, baseline = int(cfg.slow_moving_recent_days), int(cfg.slow_moving_baseline_days)
+    history = int(cfg.slow_moving_min_history_days)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE prod_stats AS
         WITH sales AS (
@@ -95,7 +106,11 @@ def compute_product_stats(
                    sum(quantity) FILTER (WHERE day >= {d} - 30) AS u30,
                    sum(quantity) FILTER (WHERE day >= {d} - 90) AS u90,
                    median(unit_price) FILTER (WHERE day >= {d} - 180) AS med_recent,
-                   median(unit_price) AS med_all, min(ts) AS first_sale
+                   median(unit_price) AS med_all, min(ts) AS first_sale,
+                   max(ts) AS last_sale,
+                   sum(quantity) FILTER (WHERE day >= {d} - {recent}) AS u_recent,
+                   sum(quantity) FILTER (WHERE day >= {d} - {baseline}
+                                         AND day < {d} - {recent}) AS u_base
             FROM ob GROUP BY 1),
         inv AS (SELECT {C.PRODUCT_ID}, arg_max({C.STOCK_QTY}, {C.SNAPSHOT_AT}) AS stock
                 FROM inventory WHERE {C.SNAPSHOT_AT} < {t} GROUP BY 1),
@@ -106,7 +121,9 @@ def compute_product_stats(
                    CAST(coalesce(s.u30, 0) AS DOUBLE) AS units_30d,
                    CAST(coalesce(s.u90, 0) AS DOUBLE) AS units_90d,
                    CAST(i.stock AS DOUBLE) AS stock_qty,
-                   coalesce(p.{C.LAUNCHED_AT}, s.first_sale) AS launch_ts
+                   coalesce(p.{C.LAUNCHED_AT}, s.first_sale) AS launch_ts,
+                   s.first_sale, s.last_sale, coalesce(s.u_recent, 0) AS u_recent,
+                   coalesce(s.u_base, 0) AS u_base
             FROM products p
             LEFT JOIN sales s USING ({C.PRODUCT_ID})
             LEFT JOIN inv i USING ({C.PRODUCT_ID})
@@ -137,17 +154,51 @@ def compute_product_stats(
                CAST(r.popularity_rank AS BIGINT) AS popularity_rank,
                c.repurchase_cycle_days, c.is_high_frequency,
                r.launch_ts,
+               CAST((epoch({t}) - epoch(r.last_sale)) / {DAY_SECONDS} AS DOUBLE)
+                   AS days_since_last_sale,
+               CASE WHEN CAST(r.first_sale AS DATE) <= {d} - {history}
+                    THEN CAST(r.u_base * {recent} / date_diff('day', greatest(
+                        {d} - {baseline}, CAST(r.first_sale AS DATE)), {d} - {recent})
+                        AS DOUBLE) END AS expected_units_recent,
+               r.u_recent,
                CASE WHEN r.n_cat >= {MIN_CATEGORY_SIZE}
                     THEN r.popularity_rank <= ceil({BESTSELLER_SHARE} * r.n_cat)
                     ELSE r.global_rank <= ceil({BESTSELLER_SHARE} * r.n_all) END
                    AND r.units_90d > 0 AS is_bestseller
         FROM ranked r JOIN cat_stats c USING ({C.CATEGORY_ID})""")
-    con.execute(f"""
-        ALTER TABLE prod_stats ADD COLUMN is_slow_moving BIGINT;
-        UPDATE prod_stats SET is_slow_moving = CAST(coalesce(stock_qty > 0 AND (
-            days_of_inventory >= {cfg.slow_moving_min_days_of_inventory}
-            OR sell_through_30d <= {cfg.slow_moving_max_sell_through}), false) AS BIGINT)""")
+    con.execute(_slow_moving_sql(cfg))
     return con.execute(
         f"SELECT {C.PRODUCT_ID}, {', '.join(PRODUCT_STATS.names)} FROM prod_stats "
         f"ORDER BY {C.PRODUCT_ID}"
     ).df()
+
+
+def _slow_moving_sql(cfg: FeatureSettings) -> str:
+    """Two columns on `prod_stats`: which definition judges the product, and its verdict.
+
+    stock: a stock row exists (in stock, and days of inventory or sell-through past the
+    thresholds). velocity: no stock row, but enough history to know the product's own pace
+    (first sale >= min_history_days before t, >= min_expected_units expected in the recent
+    window); slow when still on sale (sold within alive_days) and selling at most
+    max_velocity_ratio of that pace. none: neither, never slow. Plain ADD COLUMN + UPDATE
+    without WHERE, which the Spark shim rewrites.
+    """
+    return f"""
+        ALTER TABLE prod_stats ADD COLUMN velocity_ratio DOUBLE;
+        UPDATE prod_stats SET velocity_ratio = CASE
+            WHEN expected_units_recent > 0 THEN u_recent / expected_units_recent END;
+        ALTER TABLE prod_stats ADD COLUMN slow_moving_basis VARCHAR;
+        UPDATE prod_stats SET slow_moving_basis = CASE
+            WHEN stock_qty IS NOT NULL THEN '{BASIS_STOCK}'
+            WHEN expected_units_recent >= {float(cfg.slow_moving_min_expected_units)}
+                THEN '{BASIS_VELOCITY}'
+            ELSE '{BASIS_NONE}' END;
+        ALTER TABLE prod_stats ADD COLUMN is_slow_moving BIGINT;
+        UPDATE prod_stats SET is_slow_moving = CAST(CASE slow_moving_basis
+            WHEN '{BASIS_STOCK}' THEN coalesce(stock_qty > 0 AND (
+                days_of_inventory >= {cfg.slow_moving_min_days_of_inventory}
+                OR sell_through_30d <= {cfg.slow_moving_max_sell_through}), false)
+            WHEN '{BASIS_VELOCITY}' THEN coalesce(
+                days_since_last_sale <= {int(cfg.slow_moving_alive_days)}
+                AND velocity_ratio <= {float(cfg.slow_moving_max_velocity_ratio)}, false)
+            ELSE false END AS BIGINT)"""

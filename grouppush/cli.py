@@ -289,10 +289,11 @@ def features_build(
     settings, ws = _context()
     _require_orders(ws)
     from features.build import build_features
+    from features.slow_movers import describe
 
     with _writing(ws, "features build", no_wait):
         summary = build_features(settings, ws, day, show_progress=True, full=full)
-    _emit(summary, build_lines(summary), as_json)
+    _emit(summary, build_lines(summary) + describe(summary.get("slow_movers", {})), as_json)
 
 
 @app.command()
@@ -412,12 +413,26 @@ def export_push_lists(
     as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Push lists for every group. Example: grouppush export push-lists --out push.parquet"""
+    """Push lists for every group. Example: grouppush export push-lists --out push.parquet
+
+    With 0 rows, stderr says why (one line per reason, with the number of groups); the exit
+    code is 0 when that is a real answer (no slow movers, caps, suppression, zombie groups, no
+    member signal) and 1 when the data has no groups or no group has a member.
+    """
     day = _parse_date(as_of, "--as-of")
     settings, ws = _export_context(out)
-    from serving.export import export_push_lists as run
+    from serving.export import run_export
 
-    _exported(run(settings, ws, day, out), out, as_json)
+    summary = run_export(settings, ws, day, out)
+    for note in summary.notes:
+        typer.echo(f"note: {note}", err=True)
+    _exported(summary.rows, out, as_json)
+    if summary.rows == 0:
+        typer.echo("no push list rows; why, by reason:", err=True)
+        for line in summary.why.lines():
+            typer.echo(f"  {line}", err=True)
+        if not summary.why.legitimate():
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -11,7 +11,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-_BUILD_KNOWN = {"dates", "computed", "seconds", "peak_rss_mib", "rows", "online", "as_of"}
+_BUILD_KNOWN = {
+    "dates",
+    "computed",
+    "seconds",
+    "peak_rss_mib",
+    "rows",
+    "online",
+    "as_of",
+    "slow_movers",  # its own lines: features.slow_movers.describe
+}
 _TRAIN_KNOWN = {"as_of", "snapshots", "computed_snapshots", "stages"}
 _EVAL_KNOWN = {"as_of", "champions", "held_out", "truth", "targets", "report"}
 

@@ -21,6 +21,7 @@ from serving.explain import Explainer, zombie_list
 from serving.results import GroupPushList, Item, Member
 from serving.snapshot import N_BANDS, Snapshot
 from serving.topk import top_k_rows
+from serving.why import short_list_reasons
 
 EPS = 1e-6
 
@@ -131,9 +132,7 @@ def _prepare(
     cap_left = cfg.push_cap - snap.push_counts[members]
     if used is not None:
         cap_left = cap_left - used[members]
-    keep = cap_left > 0
-    if len(members) and not keep.any():
-        out.warnings.append("every member reached the push cap for the rolling window")
+    keep = cap_left > 0  # a short list says why afterwards (serving.why), not here
     members, cap_left = members[keep], cap_left[keep].astype(np.int32)
     cand = snap.default_candidates if candidates is None else np.asarray(candidates, np.int64)
     stock = snap.prod_stock[cand]
@@ -274,13 +273,16 @@ def push_list(
         return zombie_list(snap, g)
     out = GroupPushList(str(snap.group_ids[g]), stage)
     req = _prepare(snap, g, cfg, candidates, used, out)
-    if req is None:
-        return out
-    k = min(members_per_product, len(req.members))
-    picks = _select(req, top_k, k, cfg.max_per_category)
-    if picks:
-        out.items.extend(_items(snap, req, picks, used))
-    out.items.sort(key=lambda it: -it.expected_buyers)
+    if req is not None:
+        k = min(members_per_product, len(req.members))
+        picks = _select(req, top_k, k, cfg.max_per_category)
+        if picks:
+            out.items.extend(_items(snap, req, picks, used))
+        out.items.sort(key=lambda it: -it.expected_buyers)
+    n_cand = len(snap.default_candidates if candidates is None else candidates)
+    if not out.items or len(out.items) < min(top_k, n_cand):  # only then: say why
+        out.warnings.extend(short_list_reasons(snap, g, cfg, candidates, used, out.items))
+        out.warnings = list(dict.fromkeys(out.warnings))
     return out
 
 

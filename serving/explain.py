@@ -90,4 +90,7 @@ def zombie_list(snap: Snapshot, g: int) -> GroupPushList:
     ]
     where = f"to group {suggested}" if suggested else "to an active group of the same store"
     warning = f"zombie group: no pushes; move the {len(moves)} still-active members {where}"
+    if not moves:
+        why = "no member ordered in 30 days" if len(members) else "the group has no members"
+        warning = f"zombie group: no pushes, and {why}"
     return GroupPushList(str(snap.group_ids[g]), "zombie", [warning], [], suggested, moves)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from configs.workspace import Workspace
 from features.io import write_frame
 from serving.engine import push_list
 from serving.results import GroupPushList
+from serving.why import ReasonTally, stock_feed_note
 
 COLUMNS = [
     C.GROUP_ID,
@@ -82,15 +84,30 @@ def _rows(res: GroupPushList, rows: dict[str, list[Any]]) -> None:
         add("move", None, None, m.user_id, m.score, m.reasons)
 
 
+@dataclass(frozen=True)
+class ExportSummary:
+    rows: int
+    why: ReasonTally  # every group's warnings, counted by reason (printed when rows == 0)
+    notes: list[str]  # export-wide notes, each once (no inventory feed)
+
+
 def export_push_lists(
     settings: Settings, ws: Workspace, as_of: date | None, out: Path, *, show_progress: bool = True
 ) -> int:
     """Push lists for all groups on the champions and the features as of AS_OF; returns rows."""
+    return run_export(settings, ws, as_of, out, show_progress=show_progress).rows
+
+
+def run_export(
+    settings: Settings, ws: Workspace, as_of: date | None, out: Path, *, show_progress: bool = True
+) -> ExportSummary:
+    """export_push_lists, with why lists are empty (per reason, across groups)."""
     from serving.loader import load_snapshot
 
     snap = load_snapshot(ws, settings, as_of)
     cfg = settings.serving
     used = np.zeros(len(snap.user_ids), dtype=np.int32)
+    why = ReasonTally()
     rows: dict[str, list[Any]] = {c: [] for c in COLUMNS[:-2]}
     with _progress(show_progress, len(snap.group_ids)) as advance:
         for g in range(len(snap.group_ids)):
@@ -103,10 +120,11 @@ def export_push_lists(
                 used=used,
             )
             _rows(res, rows)
+            why.add(res.warnings)
             advance()
     df = pd.DataFrame(rows)
     df[C.RANK] = df[C.RANK].astype("Int64")
     df[C.MODEL_VERSION] = snap.model_version
     df["as_of"] = pd.Timestamp(snap.as_of)
     write_frame(df[COLUMNS], out)
-    return len(df)
+    return ExportSummary(len(df), why, [] if snap.stock_feed else [stock_feed_note()])

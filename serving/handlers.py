@@ -27,6 +27,7 @@ from serving.schemas import (
     limit_error,
 )
 from serving.snapshot import Snapshot
+from serving.why import NO_GROUPS, id_list, stock_feed_note
 
 Answer = tuple[int, BaseModel]
 JsonAnswer = tuple[int, BaseModel | bytes]  # bytes: the 200 body, already JSON
@@ -95,6 +96,8 @@ def push_lists(snap: Snapshot, req: PushListRequest, settings: Settings) -> Json
         return err
     groups, unknown = _split(req.group_ids, snap.group_index)
     if not groups:
+        if not len(snap.group_ids):
+            return 404, ErrorBody(error=NO_GROUPS, field="group_ids", unknown_ids=unknown)
         return _not_found("group_ids", unknown)
     candidates: np.ndarray | None = None
     unknown_products: list[str] = []
@@ -118,6 +121,8 @@ def push_lists(snap: Snapshot, req: PushListRequest, settings: Settings) -> Json
         )
         if stale:
             res.warnings.insert(0, stale)
+        if unknown_products and len(res.items) < min(req.top_k, len(req.product_ids or ())):
+            res.warnings.append(f"unknown product_ids: {id_list(unknown_products)}")
         out.append(as_json_dict(res))
     body = {  # the PushListResponse shape, serialised once without building pydantic models
         "as_of": snap.as_of,
@@ -125,6 +130,7 @@ def push_lists(snap: Snapshot, req: PushListRequest, settings: Settings) -> Json
         "groups": out,
         "unknown_group_ids": unknown,
         "unknown_product_ids": unknown_products,
+        "warnings": [] if snap.stock_feed else [stock_feed_note()],
     }
     return 200, to_json(body, inf_nan_mode="null")
 

@@ -21,6 +21,7 @@ from features import catalog
 from features.io import read_table, table_path
 from features.offline_tables import (
     as_of_timestamp,
+    date_file,
     offline_files,
     offline_path,
     table_dir,
@@ -88,7 +89,8 @@ def _read_as_of(path: Path, as_of: date, columns: list[str] | None) -> pa.Table:
         raise FileNotFoundError(f"{path}: no offline features; run `grouppush features build`")
     stamp = pd.Timestamp(as_of_timestamp(as_of))
     table = pq.read_table(path, columns=columns, filters=[(C.EVENT_TIMESTAMP, "=", stamp)])
-    if table.num_rows == 0:
+    built = path.is_dir() and date_file(path.parent, path.name, as_of).exists()
+    if table.num_rows == 0 and not built:  # built but empty: e.g. no groups in the data
         raise ValueError(f"{path}: no rows as of {as_of}; build features for that date first")
     return table
 

@@ -58,6 +58,7 @@ class PushListResponse(BaseModel):
     groups: list[GroupOut]
     unknown_group_ids: list[str] = []
     unknown_product_ids: list[str] = []
+    warnings: list[str] = []  # response-wide notes, each once (e.g. no inventory feed)
 
 
 class UsersRequest(_Strict):

@@ -65,7 +65,7 @@ class Snapshot:
     prod_cat: np.ndarray  # int32
     prod_band: np.ndarray  # int8 0..4
     prod_stock: np.ndarray  # float32 (NaN: unknown)
-    default_candidates: np.ndarray  # int32 slow-moving products in stock
+    default_candidates: np.ndarray  # int32 slow-moving products in stock (or without a stock row)
     group_ids: np.ndarray
     group_index: Mapping[str, int]
     group_stage: np.ndarray  # object
@@ -73,6 +73,7 @@ class Snapshot:
     members: np.ndarray  # int32 user index, members of group g in indptr[g]:indptr[g+1]
     group_target: np.ndarray  # int32 suggested active group for zombie groups (-1: none)
     data_as_of: date | None = None  # newest order date seen (for staleness), when known
+    stock_feed: bool = True  # some product has a stock row as of t (else: velocity only)
     extra: Mapping[str, object] = field(default_factory=dict)
     # folder whose files back the numeric arrays (serving.snapshot_store; None: in memory)
     storage: Path | None = field(default=None, compare=False)
@@ -331,7 +332,8 @@ def build_snapshot(
     prod_cat = ps[C.CATEGORY_ID].astype(str).map(cat_pos).fillna(-1).to_numpy(np.int32)
     stock = _col(ps, C.STOCK_QTY, np.nan)
     slow = _col(ps, "is_slow_moving", 0.0) > 0
-    default = np.flatnonzero(slow & (stock > 0) & (prod_cat >= 0)).astype(np.int32)
+    # without a stock row (NaN) a slow mover is judged by sales velocity: no stock cap
+    default = np.flatnonzero(slow & ~(stock <= 0) & (prod_cat >= 0)).astype(np.int32)
     since = as_of - timedelta(days=push_cap_window_days)
     if contracts is not None:
         memberships, pushes = contracts(since)
@@ -396,4 +398,5 @@ def build_snapshot(
         members=members,
         group_target=_zombie_targets(gs),
         data_as_of=data_as_of,
+        stock_feed=bool(np.isfinite(stock).any()),
     )
