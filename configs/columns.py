@@ -17,6 +17,7 @@ OWNER_ID = "owner_id"
 ORDERED_AT = "ordered_at"
 QUANTITY = "quantity"
 AMOUNT = "amount"
+UNIT_PRICE = "unit_price"  # ingest input only: amount = unit_price x quantity
 REGISTERED_AT = "registered_at"
 IDENTITY_TYPE = "identity_type"
 CHANNEL = "channel"

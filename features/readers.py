@@ -6,6 +6,7 @@ columns are cast to strings, so "0042", "a/b" or "店铺 7" come out exactly as 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,15 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from features.ingest_report import IngestError
-from features.schema import TABLES
+from features.schema import STAND_INS, TABLES
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".csv.lz4")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-_ENCODING_HINT = "for a CSV not in UTF-8 set GROUPPUSH__INGEST__CSV_ENCODING (e.g. gb18030)"
+ENCODING_HINT = "for a CSV not in UTF-8 set GROUPPUSH__INGEST__CSV_ENCODING (e.g. gb18030)"
 
 
 @dataclass(frozen=True)
@@ -50,14 +52,19 @@ def parse_maps(maps: Sequence[str]) -> Renames:
         if table:
             if table not in TABLES:
                 raise IngestError(f"--map {spec!r}: unknown table {table!r}")
-            if dst not in TABLES[table].names:
+            if dst not in input_names(table):
                 raise IngestError(f"--map {spec!r}: {table} has no contract column {dst!r}")
             by_table.setdefault(table, {})[src] = dst
         else:
-            if not any(dst in t.names for t in TABLES.values()):
+            if not any(dst in input_names(t) for t in TABLES):
                 raise IngestError(f"--map {spec!r}: {dst!r} is not a contract column")
             plain[src] = dst
     return Renames(plain, by_table)
+
+
+def input_names(table: str) -> list[str]:
+    """The columns an input file of TABLE may carry: the contract's plus its stand-ins."""
+    return TABLES[table].names + [c.name for c in STAND_INS.get(table, {}).values()]
 
 
 def _table_of(path: Path) -> str | None:
@@ -98,6 +105,11 @@ def find_inputs(source: Path | None, files: Mapping[str, Path] | None) -> dict[s
     return found
 
 
+def _escaped(text: str) -> bool:
+    """Whether TEXT holds a byte its codec could not decode (surrogateescape)."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
 def is_csv(path: Path) -> bool:
     return not path.name.lower().endswith(PARQUET_SUFFIXES)
 
@@ -111,10 +123,20 @@ def read_header(path: Path, encoding: str = "utf-8") -> list[str]:
             enc = (
                 "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
             )
-            text = io.TextIOWrapper(raw, encoding=enc, newline="")  # type: ignore[arg-type]
+            # bad bytes further down are the rows' business (quarantined), not the header's
+            text = io.TextIOWrapper(
+                raw,  # type: ignore[arg-type]
+                encoding=enc,
+                newline="",
+                errors="surrogateescape",
+            )
             header = next(csv.reader(text), None)
     except (OSError, LookupError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
-        raise IngestError(f"{path}: cannot read header ({exc}); {_ENCODING_HINT}") from exc
+        raise IngestError(f"{path}: cannot read header ({exc}); {ENCODING_HINT}") from exc
+    if any(_escaped(c) for c in header or []):
+        raise IngestError(
+            f"{path}: the header has bytes that are not valid {encoding}; {ENCODING_HINT}"
+        )
     if not header:
         raise IngestError(f"{path}: empty file, expected a header line")
     if len(set(header)) != len(header):
@@ -125,26 +147,98 @@ def read_header(path: Path, encoding: str = "utf-8") -> list[str]:
 
 @dataclass
 class Chunk:
-    """One bounded slice of a file: its rows (original values) and 1-based data row numbers."""
+    """One bounded slice of a file: its rows (original values) and 1-based data row numbers.
+
+    reasons: per row None, or why the row is rejected before validation (bytes that are not
+    valid in the file's encoding; those cells hold the text with the bad bytes escaped)."""
 
     table: pa.Table
     rows: np.ndarray
     bad_lines: list[tuple[int, str]] = field(default_factory=list)  # (data row, raw text)
+    reasons: np.ndarray | None = None
+
+
+def ascii_compatible(encoding: str) -> bool:
+    """Whether the CSV's delimiters, quotes and newlines are single ASCII bytes in ENCODING
+    (UTF-8, GB18030, Latin-1, Shift-JIS, ... but not UTF-16): then the file can be split into
+    fields as bytes and each cell decoded on its own, so a bad byte costs one row, not the file.
+    """
+    probe = '\n\r,"azAZ09'
+    try:
+        codecs.lookup(encoding)
+        return probe.encode(encoding) == probe.encode("ascii")
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _decode(col: pa.Array, encoding: str) -> tuple[pa.Array, np.ndarray | None]:
+    """Binary cells -> text in ENCODING, and the mask of cells with invalid bytes (None: none).
+
+    UTF-8 is validated by Arrow's cast; other encodings are decoded in one go with NUL between
+    cells (no multibyte sequence of an ASCII-compatible encoding contains a NUL byte). Only when
+    that fails is each cell decoded on its own, bad ones with their bytes escaped (\\xff)."""
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        try:
+            return pc.cast(col, pa.string()), None
+        except pa.ArrowInvalid:
+            pass
+    values = col.to_pylist()
+    if not any(b"\0" in v for v in values):
+        try:
+            text = b"\0".join(values).decode(encoding).split("\0")
+            return pa.array(text, pa.string()), None
+        except UnicodeDecodeError:
+            pass
+    bad = np.zeros(len(values), dtype=bool)
+    out = []
+    for i, raw in enumerate(values):
+        try:
+            out.append(raw.decode(encoding))
+        except UnicodeDecodeError:
+            out.append(raw.decode(encoding, "backslashreplace"))
+            bad[i] = True
+    return pa.array(out, pa.string()), bad if bad.any() else None
+
+
+def _decoded(table: pa.Table, encoding: str) -> tuple[pa.Table, np.ndarray | None]:
+    """TABLE's binary columns as text, and per row the reason for invalid bytes (or None)."""
+    reasons: np.ndarray | None = None
+    columns = []
+    for name in table.column_names:
+        text, bad = _decode(table.column(name).combine_chunks(), encoding)
+        columns.append(text)
+        if bad is not None:
+            if reasons is None:
+                reasons = np.full(table.num_rows, None, dtype=object)
+            reasons[bad & (reasons == None)] = f"invalid {encoding} bytes in {name}"  # noqa: E711
+    return pa.Table.from_arrays(columns, names=table.column_names), reasons
 
 
 def _csv_batches(
     path: Path, header: list[str], bad: list[tuple[int, str]], encoding: str
 ) -> Iterator[pa.Table]:
+    """Batches of a CSV, every column as text; ASCII-compatible encodings are read as bytes
+    (the header, already read, is skipped and named) so _decoded can find bad bytes per cell."""
+
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad.append((int(row.number or 0) - 1, row.text))  # number counts the header as row 1
+        text = row.text if isinstance(row.text, str) else repr(row.text)
+        bad.append((int(row.number or 0) - 1, text))  # number counts the header as row 1
         return "skip"
 
+    as_bytes = ascii_compatible(encoding)
+    kind = pa.binary() if as_bytes else pa.string()
     reader = pacsv.open_csv(
         str(path),
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=8 << 20, encoding=encoding),
+        read_options=pacsv.ReadOptions(
+            use_threads=False,
+            block_size=8 << 20,
+            encoding="utf-8" if as_bytes else encoding,
+            column_names=header,
+            skip_rows=1,
+        ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in header}, strings_can_be_null=False
+            column_types={c: kind for c in header}, strings_can_be_null=False
         ),
     )
     for batch in reader:
@@ -174,9 +268,10 @@ def read_chunks(
     bad_lines (with their data row number) so they can be quarantined instead of lost.
     """
     bad: list[tuple[int, str]] = []
+    csv_file = is_csv(path)
     batches = (
         _csv_batches(path, header, bad, encoding)
-        if is_csv(path)
+        if csv_file
         else _parquet_batches(path, chunk_rows, str_columns)
     )
     done = 0  # good rows emitted so far
@@ -185,9 +280,12 @@ def read_chunks(
         for table in batches:
             for start in range(0, max(table.num_rows, 1), chunk_rows):
                 part = table.slice(start, chunk_rows)
+                reasons = None
+                if csv_file and any(pa.types.is_binary(t) for t in part.schema.types):
+                    part, reasons = _decoded(part, encoding)
                 skipped.extend(r for r, _ in bad)
                 ordinals = np.arange(done + 1, done + part.num_rows + 1, dtype=np.int64)
-                chunk = Chunk(part, _row_numbers(ordinals, skipped), list(bad))
+                chunk = Chunk(part, _row_numbers(ordinals, skipped), list(bad), reasons)
                 bad.clear()
                 done += part.num_rows
                 if part.num_rows or chunk.bad_lines:
@@ -197,7 +295,7 @@ def read_chunks(
             yield Chunk(empty, np.empty(0, np.int64), list(bad))
     except pa.ArrowException as exc:
         raise IngestError(
-            f"{path}: unreadable after data row {done} ({exc}); {_ENCODING_HINT}"
+            f"{path}: unreadable after data row {done} ({exc}); {ENCODING_HINT}"
         ) from exc
 
 
