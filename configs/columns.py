@@ -51,6 +51,7 @@ SEGMENT_ID = "segment_id"
 
 # --- enumerations ---------------------------------------------------------------------
 IDENTITY_TYPES = ("consumer", "physical_store", "wechat_merchant", "online_shop")
+B2B_IDENTITY_TYPES = IDENTITY_TYPES[1:]  # shop owners and resellers: who B2B tags are for
 GROUP_TYPES = IDENTITY_TYPES
 ROLES = ("member", "koc", "operator")
 GROUP_STAGES = ("early", "mid", "late", "zombie")

@@ -205,6 +205,11 @@ def features_build(
     from features.build import build_features
 
     summary = build_features(settings, ws, day, show_progress=True, full=full)
+    if summary.get("tags"):  # each tag's share, warnings for tags that single nobody out
+        from features.tag_summary import summary_lines
+
+        for line in summary_lines(summary["tags"], summary["as_of"]):
+            typer.echo(line, err=True)
     typer.echo(f"features built: {summary}")
 
 
