@@ -41,6 +41,7 @@ BASE: dict[str, Any] = {
     "region": None,
     "group_id": "g1",
     "is_koc": 0,
+    "renewal_p_order_alive": 0.2,
 }
 NEVER_ORDERED = {
     "has_first_order": 0,
@@ -57,8 +58,8 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {**NEVER_ORDERED, "tenure_days": 60.0},
     ),
     "first_order_no_second": ({"has_second_order": 0, "order_days_total": 1}, {}),
-    "next_month_repurchase_candidate": (  # regular, monthly rhythm, not yet past it
-        {"order_days_90d": 3, "mean_gap_days": 15.0},
+    "next_month_repurchase_candidate": (  # regular, monthly rhythm, not yet past it, sure
+        {"order_days_90d": 3, "mean_gap_days": 15.0, "renewal_p_order_alive": 0.9},
         {"order_days_90d": 3, "mean_gap_days": 15.0, "recency_days": 20.0},
     ),
     "churn_warning": (
@@ -99,6 +100,7 @@ def _evaluate(overrides: dict[str, Any]) -> list[str]:
             "spend_180d": 1.0 + i,
             "avg_basket_units": 1.0 + i / 10,
             "bestseller_share": 0.3 + i / 100,
+            "renewal_p_order_alive": 0.3 + i / 100,
         }
         for i in range(20)
     ]
