@@ -158,87 +158,100 @@ class Chunk:
     reasons: np.ndarray | None = None
 
 
-def ascii_compatible(encoding: str) -> bool:
-    """Whether the CSV's delimiters, quotes and newlines are single ASCII bytes in ENCODING
-    (UTF-8, GB18030, Latin-1, Shift-JIS, ... but not UTF-16): then the file can be split into
-    fields as bytes and each cell decoded on its own, so a bad byte costs one row, not the file.
-    """
-    probe = '\n\r,"azAZ09'
-    try:
-        codecs.lookup(encoding)
-        return probe.encode(encoding) == probe.encode("ascii")
-    except (LookupError, UnicodeError):
-        return False
+# A byte the file's codec rejects becomes one private-use character (MARK + byte) while the
+# CSV is transcoded to UTF-8 for Arrow: the rest of the file parses, and the cells holding one
+# are found afterwards (their row goes to quarantine) instead of the whole file failing.
+MARK = 0xF700
+_MARKED = "[\uf700-\uf7ff]"
 
 
-def _decode(col: pa.Array, encoding: str) -> tuple[pa.Array, np.ndarray | None]:
-    """Binary cells -> text in ENCODING, and the mask of cells with invalid bytes (None: none).
-
-    UTF-8 is validated by Arrow's cast; other encodings are decoded in one go with NUL between
-    cells (no multibyte sequence of an ASCII-compatible encoding contains a NUL byte). Only when
-    that fails is each cell decoded on its own, bad ones with their bytes escaped (\\xff)."""
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
-        try:
-            return pc.cast(col, pa.string()), None
-        except pa.ArrowInvalid:
-            pass
-    values = col.to_pylist()
-    if not any(b"\0" in v for v in values):
-        try:
-            text = b"\0".join(values).decode(encoding).split("\0")
-            return pa.array(text, pa.string()), None
-        except UnicodeDecodeError:
-            pass
-    bad = np.zeros(len(values), dtype=bool)
-    out = []
-    for i, raw in enumerate(values):
-        try:
-            out.append(raw.decode(encoding))
-        except UnicodeDecodeError:
-            out.append(raw.decode(encoding, "backslashreplace"))
-            bad[i] = True
-    return pa.array(out, pa.string()), bad if bad.any() else None
+def _mark_bad_bytes(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    return "".join(chr(MARK + b) for b in exc.object[exc.start : exc.end]), exc.end
 
 
-def _decoded(table: pa.Table, encoding: str) -> tuple[pa.Table, np.ndarray | None]:
-    """TABLE's binary columns as text, and per row the reason for invalid bytes (or None)."""
+codecs.register_error("grouppush-mark", _mark_bad_bytes)
+
+
+def unmark(text: str) -> str:
+    """TEXT with each marked invalid byte written as \\xNN (what quarantine shows)."""
+    return "".join(
+        f"\\x{ord(ch) - MARK:02x}" if MARK <= ord(ch) <= MARK + 0xFF else ch for ch in text
+    )
+
+
+class _Transcoded(io.RawIOBase):
+    """A binary stream of text in ENCODING, read as UTF-8 with invalid bytes marked."""
+
+    def __init__(self, raw: pa.NativeFile, encoding: str) -> None:
+        super().__init__()
+        self.raw = raw
+        self.decoder = codecs.getincrementaldecoder(encoding)(errors="grouppush-mark")
+        self.buffer = bytearray()
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = -1 if size is None else size
+        while not self.done and (want < 0 or len(self.buffer) < want):
+            block = self.raw.read(4 << 20)
+            self.done = not block
+            self.buffer += self.decoder.decode(block, final=self.done).encode("utf-8")
+        n = len(self.buffer) if want < 0 else min(want, len(self.buffer))
+        out = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return out
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def _bad_bytes(table: pa.Table, encoding: str) -> np.ndarray | None:
+    """Per row the reason when a cell holds bytes invalid in ENCODING (None: no such row)."""
     reasons: np.ndarray | None = None
-    columns = []
     for name in table.column_names:
-        text, bad = _decode(table.column(name).combine_chunks(), encoding)
-        columns.append(text)
-        if bad is not None:
-            if reasons is None:
-                reasons = np.full(table.num_rows, None, dtype=object)
-            reasons[bad & (reasons == None)] = f"invalid {encoding} bytes in {name}"  # noqa: E711
-    return pa.Table.from_arrays(columns, names=table.column_names), reasons
+        hit = pc.match_substring_regex(table.column(name), _MARKED)
+        if not pc.any(hit).as_py():
+            continue
+        if reasons is None:
+            reasons = np.full(table.num_rows, None, dtype=object)
+        mask = np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+        reasons[mask & (reasons == None)] = f"invalid {encoding} bytes in {name}"  # noqa: E711
+    return reasons
+
+
+def _unmarked(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """TABLE with the marked bytes of ROWS written out as \\xNN."""
+    columns = []
+    for col in table.columns:
+        values = col.to_pylist()
+        for i in np.flatnonzero(rows):
+            values[i] = unmark(values[i])
+        columns.append(pa.array(values, pa.string()))
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def _csv_batches(
     path: Path, header: list[str], bad: list[tuple[int, str]], encoding: str
 ) -> Iterator[pa.Table]:
-    """Batches of a CSV, every column as text; ASCII-compatible encodings are read as bytes
-    (the header, already read, is skipped and named) so _decoded can find bad bytes per cell."""
+    """Batches of a CSV after its header (already read), every column as text."""
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        text = row.text if isinstance(row.text, str) else repr(row.text)
-        bad.append((int(row.number or 0) - 1, text))  # number counts the header as row 1
+        bad.append((int(row.number or 0) - 1, unmark(row.text)))  # the header is row 1
         return "skip"
 
-    as_bytes = ascii_compatible(encoding)
-    kind = pa.binary() if as_bytes else pa.string()
+    raw = pa.input_stream(str(path), compression="detect")
     reader = pacsv.open_csv(
-        str(path),
+        _Transcoded(raw, encoding),
         read_options=pacsv.ReadOptions(
-            use_threads=False,
-            block_size=8 << 20,
-            encoding="utf-8" if as_bytes else encoding,
-            column_names=header,
-            skip_rows=1,
+            use_threads=False, block_size=8 << 20, column_names=header, skip_rows=1
         ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            column_types={c: kind for c in header}, strings_can_be_null=False
+            column_types={c: pa.string() for c in header}, strings_can_be_null=False
         ),
     )
     for batch in reader:
@@ -280,9 +293,9 @@ def read_chunks(
         for table in batches:
             for start in range(0, max(table.num_rows, 1), chunk_rows):
                 part = table.slice(start, chunk_rows)
-                reasons = None
-                if csv_file and any(pa.types.is_binary(t) for t in part.schema.types):
-                    part, reasons = _decoded(part, encoding)
+                reasons = _bad_bytes(part, encoding) if csv_file else None
+                if reasons is not None:
+                    part = _unmarked(part, reasons != None)  # noqa: E711
                 skipped.extend(r for r, _ in bad)
                 ordinals = np.arange(done + 1, done + part.num_rows + 1, dtype=np.int64)
                 chunk = Chunk(part, _row_numbers(ordinals, skipped), list(bad), reasons)

@@ -107,3 +107,17 @@ def test_summary_says_what_the_data_enables_and_lacks(write, run) -> None:
     assert any(line.startswith("enables: push lists per group") for line in lines)
     assert any(line.startswith("enables: slow movers from stock") for line in lines)
     assert not any("no products table" in line or "no inventory" in line for line in lines)
+
+
+def test_bad_bytes_in_a_line_with_the_wrong_number_of_fields(tmp_path, run, read) -> None:
+    path = tmp_path / "src" / "orders.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(
+        b"user_id,product_id,ordered_at,quantity,amount\n"
+        b"u1,p1,2025-01-01,1,2\nu2,p\xff,2025-01-01,1,2,extra\nu3,p1,2025-01-02,1,2\n"
+    )
+    run()
+    assert read("orders")["user_id"].tolist() == ["u1", "u3"]
+    quarantine = read("quarantine/orders")
+    assert quarantine["raw_line"].tolist() == ["u2,p\\xff,2025-01-01,1,2,extra"]
+    assert quarantine["source_row"].tolist() == [2]
