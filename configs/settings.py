@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -75,7 +75,8 @@ class FeatureSettings(_Section):
     early_stage_days: int = 30
     late_max_active_share: float = 0.25
     online_store: Literal["sqlite", "redis"] = "sqlite"
-    redis_connection_string: str = "127.0.0.1:6379"
+    # may carry a password (host:port,password=...): a secret, masked in dumps and logs
+    redis_connection_string: SecretStr = SecretStr("127.0.0.1:6379")
     tags_file: str = "tags.yaml"  # relative paths resolve against configs/
     online_chunk_rows: int = Field(default=50_000, gt=0)  # rows per online write call
     online_writer: Literal["bulk", "feast"] = "bulk"  # bulk: SQLite or Redis fast path (online.py)
@@ -117,13 +118,24 @@ class TrainingSettings(_Section):
 
 
 class ServingSettings(_Section):
-    api_key: str | None = None
+    api_key: SecretStr | None = None  # a secret: masked in dumps, logs and MLflow artifacts
     max_group_ids: int = 50
     max_user_ids: int = 5_000
     max_product_ids: int = 5_000
     max_top_k: int = 100
     max_members_per_product: int = 500
     max_feedback_events: int = 10_000
+    # work one push-list request may ask for: groups x top_k x members_per_product (member
+    # rows in the answer; 50 x 100 x 500 was 8.8 MB and ~0.9 s on the event loop)
+    max_response_members: int = Field(50_000, gt=0)
+    max_body_bytes: int = Field(1_000_000, gt=0)  # larger request bodies: 413 before parsing
+    # load shedding per worker: requests in progress beyond it get 503 + Retry-After, and so
+    # does one that waited longer than max_queue_seconds for its turn (the event loop is busy)
+    max_concurrency: int = Field(32, gt=0)
+    max_queue_seconds: float = Field(0.5, gt=0)
+    retry_after_seconds: int = Field(1, ge=0)
+    # a registry that does not answer at start-up is retried this long before the start fails
+    registry_wait_seconds: float = Field(60.0, ge=0)
     export_top_k: int = Field(10, gt=0)
     export_members_per_product: int = Field(20, gt=0)
     push_cap: int = 3
@@ -150,6 +162,12 @@ class Settings(BaseSettings):
     features: FeatureSettings = FeatureSettings()
     training: TrainingSettings = TrainingSettings()
     serving: ServingSettings = ServingSettings()
+
+
+def secret_value(value: SecretStr | str | None) -> str | None:
+    """The plain text of a secret setting, for the one call that needs it (a client or a
+    header check); plain strings pass through (settings built with model_copy)."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 class _DictSource(PydanticBaseSettingsSource):

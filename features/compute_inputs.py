@@ -51,10 +51,10 @@ def connect(
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
     if temp_dir is not None:
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = '{Path(temp_dir).as_posix()}'")
+        con.execute(f"SET temp_directory = {sql_string(Path(temp_dir).as_posix())}")
     return con
 
 
@@ -99,8 +99,13 @@ def _present_columns(data_dir: Path, name: str) -> tuple[Path, set[str]] | None:
     return path, present
 
 
+def sql_string(text: str) -> str:
+    """TEXT as a SQL string literal: a workspace path may hold a quote (`/data/o'brien/ws`)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _parquet(path: Path) -> str:
-    return f"read_parquet('{path.as_posix()}')"
+    return f"read_parquet({sql_string(path.as_posix())})"
 
 
 def _load(con: duckdb.DuckDBPyConnection, path: Path, name: str, present: set[str]) -> None:

@@ -14,6 +14,7 @@ benchmarks/bench_features.py and benchmarks/bench_online.py.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -120,7 +121,7 @@ def load_online(
                 "rows_per_s": n / secs if secs else 0,
             }
             if show_progress:
-                print(f"online {name}: {n} rows in {secs:.1f}s", flush=True)
+                print(f"online {name}: {n} rows in {secs:.1f}s", file=sys.stderr, flush=True)
     out["seconds"] = time.perf_counter() - start
     out["rows"] = sum(t["rows"] for t in out["tables"].values())
     out["rows_per_s"] = out["rows"] / out["seconds"] if out["seconds"] else 0.0

@@ -26,8 +26,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import SecretStr
 
-from configs.settings import FeatureSettings
+from configs.settings import FeatureSettings, secret_value
 from configs.workspace import Workspace
 from features.catalog import TABLES
 from features.io import table_path
@@ -56,11 +57,13 @@ def parse_connection_string(connection_string: str) -> dict[str, Any]:
     return {"host": host, "port": port, **params}
 
 
-def redis_client(connection_string: str) -> Any:
-    """A redis.Redis client (import deferred: serving imports this module cheaply)."""
+def redis_client(connection_string: SecretStr | str) -> Any:
+    """A redis.Redis client (import deferred: serving imports this module cheaply); the
+    connection string may be the secret setting itself (it can carry a password)."""
     import redis
 
-    return redis.Redis(**parse_connection_string(connection_string))
+    plain = secret_value(connection_string) or ""
+    return redis.Redis(**parse_connection_string(plain))
 
 
 def _to_bytes(table: pa.Table) -> bytes:

@@ -7,8 +7,12 @@ the first stage whose peak jumps is where the memory goes.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+# Called with a stage's name when it starts: the CLI shows progress of long runs (train,
+# evaluate) from here without each caller taking a progress argument.
+STAGE_LISTENERS: list[Callable[[str], None]] = []
 
 
 def peak_rss_mib() -> float:
@@ -36,6 +40,8 @@ class Stages:
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
+        for listener in STAGE_LISTENERS:
+            listener(name)
         start = time.perf_counter()
         try:
             yield

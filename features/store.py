@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from configs.settings import FeatureSettings
+from configs.settings import FeatureSettings, secret_value
 from configs.workspace import Workspace
 from features.catalog import TABLES
 from features.offline_tables import offline_path, read_latest, read_latest_arrow
@@ -40,7 +40,8 @@ def repo_config(ws: Workspace, cfg: FeatureSettings) -> Any:
     if cfg.online_store == "redis":
         from feast.infra.online_stores.redis import RedisOnlineStoreConfig
 
-        online = RedisOnlineStoreConfig(connection_string=cfg.redis_connection_string)
+        plain = secret_value(cfg.redis_connection_string)
+        online = RedisOnlineStoreConfig(connection_string=plain)
     else:
         from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
 

@@ -4,11 +4,16 @@ so `grouppush --help` stays fast (importing feast alone costs seconds)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+from grouppush.errors import OneLineErrors, UserError
+from grouppush.summaries import build_lines, evaluate_lines, train_lines
 
 if TYPE_CHECKING:
     from configs.settings import Settings
@@ -20,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=OneLineErrors,  # any exception: one line on stderr, exit 1 (--debug: the traceback)
 )
 features_app = typer.Typer(help="Offline feature tables and the Feast store.", no_args_is_help=True)
 export_app = typer.Typer(help="Batch exports for campaign tooling.", no_args_is_help=True)
@@ -40,11 +46,33 @@ def _parse_date(value: str | None, flag: str) -> date | None:
         ) from None
 
 
-def _fail(message: str) -> None:
-    from rich.console import Console
+def _fail(message: str) -> NoReturn:
+    raise UserError(message)  # printed as one line by OneLineErrors
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+def _emit(result: Any, lines: list[str], as_json: bool) -> None:
+    """Results on stdout: JSON with --json, else short human lines."""
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(result, indent=2, default=str))
+    else:
+        for line in lines:
+            typer.echo(line)
+
+
+def _explicit() -> bool:
+    """Whether the user named the workspace (then hints repeat --workspace)."""
+    return _STATE.get("workspace") is not None
+
+
+def _require_orders(ws: Workspace) -> None:
+    from grouppush.preflight import require_orders
+
+    require_orders(ws, _explicit())
 
 
 def _context(
@@ -64,6 +92,26 @@ def _context(
         _fail(f"invalid settings: {exc}")
         raise
     return settings, ws
+
+
+NoWait = Annotated[
+    bool,
+    typer.Option("--no-wait", help="Fail at once when another writer holds the workspace."),
+]
+
+
+@contextmanager
+def _writing(ws: Workspace, command: str, no_wait: bool) -> Iterator[None]:
+    """The workspace's writer lock (configs.workspace_lock) around a writing command."""
+    from configs.workspace_lock import WorkspaceBusy, writer_lock
+
+    notify = lambda message: typer.echo(message, err=True)  # noqa: E731
+    try:
+        folders = (ws.data, ws.quarantine, ws.offline, ws.feast)  # killed writers' temp files
+        with writer_lock(ws.root, command, wait=not no_wait, notify=notify, clear=folders):
+            yield
+    except WorkspaceBusy as exc:
+        _fail(str(exc))
 
 
 PRESET_FILE = "grouppush-preset.txt"
@@ -99,15 +147,30 @@ def main(
     config: Annotated[
         Path | None, typer.Option(help="Extra YAML settings file (same keys as configs/base.yaml).")
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", envvar="GROUPPUSH_DEBUG", help="Show tracebacks and library warnings."
+        ),
+    ] = False,
 ) -> None:
     """GroupPush command line. Example: grouppush --workspace ws simulate --preset tiny"""
+    import rich
+
+    from grouppush.errors import quiet_library_warnings, set_debug
+
     _STATE.update(workspace=workspace, preset=preset, config=config, overrides={})
+    set_debug(debug)
+    quiet_library_warnings()
+    rich.reconfigure(stderr=True)  # progress bars and spinners on stderr; results on stdout
 
 
 @app.command()
 def simulate(
     preset: Annotated[str, typer.Option(help="tiny | demo | large | shop")] = "tiny",
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same files).")] = None,
+    as_json: JsonFlag = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Write simulated contract tables + truth/ into the workspace.
 
@@ -117,9 +180,10 @@ def simulate(
     settings, ws = _context(preset, overrides)
     from features.simulate import simulate as run
 
-    _remember_preset(ws.root, preset)
-    counts = run(settings, ws.data, ws.truth, show_progress=True)
-    typer.echo("simulated: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
+    with _writing(ws, "simulate", no_wait):
+        _remember_preset(ws.root, preset)
+        counts = run(settings, ws.data, ws.truth, show_progress=True)
+    _emit(counts, ["simulated: " + ", ".join(f"{k}={v:,}" for k, v in counts.items())], as_json)
 
 
 @app.command()
@@ -147,6 +211,8 @@ def ingest(
     as_of: Annotated[
         str | None, typer.Option(help="Reject timestamps after this date (default today).")
     ] = None,
+    as_json: JsonFlag = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Validate CSV/Parquet into contract tables; rejected rows go to quarantine/ with a reason.
 
@@ -168,20 +234,33 @@ def ingest(
     if source is None and not files:
         _fail("give --source PATH or at least one --table TABLE=PATH")
     try:
-        report = run(
-            source,
-            ws.data,
-            ws.quarantine,
-            settings.ingest,
-            maps=map_ or [],
-            files=files,
-            show_progress=True,
-        )
+        with _writing(ws, "ingest", no_wait):
+            report = run(
+                source,
+                ws.data,
+                ws.quarantine,
+                settings.ingest,
+                maps=map_ or [],
+                files=files,
+                show_progress=True,
+            )
     except IngestError as exc:
         _fail(str(exc))
-        return
-    for line in report.summary_lines():
-        typer.echo(line)
+    _emit(_jsonable(report), report.summary_lines(), as_json)
+    n_in = report.rows_in.get("orders")
+    if n_in == 0:
+        _fail(f"no order lines in {files.get('orders', source)} (only a header?): nothing to use")
+    if n_in and not report.rows_ok.get("orders"):
+        _fail(f"all {n_in:,} order lines rejected: reasons in {ws.quarantine / 'orders.parquet'}")
+
+
+def _jsonable(obj: Any) -> Any:
+    """A dataclass report as plain data (for --json)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return vars(obj)
 
 
 @features_app.command("build")
@@ -192,6 +271,8 @@ def features_build(
     full: Annotated[
         bool, typer.Option("--full", help="Recompute every date, even those already built.")
     ] = False,
+    as_json: JsonFlag = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Compute offline feature tables as of DATE (+ training history), apply Feast, load online.
 
@@ -202,15 +283,12 @@ def features_build(
     """
     day = _parse_date(as_of, "--as-of")
     settings, ws = _context()
+    _require_orders(ws)
     from features.build import build_features
 
-    summary = build_features(settings, ws, day, show_progress=True, full=full)
-    if summary.get("tags"):  # each tag's share, warnings for tags that single nobody out
-        from features.tag_summary import summary_lines
-
-        for line in summary_lines(summary["tags"], summary["as_of"]):
-            typer.echo(line, err=True)
-    typer.echo(f"features built: {summary}")
+    with _writing(ws, "features build", no_wait):
+        summary = build_features(settings, ws, day, show_progress=True, full=full)
+    _emit(summary, build_lines(summary), as_json)
 
 
 @app.command()
@@ -220,6 +298,8 @@ def train(
         str | None, typer.Option(help="Train only on labels observable before DATE.")
     ] = None,
     horizon_days: Annotated[int | None, typer.Option(help="Label horizon in days.")] = None,
+    as_json: JsonFlag = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Train, log to MLflow, register, and move `champion` when the new model is better.
 
@@ -230,15 +310,19 @@ def train(
         raise typer.BadParameter("choose repurchase, interest or all", param_hint="--target")
     overrides = {"training": {"horizon_days": horizon_days}} if horizon_days else {}
     settings, ws = _context(None, overrides)
+    _require_orders(ws)
+    from grouppush.progress import stage_lines
     from training.train import train as run
 
-    result = run(settings, ws, target, day, show_progress=True)
-    typer.echo(_summarise(result))
+    with _writing(ws, "train", no_wait), stage_lines("train"):
+        result = run(settings, ws, target, day, show_progress=True)
+    _emit(result, train_lines(result), as_json)
 
 
 @app.command()
 def evaluate(
     as_of: Annotated[str | None, typer.Option(help="Evaluate the champions as of DATE.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Held-out metrics vs baselines (and the oracle on simulated data): HTML report + JSON.
 
@@ -246,42 +330,56 @@ def evaluate(
     """
     day = _parse_date(as_of, "--as-of")
     settings, ws = _context()
+    _require_orders(ws)
+    from grouppush.progress import stage_lines
     from training.evaluate import evaluate as run
 
-    result = run(settings, ws, day, show_progress=True)
-    typer.echo(_summarise(result))
+    with stage_lines("evaluate", "loading the champions and the held-out snapshot"):
+        result = run(settings, ws, day, show_progress=True)
+    _emit(result, evaluate_lines(result), as_json)
 
 
-def _summarise(result: Any) -> str:
-    import json
+def _export_context(out: Path) -> tuple[Settings, Workspace]:
+    """Settings and workspace of an export, checked before any work: the suffix, and a
+    workspace with orders (a mistyped path is never created)."""
+    from grouppush.preflight import require_export_suffix
 
-    return json.dumps(result, indent=2, default=str)
+    require_export_suffix(out)
+    settings, ws = _context()
+    _require_orders(ws)
+    return settings, ws
+
+
+def _exported(rows: int, out: Path, as_json: bool) -> None:
+    _emit({"rows": rows, "out": str(out)}, [f"{rows:,} rows -> {out}"], as_json)
 
 
 @export_app.command("scores")
 def export_scores(
     out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
     as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Repurchase probability per user. Example: grouppush export scores --out scores.parquet"""
     day = _parse_date(as_of, "--as-of")
-    settings, ws = _context()
+    settings, ws = _export_context(out)
     from training.export import export_scores as run
 
-    typer.echo(f"{run(settings, ws, day, out):,} rows -> {out}")
+    _exported(run(settings, ws, day, out), out, as_json)
 
 
 @export_app.command("segments")
 def export_segments(
     out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
     as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Segment memberships with scores. Example: grouppush export segments --out seg.csv"""
     day = _parse_date(as_of, "--as-of")
-    settings, ws = _context()
+    settings, ws = _export_context(out)
     from training.export import export_segments as run
 
-    typer.echo(f"{run(settings, ws, day, out):,} rows -> {out}")
+    _exported(run(settings, ws, day, out), out, as_json)
 
 
 @export_app.command("interest")
@@ -289,6 +387,7 @@ def export_interest(
     out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
     as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
     top_k: Annotated[int, typer.Option(help="Categories per user.")] = 20,
+    as_json: JsonFlag = False,
 ) -> None:
     """Each member's categories ranked by the champion interest model.
 
@@ -297,23 +396,24 @@ def export_interest(
     day = _parse_date(as_of, "--as-of")
     if top_k <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--top-k")
-    settings, ws = _context()
+    settings, ws = _export_context(out)
     from training.export import export_interest as run
 
-    typer.echo(f"{run(settings, ws, day, top_k, out):,} rows -> {out}")
+    _exported(run(settings, ws, day, top_k, out), out, as_json)
 
 
 @export_app.command("push-lists")
 def export_push_lists(
     out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
     as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Push lists for every group. Example: grouppush export push-lists --out push.parquet"""
     day = _parse_date(as_of, "--as-of")
-    settings, ws = _context()
+    settings, ws = _export_context(out)
     from serving.export import export_push_lists as run
 
-    typer.echo(f"{run(settings, ws, day, out):,} rows -> {out}")
+    _exported(run(settings, ws, day, out), out, as_json)
 
 
 @app.command()
@@ -325,9 +425,14 @@ def serve(
 
     Example: grouppush --workspace ws serve --port 3000
     """
+    from grouppush.preflight import require_features, require_free_port
     from grouppush.runner import serve_forever
 
-    _, ws = _context()
+    settings, ws = _context()
+    if settings.features.online_store != "redis":  # a Redis replica's workspace may be empty
+        _require_orders(ws)
+        require_features(ws, _explicit())
+    require_free_port(host, port)
     sys.exit(serve_forever(ws, host=host, port=port))
 
 
@@ -346,7 +451,10 @@ def demo(
     Example: grouppush --workspace ws demo --preset tiny --no-keep-serving
     """
     settings, ws = _context(preset, {"simulate": {"seed": seed}})
+    from grouppush.preflight import require_free_port
     from grouppush.runner import run_demo
+
+    require_free_port("127.0.0.1", port)
 
     _remember_preset(ws.root, preset)
     sys.exit(run_demo(settings, ws, port=port, keep_serving=keep_serving))

@@ -9,11 +9,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from configs.settings import Settings
 from configs.workspace import REPO_ROOT, Workspace
+from configs.workspace_lock import writer_lock
 
 
 def service_command(host: str, port: int) -> list[str]:
@@ -30,6 +33,15 @@ def service_command(host: str, port: int) -> list[str]:
     ]
 
 
+def service_env(ws: Workspace, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The service's environment: the workspace, BentoML's home in it, and BentoML usage
+    tracking off unless the caller's environment asks for it (BENTOML_DO_NOT_TRACK=false)."""
+    env = dict(os.environ, GROUPPUSH_WORKSPACE=str(ws.root), **(extra_env or {}))
+    env.setdefault("BENTOML_HOME", str(ws.root / ".bentoml"))
+    env.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    return env
+
+
 def start_service(
     ws: Workspace,
     host: str,
@@ -38,8 +50,7 @@ def start_service(
     log_path: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `bentoml serve` on the workspace in its own process group."""
-    env = dict(os.environ, GROUPPUSH_WORKSPACE=str(ws.root), **(extra_env or {}))
-    env.setdefault("BENTOML_HOME", str(ws.root / ".bentoml"))
+    env = service_env(ws, extra_env)
     out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     return subprocess.Popen(
         service_command(host, port),
@@ -85,13 +96,49 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_forever(ws: Workspace, host: str = "127.0.0.1", port: int = 3000) -> int:
-    proc = start_service(ws, host, port)
+class Stopped(Exception):
+    """SIGTERM or SIGINT arrived: stop the service tree, then exit."""
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise Stopped in the main thread while the block runs, so the
+    caller's cleanup stops the service: it runs in its own session (start_new_session), and
+    Python's default SIGTERM would exit without it, leaving the server holding the port."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        stop_service(proc)
-        return 0
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def serve_forever(ws: Workspace, host: str = "127.0.0.1", port: int = 3000) -> int:
+    """Run the service until it exits or this process gets SIGTERM/SIGINT (then the whole
+    service tree is stopped before returning 0)."""
+    url = f"http://{host}:{port}"
+    with stop_on_signals():
+        proc = start_service(ws, host, port)
+        print(f"starting the service at {url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+        try:
+            try:
+                wait_ready(url, proc, timeout=900)
+                ready = f"ready: POST {url}/push_lists (OpenAPI: {url}/docs.json)"
+                print(ready, file=sys.stderr, flush=True)
+            except (RuntimeError, TimeoutError):
+                pass  # it stopped (its code is reported below) or is still loading: keep waiting
+            code = proc.wait()
+        except (KeyboardInterrupt, Stopped):
+            return 0
+        finally:
+            stop_service(proc)
+    if code != 0:
+        print(f"error: the service stopped with exit code {code} (log above)", file=sys.stderr)
+    return code
 
 
 def sample_group(ws: Workspace) -> str | None:
@@ -116,26 +163,42 @@ def sample_group(ws: Workspace) -> str | None:
 
 def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: bool = True) -> int:
     """simulate -> features build -> train -> serve -> one push-list request, printed."""
-    import httpx
     from rich.console import Console
 
-    console = Console()
+    console = Console()  # the sample request and its answer: the result, on stdout
+    log = Console(stderr=True)  # the steps on the way
     # project imports in their own block: isort sections stay the same wherever ruff runs
     from features.build import build_features
     from features.simulate import simulate
+    from grouppush.progress import stage_lines
+    from grouppush.summaries import build_lines, train_lines
     from training.train import train
 
-    console.rule("1/4 simulate")
-    counts = simulate(settings, ws.data, ws.truth, show_progress=True)
-    console.print(counts)
-    console.rule("2/4 features build")
-    console.print(build_features(settings, ws, None, show_progress=True))
-    console.rule("3/4 train")
-    result = train(settings, ws, "all", None, show_progress=True)
-    console.print_json(json.dumps(result, default=str))
-    console.rule("4/4 serve")
+    folders = (ws.data, ws.quarantine, ws.offline, ws.feast)
+    with writer_lock(ws.root, "demo", notify=log.print, clear=folders):  # one writer
+        log.rule("1/4 simulate")
+        counts = simulate(settings, ws.data, ws.truth, show_progress=True)
+        log.print("simulated: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()), markup=False)
+        log.rule("2/4 features build")
+        built = build_features(settings, ws, None, show_progress=True)
+        log.print("\n".join(build_lines(built)), markup=False)
+        log.rule("3/4 train")
+        with stage_lines("train"):
+            result = train(settings, ws, "all", None, show_progress=True)
+        log.print("\n".join(train_lines(result)), markup=False)
+    log.rule("4/4 serve")
     host = "127.0.0.1"
     url = f"http://{host}:{port}"
+    with stop_on_signals():
+        return _serve_demo(console, log, ws, url, host, port, keep_serving)
+
+
+def _serve_demo(
+    console: Any, log: Any, ws: Workspace, url: str, host: str, port: int, keep_serving: bool
+) -> int:
+    """Start the service, answer one sample request (printed), keep serving when asked."""
+    import httpx
+
     proc = start_service(ws, host, port, log_path=ws.root / "service.log")
     try:
         wait_ready(url, proc)
@@ -151,15 +214,15 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
         answer = httpx.post(f"{url}/push_lists", json=body, timeout=60.0)
         console.print_json(answer.text)
         if answer.status_code != 200:
-            console.print(f"[red]push_lists answered {answer.status_code}[/]")
+            log.print(f"[red]push_lists answered {answer.status_code}[/]")
             return 1
         if keep_serving:
-            console.print(
+            log.print(
                 f"service running at {url} (logs: {ws.root / 'service.log'}); Ctrl-C stops it"
             )
             proc.wait()
         return 0
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         return 0
     finally:
         stop_service(proc)

@@ -18,7 +18,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from serving.middleware import App, Message, Receive, Scope, Send
+from serving.middleware import App, Receive, Scope, Send
+from serving.middleware import replay_body as _replay
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +44,6 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that yields BODY once, then defers to the original (for a fall-through)."""
-    done = False
-
-    async def again() -> Message:
-        nonlocal done
-        if done:
-            return await receive()
-        done = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return again
 
 
 class PushListFastPath:

@@ -54,6 +54,22 @@ def _first_limit_error(settings: Settings, sizes: dict[str, int]) -> Answer | No
     return None
 
 
+def _work_error(req: PushListRequest, settings: Settings) -> Answer | None:
+    """413 when the answer could hold more member rows than serving.max_response_members:
+    each list passing its own limit still multiplied to 2.5M rows (8.8 MB, ~0.9 s of CPU on
+    the event loop every other request waits behind)."""
+    n, k, m = len(req.group_ids), req.top_k, req.members_per_product
+    limit = settings.serving.max_response_members
+    if n * k * m <= limit:
+        return None
+    field = "group_ids x top_k x members_per_product"
+    error = (
+        f"{field}: {n} x {k} x {m} = {n * k * m:,} member rows exceeds the limit of {limit:,} "
+        "(serving.max_response_members); ask for fewer groups, products or members"
+    )
+    return 413, ErrorBody(error=error, field=field)
+
+
 def _not_found(field: str, unknown: list[str]) -> Answer:
     body = ErrorBody(error=f"{field}: none of the ids is known", field=field, unknown_ids=unknown)
     return 404, body
@@ -75,7 +91,7 @@ def push_lists(snap: Snapshot, req: PushListRequest, settings: Settings) -> Json
     }
     if req.product_ids is not None:
         sizes["product_ids"] = len(req.product_ids)
-    if err := _first_limit_error(settings, sizes):
+    if err := _first_limit_error(settings, sizes) or _work_error(req, settings):
         return err
     groups, unknown = _split(req.group_ids, snap.group_index)
     if not groups:

@@ -30,6 +30,7 @@ from serving.interest_csr import ChunkSource
 from serving.interest_scoring import FastRefused, Unscorable
 from serving.memory import release_memory as _release_memory
 from serving.models import Champion, champion_versions, load_champions, safe_predict
+from serving.registry_health import RegistryUnavailable, is_registry_error, unavailable
 from serving.snapshot import Snapshot, build_snapshot
 
 log = logging.getLogger(__name__)
@@ -123,14 +124,17 @@ def _newest_order_day(ws: Workspace) -> object:
 
 
 def safe_champion_versions(uri: str) -> dict[str, str]:
-    """Champion versions, or {} when the registry is unreachable (served by heuristics)."""
+    """Champion versions; {} only when the registry says there are none (or no tracking
+    database exists yet). Raises RegistryUnavailable when it cannot be read: the caller
+    keeps the snapshot it has instead of silently serving heuristic scores."""
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         return {}  # no tracking database yet: nothing trained (and don't create one)
     try:
         return champion_versions(uri)
-    except Exception as exc:  # noqa: BLE001 - a missing registry must not stop serving
-        log.warning("MLflow registry unavailable (%s): heuristic scores", exc)
-        return {}
+    except RegistryUnavailable:
+        raise
+    except Exception as exc:  # a client that cannot even be built: unknown, not "none"
+        raise unavailable(exc) from exc
 
 
 def _interest_blocks(
@@ -235,7 +239,12 @@ def load_snapshot(
     registered = safe_champion_versions(ws.mlflow_tracking_uri) if champions else {}
     wanted = PAIR_INPUTS if "interest" in registered else SERVED_INTEREST
     tables, contracts, data_as_of, marker, blocks = _inputs(ws, settings, as_of, wanted)
-    loaded = load_champions(ws.mlflow_tracking_uri, registered) if registered else {}
+    try:
+        loaded = load_champions(ws.mlflow_tracking_uri, registered) if registered else {}
+    except Exception as exc:
+        if is_registry_error(exc):  # a registered champion unreadable now: keep the old
+            raise unavailable(exc) from exc
+        raise
     ua = tables["user_activity"]
     rep = _predict_rows(loaded.get("repurchase"), ua)
     scored = None

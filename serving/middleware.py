@@ -1,10 +1,10 @@
-"""ASGI middlewares: API-key check (Bearer) and 422 for request validation errors."""
+"""ASGI middlewares: API-key check (Bearer), 422 for request validation errors, /readyz detail."""
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -30,7 +30,7 @@ class ApiKeyMiddleware:
             expected = b"Bearer " + key.encode("utf-8")
             if not hmac.compare_digest(given, expected):
                 body = {"error": "missing or invalid API key", "field": "Authorization"}
-                await _json(send, 401, body, [(b"www-authenticate", b"Bearer")])
+                await send_json(send, 401, body, [(b"www-authenticate", b"Bearer")])
                 return
         await self.app(scope, receive, send)
 
@@ -54,9 +54,29 @@ class ValidationStatusMiddleware:
         await self.app(scope, receive, patched)
 
 
-async def _json(
-    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]]
+class ReadinessMiddleware:
+    """GET /readyz with a JSON detail: 200 while a snapshot is live (with its version and
+    the registry's state: a registry outage keeps the live snapshot, so it stays ready but
+    says so), 503 before the first snapshot. DETAIL returns None until then."""
+
+    def __init__(self, app: App, detail: Callable[[], dict[str, Any] | None]) -> None:
+        self.app, self.detail = app, detail
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/readyz":
+            await self.app(scope, receive, send)
+            return
+        detail = self.detail()
+        if detail is None:
+            await send_json(send, 503, {"ready": False, "detail": "loading the first snapshot"})
+            return
+        await send_json(send, 200, {"ready": True, **detail})
+
+
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], extra: Sequence[tuple[bytes, bytes]] = ()
 ) -> None:
+    """One complete JSON response (status, content type and length, EXTRA headers)."""
     data = json.dumps(body).encode("utf-8")
     headers = [
         (b"content-type", b"application/json"),
@@ -65,3 +85,17 @@ async def _json(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A receive that yields BODY once, then defers to the original (for a fall-through)."""
+    done = False
+
+    async def again() -> Message:
+        nonlocal done
+        if done:
+            return await receive()
+        done = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again

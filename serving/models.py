@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 
 from features import catalog
+from serving.registry_health import is_missing, unavailable
 
 log = logging.getLogger(__name__)
 
 ALIAS = "champion"
+PICKLE_ENV = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
 REGISTERED = {"repurchase": "grouppush_repurchase", "interest": "grouppush_interest"}
 EXPECTED_SERVICE = {"repurchase": catalog.REPURCHASE_SERVICE, "interest": catalog.INTEREST_SERVICE}
 
@@ -47,20 +49,25 @@ def _client(uri: str) -> Any:
 
 
 def champion_versions(uri: str) -> dict[str, str]:
-    """{kind: version} of every registered champion: a cheap check for the reload loop."""
+    """{kind: version} of every registered champion: a cheap check for the reload loop.
+    Raises RegistryUnavailable unless the registry answered (a missing model/alias is no
+    champion; a locked database or a failed connection is not)."""
     client = _client(uri)
     out: dict[str, str] = {}
     for kind, name in REGISTERED.items():
         try:
             out[kind] = str(client.get_model_version_by_alias(name, ALIAS).version)
-        except Exception:  # no such model / alias yet: served by the heuristic
-            continue
+        except Exception as exc:
+            if is_missing(exc):  # no such model / alias yet: served by the heuristic
+                continue
+            raise unavailable(exc) from exc  # the registry did not answer: champions unknown
     return out
 
 
 @contextmanager
 def _pointed_at(uri: str) -> Iterator[None]:
-    """MLflow's global tracking/registry URIs for one load, then restored.
+    """MLflow's global tracking/registry URIs (and permission to unpickle) for one load of
+    our own registered model, then restored.
 
     mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (MLflow 3), which
     Workspace.mlflow_tracking_uri honours: left set, it would redirect other workspaces.
@@ -68,23 +75,26 @@ def _pointed_at(uri: str) -> Iterator[None]:
     import mlflow
 
     env = os.environ.get("MLFLOW_TRACKING_URI")
+    pickles = os.environ.get(PICKLE_ENV)
     tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # unpickling is allowed for the load of our own registered model only, not process-wide
+    os.environ[PICKLE_ENV] = "true"
     try:
         yield
     finally:
         mlflow.set_tracking_uri(tracking)
         mlflow.set_registry_uri(registry)
-        if env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = env
+        for name, value in (("MLFLOW_TRACKING_URI", env), (PICKLE_ENV, pickles)):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def load_champions(uri: str, versions: dict[str, str] | None = None) -> dict[str, Champion]:
     """Load each champion by its pinned version (a concurrent alias move cannot mix versions)."""
-    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")  # our own registry
     import mlflow.sklearn
 
     import mlflow

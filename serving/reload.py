@@ -3,6 +3,8 @@
 Requests read `holder.current` once and keep that object, so a swap (one attribute assignment)
 never breaks an in-flight request. The check is cheap: champion versions from the registry and
 the newest offline feature file's mtime; the full rebuild runs only when one of them moved.
+When the registry does not answer (RegistryUnavailable), the live snapshot stays and
+`health` says so: never a silent switch to heuristic scores.
 After every load, `retire(current)` may free what the snapshots no longer live hold (the
 service deletes the folders of replaced mapped snapshots: serving.snapshot_store).
 """
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
+from serving.registry_health import RegistryHealth, RegistryUnavailable
 from serving.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -20,6 +24,7 @@ log = logging.getLogger(__name__)
 Marker = Callable[[], object]
 Loader = Callable[[], Snapshot]
 Retire = Callable[[Snapshot], object]
+STARTUP_RETRY_SECONDS = 2.0
 
 
 class SnapshotHolder:
@@ -29,15 +34,34 @@ class SnapshotHolder:
         marker: Marker,
         interval_seconds: float,
         retire: Retire | None = None,
+        health: RegistryHealth | None = None,
+        startup_wait_seconds: float = 0.0,
     ) -> None:
         self._loader, self._marker, self._interval = loader, marker, interval_seconds
         self._retire = retire
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._seen = marker()
-        self.current: Snapshot = loader()
+        self.health = health or RegistryHealth()
+        self._seen, self.current = self._first_load(startup_wait_seconds)
+        self.health.ok()
         self.reloads = 0
         self._retired()
+
+    def _first_load(self, wait_seconds: float) -> tuple[object, Snapshot]:
+        """(marker, snapshot); while the registry does not answer, retries for up to
+        WAIT_SECONDS (a start must not serve heuristics because of a blip), then raises."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                return self._marker(), self._loader()
+            except RegistryUnavailable as exc:
+                self.health.failed(exc, "none (starting)")
+                if time.monotonic() >= deadline:
+                    raise RegistryUnavailable(
+                        f"{exc}; still unavailable after {wait_seconds:.0f} s "
+                        "(serving.registry_wait_seconds)"
+                    ) from None
+                time.sleep(min(STARTUP_RETRY_SECONDS, max(deadline - time.monotonic(), 0)))
 
     def _retired(self) -> None:
         if self._retire is not None:
@@ -47,11 +71,18 @@ class SnapshotHolder:
                 log.exception("could not free replaced snapshots")
 
     def check_now(self) -> bool:
-        """Rebuild and swap when the marker moved; True when a new snapshot went live."""
-        seen = self._marker()
-        if seen == self._seen:
+        """Rebuild and swap when the marker moved; True when a new snapshot went live.
+        A registry that does not answer keeps the live snapshot (recorded in `health`)."""
+        try:
+            seen = self._marker()
+            if seen == self._seen:
+                self.health.ok()
+                return False
+            fresh = self._loader()
+        except RegistryUnavailable as exc:
+            self.health.failed(exc, self.current.fingerprint)
             return False
-        fresh = self._loader()
+        self.health.ok()
         self._seen = seen
         changed = fresh.fingerprint != self.current.fingerprint or fresh.extra != self.current.extra
         if changed:

@@ -6,10 +6,10 @@ are checked per request by `limit_error` so a preset or env var can change them 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from configs.settings import ServingSettings
 
@@ -89,21 +89,36 @@ class SegmentsResponse(BaseModel):
     unknown_user_ids: list[str] = []
 
 
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)  # client clocks run ahead; a day more is a wrong timestamp
+
+
+def _plausible(at: datetime) -> datetime:
+    """An event time with a zone, not before 2000 and at most a day ahead (`at: 0` was 1970)."""
+    latest = datetime.now(UTC) + FUTURE_SLACK
+    if not EARLIEST_EVENT <= at <= latest:
+        raise ValueError(f"must lie between 2000-01-01 and {latest:%Y-%m-%d} (UTC)")
+    return at
+
+
 class FeedbackEvent(_Strict):
     push_id: Id | None = None
     group_id: Id
     user_id: Id | None = None
     product_id: Id
     event: Literal["pushed", "clicked", "ordered"]
-    at: datetime
+    at: Annotated[AwareDatetime, AfterValidator(_plausible)]  # ISO 8601 with a zone, e.g. Z
 
 
 class FeedbackRequest(_Strict):
     events: Annotated[list[FeedbackEvent], Field(min_length=1, max_length=HARD_MAX_IDS)]
+    # a client's retry with the same key is answered from the first call, not stored twice
+    idempotency_key: Id | None = None
 
 
 class FeedbackResponse(BaseModel):
     accepted: int
+    replayed: bool = False  # true: this key was seen before; nothing new was stored
 
 
 class ErrorBody(BaseModel):

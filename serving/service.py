@@ -3,7 +3,10 @@
 Run: `GROUPPUSH_WORKSPACE=DIR bentoml serve serving.service:GroupPush --port 3000`.
 Settings: configs.settings.load_settings(preset=$GROUPPUSH_PRESET) (+ GROUPPUSH__* env vars).
 Health: /livez /healthz (liveness), /readyz (snapshot loaded); metrics: /metrics; OpenAPI:
-/docs.json. With serving.api_key set, every other path needs `Authorization: Bearer <key>`.
+/docs.json. /readyz answers JSON: the live snapshot's version and the registry's state (an
+unreadable registry keeps the live snapshot: metric grouppush_registry_up). Requests beyond
+serving.max_concurrency get 503 + Retry-After (serving.guards). With serving.api_key set,
+every other path needs `Authorization: Bearer <key>`.
 JSON POSTs to /push_lists are answered by serving.fastpath (same contract, less CPU per
 request) unless serving.fast_push_path is false.
 The snapshot is built by a child process and mapped from files (serving.snapshot_store), so a
@@ -12,6 +15,7 @@ reload never holds two built snapshots in the worker's heap.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -19,12 +23,13 @@ import bentoml
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
-from configs.settings import Settings, load_settings
+from configs.settings import Settings, load_settings, secret_value
 from configs.workspace import resolve_workspace
 from serving import handlers
 from serving.fastpath import Handle, PushListFastPath, validation_error_body
-from serving.feedback import append_feedback
-from serving.middleware import ApiKeyMiddleware, ValidationStatusMiddleware
+from serving.feedback import append_feedback, append_once
+from serving.guards import Limits, RequestGuard
+from serving.middleware import ApiKeyMiddleware, ReadinessMiddleware, ValidationStatusMiddleware
 from serving.schemas import (
     FeedbackRequest,
     FeedbackResponse,
@@ -55,7 +60,57 @@ def service_settings() -> Settings:
 
 def _api_key() -> str | None:
     settings = _ACTIVE.get("settings")
-    return settings.serving.api_key if settings is not None else None
+    return secret_value(settings.serving.api_key) if settings is not None else None
+
+
+def _limits() -> Limits | None:
+    return _ACTIVE.get("limits")
+
+
+def _readiness() -> dict[str, Any] | None:
+    """/readyz detail: the live snapshot's version and the registry's state."""
+    holder = _ACTIVE.get("holder")
+    if holder is None:
+        return None
+    snap = holder.current
+    return {
+        "as_of": str(snap.as_of),
+        "model_version": snap.model_version,
+        "snapshot": snap.fingerprint,
+        "registry": holder.health.detail(),
+    }
+
+
+@functools.cache
+def _metrics() -> dict[str, Any]:
+    """Prometheus metrics, created once per process (after BentoML set its multiprocess dir)."""
+    import prometheus_client as prom
+
+    return {
+        "registry_up": prom.Gauge(
+            "grouppush_registry_up",
+            "1 when the last champion check read the MLflow registry, 0 while it fails "
+            "(the live snapshot is kept)",
+            multiprocess_mode="livemin",
+        ),
+        "registry_failures": prom.Counter(
+            "grouppush_registry_failures", "Champion checks that could not read the registry"
+        ),
+        "shed": prom.Counter(
+            "grouppush_requests_shed", "Requests answered 503 by load shedding", ["reason"]
+        ),
+    }
+
+
+def _registry_seen(up: bool, _reason: str | None) -> None:
+    metrics = _metrics()
+    metrics["registry_up"].set(1 if up else 0)
+    if not up:
+        metrics["registry_failures"].inc()
+
+
+def _shed(reason: str) -> None:
+    _metrics()["shed"].labels(reason=reason).inc()
 
 
 def _fast_push_lists(body: bytes) -> tuple[int, bytes]:
@@ -99,11 +154,16 @@ def _reply(answer: handlers.JsonAnswer) -> Any:
 class GroupPush:
     def __init__(self) -> None:
         from serving.loader import feature_marker, safe_champion_versions
+        from serving.registry_health import RegistryHealth
         from serving.reload import SnapshotHolder
         from serving.snapshot_store import load_isolated, prune_snapshots
 
         self.settings = service_settings()
         _ACTIVE["settings"] = self.settings
+        cfg = self.settings.serving
+        _ACTIVE["limits"] = Limits(
+            cfg.max_concurrency, cfg.max_queue_seconds, cfg.retry_after_seconds, cfg.max_body_bytes
+        )
         self.ws = resolve_workspace(None)
         ws, settings = self.ws, self.settings
         self.holder = SnapshotHolder(
@@ -116,6 +176,8 @@ class GroupPush:
             ),
             interval_seconds=settings.serving.reload_interval_seconds,
             retire=lambda current: prune_snapshots(ws, current),
+            health=RegistryHealth(_registry_seen),
+            startup_wait_seconds=cfg.registry_wait_seconds,
         )
         self.holder.start()
         _ACTIVE["holder"] = self.holder
@@ -156,14 +218,21 @@ class GroupPush:
         return _reply(answer)  # type: ignore[no-any-return]
 
     @bentoml.api(input_spec=FeedbackRequest, route="/feedback")
-    def feedback(self, events: list[Any]) -> FeedbackResponse:
-        """Push outcomes appended durably (flushed + fsynced) for retraining."""
+    def feedback(self, events: list[Any], idempotency_key: str | None = None) -> FeedbackResponse:
+        """Push outcomes appended durably (flushed + fsynced) for retraining; a retry with the
+        same idempotency_key is answered without storing the events again."""
         if err := limit_error("events", len(events), self.settings.serving):
             return _reply(err)  # type: ignore[no-any-return]
         rows = [e.model_dump(mode="json") for e in events]
-        return FeedbackResponse(accepted=append_feedback(self.ws.feedback, rows))
+        if idempotency_key is None:
+            return FeedbackResponse(accepted=append_feedback(self.ws.feedback, rows))
+        accepted, replayed = append_once(self.ws.feedback, idempotency_key, rows)
+        return FeedbackResponse(accepted=accepted, replayed=replayed)
 
 
+# first added = outermost: shed load and refuse oversized/non-JSON bodies before anything
+GroupPush.add_asgi_middleware(RequestGuard, paths=API_PATHS, limits=_limits, on_shed=_shed)  # type: ignore[attr-defined]
+GroupPush.add_asgi_middleware(ReadinessMiddleware, detail=_readiness)  # type: ignore[attr-defined]
 GroupPush.add_asgi_middleware(ValidationStatusMiddleware, paths=API_PATHS)  # type: ignore[attr-defined]
 GroupPush.add_asgi_middleware(ApiKeyMiddleware, key=_api_key)  # type: ignore[attr-defined]
 # added after (inside) the API-key check; BentoML's metrics, tracing and

@@ -33,6 +33,7 @@ import numpy as np
 
 from configs.settings import Settings
 from configs.workspace import Workspace
+from serving.registry_health import EXIT_UNAVAILABLE, RegistryUnavailable
 from serving.score_cache import FOLDER
 from serving.snapshot import InterestCsr, Snapshot
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 PREFIX = "snapshot-"
 SMALL = "small.pkl"  # every field that is not a numeric array
 CSR_FIELDS = ("indptr", "indices", "last_days", "counts_30d", "live", "scoring")
+REGISTRY_ERROR = ".registry-error"  # the reason a build process exited EXIT_UNAVAILABLE
 STALE_SECONDS = 6 * 3600  # a temporary folder this old belongs to no running build
 
 
@@ -118,7 +120,12 @@ def _child_main() -> None:
 
     logging.basicConfig(level=logging.WARNING)
     ws, settings, final = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
-    save_snapshot(load_snapshot(ws, settings), Path(final))
+    try:
+        snap = load_snapshot(ws, settings)
+    except RegistryUnavailable as exc:  # the parent keeps its snapshot and reports why
+        Path(f"{final}{REGISTRY_ERROR}").write_text(str(exc), encoding="utf-8")
+        sys.exit(EXIT_UNAVAILABLE)
+    save_snapshot(snap, Path(final))
     peak = peak_rss_mib() / 1024  # VmHWM: ru_maxrss would carry the worker's peak over exec
     sys.stderr.write(f"snapshot build process: peak RSS {peak:.2f} GiB\n")
 
@@ -138,6 +145,11 @@ def load_isolated(ws: Workspace, settings: Settings) -> Snapshot:
     cmd = [sys.executable, "-m", "serving.snapshot_store"]
     started = time.monotonic()
     done = subprocess.run(cmd, input=request, check=False)  # noqa: S603 - our own module
+    reason = Path(f"{final}{REGISTRY_ERROR}")
+    if done.returncode == EXIT_UNAVAILABLE and reason.exists():
+        message = reason.read_text(encoding="utf-8")
+        reason.unlink()
+        raise RegistryUnavailable(message)
     if done.returncode != 0 or not final.is_dir():
         shutil.rmtree(final.with_name(f".{final.name}"), ignore_errors=True)
         raise RuntimeError(f"snapshot build process failed (exit code {done.returncode})")

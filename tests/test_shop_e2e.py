@@ -66,14 +66,11 @@ def test_shop_export_end_to_end(shop_export: Path, tmp_path: Path) -> None:
     result = train(settings, ws, "interest", None, show_progress=False)
     summary = result["interest"]
     assert summary["reason"]  # promoted or not, the run says why
-    if not summary["promoted"]:
-        # a small log may not beat decayed frequency; an operator can still pin a version by
-        # hand, which is what this plumbing test does so that export runs on the shop's ids
-        from training.registry import CHAMPION, MODEL_NAMES, configure
+    # promoted or not, a champion serves: the learned model or the best scorer on the holdout
+    from training.registry import CHAMPION, MODEL_NAMES, configure
 
-        configure(ws).set_registered_model_alias(
-            MODEL_NAMES["interest"], CHAMPION, str(summary["version"])
-        )
+    alias = configure(ws).get_model_version_by_alias(MODEL_NAMES["interest"], CHAMPION)
+    assert str(alias.version) == summary["champion"]["version"]
     out = tmp_path / "interest.csv"
     top_k = 5
     n = export_interest(settings, ws, None, top_k, out)

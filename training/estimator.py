@@ -223,6 +223,9 @@ class ModelResult:
     importance: pd.Series
     example: pd.DataFrame  # a few holdout rows of the named features (MLflow input example)
     data: dict[str, Any] = field(default_factory=dict)
+    # baseline scorers as models (training.baseline_models), fitted on the validation rows:
+    # the registry serves the best of them when the learned model does not win
+    candidates: dict[str, Any] = field(default_factory=dict)
 
     @property
     def features(self) -> list[str]:

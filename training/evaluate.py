@@ -1,5 +1,7 @@
-"""`grouppush evaluate`: the champions on the held-out snapshot vs baselines, and on simulated
-data against the ground truth (realized future orders + the simulator's true propensities)."""
+"""`grouppush evaluate`: the champions on the held-out snapshot vs every candidate (the newest
+learned version when a baseline serves, the baselines), and on simulated data against the
+ground truth (realized future orders + the simulator's true propensities). The report and
+metrics also go to an MLflow evaluation run linked to the champions' runs."""
 
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ from training.datasets import (
     window,
     with_category,
 )
+from training.estimator import predict
 from training.metrics import classification_metrics, ranking_metrics
-from training.registry import load_champion
+from training.registry import LEARNED, SCORER_TAG, load_champion, log_evaluation, newest_learned
 from training.report import strip_frames, write_report
 from training.train import ensure_snapshots, make_fetch
 
@@ -39,12 +42,37 @@ def _champion(ws: Workspace, kind: str) -> tuple[Any, dict[str, Any]]:
         model, version = load_champion(ws, kind)
     except LookupError as exc:
         return None, {"error": str(exc)}
-    return model, {"model_name": version.name, "version": version.version, "tags": version.tags}
+    return model, {
+        "model_name": version.name,
+        "version": version.version,
+        "scorer": version.tags.get(SCORER_TAG, LEARNED),
+        "run_id": version.run_id,
+        "tags": version.tags,
+    }
 
 
-def held_out(settings: Settings, ws: Workspace, as_of: date, models: dict[str, Any]) -> dict:
+def _challengers(ws: Workspace, champions: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    """{kind: (label, model)}: the newest learned version where a baseline serves."""
+    out = {}
+    for kind, info in champions.items():
+        if info.get("scorer", LEARNED) == LEARNED:
+            continue
+        found = newest_learned(ws, kind)
+        if found is not None:
+            out[kind] = (f"learned v{found[1].version}", found[0])
+    return out
+
+
+def held_out(
+    settings: Settings,
+    ws: Workspace,
+    as_of: date,
+    models: dict[str, Any],
+    challengers: dict[str, tuple[str, Any]] | None = None,
+) -> dict:
     """Champion metrics on the latest snapshot whose label window ends by as_of."""
     cfg = settings.training
+    challengers = challengers or {}
     dates = training_snapshot_dates(
         as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
     )
@@ -60,6 +88,12 @@ def held_out(settings: Settings, ws: Workspace, as_of: date, models: dict[str, A
             models["repurchase"], frame, orders, test, cfg.horizon_days
         )
         out["repurchase"] = {"model": metrics, "baselines": base, "_holdout": hold}
+        if "repurchase" in challengers:
+            label, other = challengers["repurchase"]
+            y = frame[C.LABEL].to_numpy()
+            out["repurchase"]["candidates"] = {
+                label: classification_metrics(y, predict(other, frame))
+            }
     if models.get("interest") is not None:
         caps = {test: cfg.interest_eval_max_users}  # the sample training evaluates on
         frame = fetch_snapshots(fetch, orders, [test], catalog.INTEREST_SERVICE, caps, cfg.seed)
@@ -71,6 +105,10 @@ def held_out(settings: Settings, ws: Workspace, as_of: date, models: dict[str, A
             models["interest"], pairs, orders, stats, test, cfg
         )
         out["interest"] = {"model": metrics, "baselines": base}
+        if "interest" in challengers:
+            label, other = challengers["interest"]
+            _, theirs, _, _ = interest_mod.score_holdout(other, pairs, orders, stats, test, cfg)
+            out["interest"]["candidates"] = {label: theirs}
     return out
 
 
@@ -149,14 +187,15 @@ def evaluate(
         models[kind], champions[kind] = _champion(ws, kind)
     result: dict[str, Any] = {"as_of": str(as_of), "champions": champions}
     with console.status("scoring the held-out snapshot..."):
-        result["held_out"] = held_out(settings, ws, as_of, models)
+        result["held_out"] = held_out(settings, ws, as_of, models, _challengers(ws, champions))
     if (ws.truth / "meta.json").exists():
         with console.status("comparing with the simulator's ground truth..."):
             result["truth"] = against_truth(settings, ws, models)
     result["targets"] = targets(result)
     paths = write_report(result, ws.reports)
     result["report"] = {k: str(v) for k, v in paths.items()}
-    console.print(f"report: {paths['html']}")
+    result["report"]["mlflow_run_id"] = log_evaluation(ws, strip_frames(result), paths, champions)
+    console.print(f"report: {paths['html']} (MLflow run {result['report']['mlflow_run_id']})")
     return strip_frames(result)
 
 

@@ -24,6 +24,7 @@ from configs.settings import TrainingSettings
 from features import catalog
 from features.pairs import PAIR_CATEGORICAL, PAIR_FEATURES, build_pairs
 from features.stages import Stages
+from training.baseline_models import interest_candidates
 from training.baselines import DECAYED_FREQUENCY, interest_baselines
 from training.datasets import SNAPSHOT, SnapshotSplit, category_truth
 from training.estimator import ModelResult, fit_on_split, importances, predict, run_facts
@@ -106,9 +107,11 @@ def train_interest(
     split: SnapshotSplit,
     cfg: TrainingSettings,
     stages: Stages | None = None,
+    half_life_days: float = 30.0,
 ) -> ModelResult:
     """frame: INTEREST_SERVICE rows for every snapshot (sampled per `snapshot_caps`, or
-    sampled here when larger); stats: category_stats per snapshot."""
+    sampled here when larger); stats: category_stats per snapshot; half_life_days: the
+    feature build's (its decayed scores feed the baseline candidates)."""
     stages = stages or Stages()
     caps = snapshot_caps(split, cfg)
     with stages("interest.pairs"):
@@ -143,6 +146,7 @@ def train_interest(
         importance=importances(pipe),
         example=test[cols].head(5).reset_index(drop=True),
         data=run_facts(split, pipe, train, valid, test),
+        candidates=interest_candidates(valid, valid[C.LABEL].to_numpy(), half_life_days),
     )
 
 

@@ -1,14 +1,24 @@
-"""MLflow: log a training run, register the model, move `champion` only when it is better.
+"""MLflow: log a training run, register the model, and keep a `champion` for every kind.
+
+The learned model takes `champion` when it beats its best baseline and the current champion
+on the holdout. When it does not, the best scorer on that holdout serves: the current
+champion stays, or the best baseline (training.baseline_models) is registered as a version
+of the same model, with its fitted parameters, and takes the alias. So every consumer finds
+`models:/grouppush_<kind>@champion` after any `train`.
 
 Runs are created through MlflowClient (no git/context probing) and resumed for log_model;
-the experiment stores artifacts under the workspace. Everything downstream loads
-`models:/grouppush_<kind>@champion`.
+the experiment stores artifacts under the workspace. Pickles are self-contained: the
+project's classes in a model (the repurchase pipeline's derived-feature step, baselines) are
+pickled by value, so `mlflow.pyfunc.load_model` works where GroupPush is not installed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,6 +34,10 @@ EXPERIMENT = "grouppush"
 CHAMPION = "champion"
 MODEL_NAMES = {"repurchase": "grouppush_repurchase", "interest": "grouppush_interest"}
 FEATURE_SERVICE_TAG = "feature_service"
+SCORER_TAG = "scorer"  # "learned" or the baseline's name
+HORIZON_TAG = "horizon_days"
+LEARNED = "learned"
+PROJECT_PACKAGES = ("configs", "features", "training", "serving", "grouppush")
 
 
 def configure(ws: Workspace) -> Any:
@@ -72,8 +86,9 @@ def flat_metrics(result: ModelResult) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Decision:
-    promote: bool
+    promote: bool  # the alias moves to a new version (of SCORER)
     reason: str
+    scorer: str = LEARNED  # what serves after the decision ("champion": the current one)
 
 
 def decide_promotion(
@@ -90,12 +105,44 @@ def decide_promotion(
             f"{primary} {new:.4f} does not beat champion v{champion_version} ({champion:.4f})",
         )
     if champion is None:
-        return Decision(True, f"{primary} {new:.4f} beats baselines ({bar:.4f}); no champion")
+        return Decision(True, f"{primary} {new:.4f} beats baselines ({bar:.4f}); no champion yet")
     return Decision(
         True,
         f"{primary} {new:.4f} beats champion v{champion_version} ({champion:.4f}) "
         f"and baselines ({bar:.4f})",
     )
+
+
+def decide_champion(
+    primary: str,
+    new: float,
+    bar: float,
+    champion: float | None,
+    champion_version: str | None,
+    candidates: dict[str, float],
+) -> Decision:
+    """The promotion rule, then "a champion always": when the learned model is not promoted,
+    the best scorer on the holdout serves - the current champion (ties keep it), the learned
+    model, or a baseline candidate (CANDIDATES: registrable baselines' holdout scores)."""
+    rule = decide_promotion(primary, new, bar, champion, champion_version)
+    if rule.promote:
+        return rule
+    scores = {"champion": champion} if champion is not None else {}
+    scores |= {LEARNED: new, **candidates}
+    finite = {k: float(v) for k, v in scores.items() if v is not None and np.isfinite(v)}
+    if not finite:
+        if champion_version is not None:
+            return Decision(False, f"{rule.reason}; champion v{champion_version} stays", "champion")
+        return Decision(True, f"{rule.reason}; no scorer is measurable: the learned one serves")
+    best = max(finite, key=lambda k: finite[k])  # the first of equals: champion, learned
+    score = f"{primary} {finite[best]:.4f}"
+    if best == "champion":
+        return Decision(
+            False, f"{rule.reason}; champion v{champion_version} stays ({score})", "champion"
+        )
+    if best == LEARNED:
+        return Decision(True, f"{rule.reason}, but it is the best registrable scorer ({score})")
+    return Decision(True, f"{rule.reason}; baseline {best} scores best ({score}) and serves", best)
 
 
 def champion_version(client: Any, model_name: str) -> Any | None:
@@ -120,10 +167,75 @@ def load_champion(ws: Workspace, kind: str) -> tuple[Any, Any]:
     return mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}"), version
 
 
-def _score_champion(ws: Workspace, result: ModelResult, version: Any) -> tuple[float | None, str]:
-    """The champion's primary metric on the new holdout (None when it cannot be scored)."""
+def newest_learned(ws: Workspace, kind: str) -> tuple[Any, Any] | None:
+    """(model, ModelVersion) of the newest learned version of KIND, or None."""
+    client = configure(ws)
+    import mlflow.sklearn
+
+    name = MODEL_NAMES[kind]
+    versions = client.search_model_versions(f"name='{name}'")
+    learned = [v for v in versions if (v.tags or {}).get(SCORER_TAG, LEARNED) == LEARNED]
+    if not learned:
+        return None
+    newest = max(learned, key=lambda v: int(v.version))
+    lightgbm()
+    return mlflow.sklearn.load_model(f"models:/{name}/{newest.version}"), newest
+
+
+def _flat(prefix: str, value: Any, out: dict[str, float]) -> dict[str, float]:
+    """Nested metric dicts as MLflow metric names (held_out.repurchase.model.auc)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flat(
+                f"{prefix}.{metric_key(str(key))}" if prefix else metric_key(str(key)), inner, out
+            )
+    elif isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+        out[prefix.replace(" ", "_")] = float(value)
+    return out
+
+
+def log_evaluation(
+    ws: Workspace, result: dict[str, Any], paths: dict[str, Any], champions: dict[str, Any]
+) -> str:
+    """An evaluation run (metrics, the HTML report, metrics JSON) tagged with the champions'
+    versions and runs, so `mlflow ui` shows them next to training; its run id."""
+    client = configure(ws)
+    tags = {"evaluation": "true", "as_of": str(result.get("as_of"))}
+    for kind, info in champions.items():
+        if "version" in info:
+            tags[f"champion.{kind}.version"] = str(info["version"])
+            tags[f"champion.{kind}.scorer"] = str(info.get("scorer", LEARNED))
+            tags[f"champion.{kind}.run_id"] = str(info.get("run_id", ""))
+    run = client.create_run(
+        experiment_id(client, ws), run_name=f"evaluation-{result.get('as_of')}", tags=tags
+    )
+    run_id = run.info.run_id
+    metrics: dict[str, float] = {}
+    for section in ("held_out", "truth"):
+        if section in result:
+            _flat(section, result[section], metrics)
+    from mlflow.entities import Metric
+
+    stamp = int(run.info.start_time)
+    batch = [Metric(k, v, stamp, 0) for k, v in sorted(metrics.items())]
+    for start in range(0, len(batch), 900):  # MLflow's batch limit is 1000 metrics
+        client.log_batch(run_id, metrics=batch[start : start + 900])
+    for path in paths.values():
+        client.log_artifact(run_id, str(path), "evaluation")
+    client.set_terminated(run_id)
+    return str(run_id)
+
+
+def _score_champion(
+    ws: Workspace, result: ModelResult, version: Any, horizon_days: int
+) -> tuple[float | None, str]:
+    """The champion's primary metric on the new holdout (None when it cannot be scored or
+    answers another question: a different feature service or label horizon)."""
     if version.tags.get(FEATURE_SERVICE_TAG) != result.feature_service:
         return None, f"champion v{version.version} uses another feature service"
+    other = version.tags.get(HORIZON_TAG)
+    if other is not None and other != str(horizon_days):
+        return None, f"champion v{version.version} answers a {other}-day question"
     try:
         model, _ = load_champion(ws, result.name)
         return float(result.holdout_metric(model)), ""
@@ -134,7 +246,28 @@ def _score_champion(ws: Workspace, result: ModelResult, version: Any) -> tuple[f
 def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
-    return [f"{p}=={version(p)}" for p in ("scikit-learn", "lightgbm", "pandas", "numpy")]
+    names = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "cloudpickle")
+    return [f"{p}=={version(p)}" for p in names]
+
+
+@contextmanager
+def self_contained() -> Iterator[None]:
+    """Pickle the project's own modules by value while logging a model (cloudpickle), so
+    the artifact needs only its pip requirements, never GroupPush on sys.path."""
+    import cloudpickle
+
+    mods = [
+        m
+        for name, m in list(sys.modules.items())
+        if m is not None and name.split(".")[0] in PROJECT_PACKAGES
+    ]
+    for mod in mods:
+        cloudpickle.register_pickle_by_value(mod)
+    try:
+        yield
+    finally:
+        for mod in mods:
+            cloudpickle.unregister_pickle_by_value(mod)
 
 
 def _log_run(
@@ -169,44 +302,88 @@ def _log_run(
     return run
 
 
-def _log_model(result: ModelResult, run: Any) -> str:
-    """Log the model with signature + input example into RUN and register it; its version."""
+def _log_model(result: ModelResult, run: Any, model: Any = None) -> str:
+    """Log MODEL (default: the learned one) with signature + input example into RUN and
+    register it; its version. The signature is what pyfunc's predict returns
+    (predict_proba: one column per class)."""
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
     import mlflow
 
+    model = result.model if model is None else model
     with mlflow.start_run(run_id=run.info.run_id):
         example = result.example.astype({c: "float64" for c in result.numeric})
-        signature = infer_signature(example, result.model.predict_proba(example)[:, 1])
-        info = mlflow.sklearn.log_model(
-            result.model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            registered_model_name=MODEL_NAMES[result.name],
-            serialization_format="cloudpickle",
-            pip_requirements=_pip_requirements(),
-            pyfunc_predict_fn="predict_proba",
-        )
+        signature = infer_signature(example, np.asarray(model.predict_proba(example)))
+        with self_contained():
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=signature,
+                input_example=example,
+                registered_model_name=MODEL_NAMES[result.name],
+                serialization_format="cloudpickle",
+                pip_requirements=_pip_requirements(),
+                pyfunc_predict_fn="predict_proba",
+            )
     return str(info.registered_model_version)
 
 
+def _register_baseline(
+    client: Any, ws: Workspace, result: ModelResult, scorer: str, score: float, as_of: date
+) -> tuple[str, str]:
+    """A run for the baseline SCORER (its fitted parameters and holdout metric) and its
+    model registered as a version of the kind's model: (version, run id)."""
+    import mlflow
+
+    model = result.candidates[scorer]
+    run = client.create_run(
+        experiment_id(client, ws),
+        run_name=f"{result.name}-baseline-{scorer}-{as_of}",
+        tags={
+            "model": result.name,
+            FEATURE_SERVICE_TAG: result.feature_service,
+            SCORER_TAG: scorer,
+        },
+    )
+    with mlflow.start_run(run_id=run.info.run_id):
+        mlflow.log_params({f"baseline.{k}": str(v)[:6000] for k, v in model.params.items()})
+        mlflow.log_params({"as_of": str(as_of), "scorer": scorer})
+        mlflow.log_metric(metric_key(result.primary), score)
+        mlflow.log_dict(model.params, "baseline/params.json")
+    return _log_model(result, run, model), run.info.run_id
+
+
+def candidate_scores(result: ModelResult) -> dict[str, float]:
+    """Each registrable baseline's primary metric on the learned model's holdout."""
+    return {name: float(result.holdout_metric(m)) for name, m in result.candidates.items()}
+
+
 def _promote(
-    client: Any, ws: Workspace, result: ModelResult, version: str, as_of: date
-) -> tuple[Decision, str, float | None]:
-    """Score the current champion on this holdout, tag VERSION, move the alias when it wins:
-    (decision, reason, champion score)."""
+    client: Any, ws: Workspace, result: ModelResult, version: str, as_of: date, horizon: int
+) -> tuple[Decision, str, float | None, dict[str, Any]]:
+    """Score the current champion and the baseline candidates on this holdout, tag VERSION,
+    move the alias to the best scorer: (decision, reason, champion score, champion info)."""
     name = MODEL_NAMES[result.name]
     new = float(result.metrics[result.primary])
     current = champion_version(client, name)
-    champ_score, note = (None, "") if current is None else _score_champion(ws, result, current)
-    decision = decide_promotion(
-        result.primary, new, result.bar, champ_score, None if current is None else current.version
+    champ_score, note = (
+        (None, "") if current is None else _score_champion(ws, result, current, horizon)
+    )
+    scores = candidate_scores(result)
+    decision = decide_champion(
+        result.primary,
+        new,
+        result.bar,
+        champ_score,
+        None if current is None or champ_score is None else current.version,
+        scores,
     )
     reason = decision.reason + (f" ({note})" if note else "")
     tags = {
         FEATURE_SERVICE_TAG: result.feature_service,
+        SCORER_TAG: LEARNED,
+        HORIZON_TAG: str(horizon),
         "as_of": str(as_of),
         "test_snapshot": str(result.data.get("test_snapshot")),
         metric_key(result.primary): f"{new:.6f}",
@@ -215,9 +392,37 @@ def _promote(
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
+    serving, run_id = version, ""
+    if decision.scorer not in (LEARNED, "champion"):
+        score = scores[decision.scorer]
+        serving, run_id = _register_baseline(client, ws, result, decision.scorer, score, as_of)
+        tags |= {
+            SCORER_TAG: decision.scorer,
+            metric_key(result.primary): f"{score:.6f}",
+            "features": ",".join(result.candidates[decision.scorer].columns),
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(name, serving, key, value)
     if decision.promote:
-        client.set_registered_model_alias(name, CHAMPION, version)
-    return decision, reason, champ_score
+        client.set_registered_model_alias(name, CHAMPION, serving)
+    if decision.scorer == "champion" and current is not None:
+        serving = str(current.version)
+    measured = {LEARNED: new, **scores}
+    if champ_score is not None:
+        measured["champion"] = champ_score
+    champion = {
+        "version": serving,
+        "scorer": decision.scorer if decision.scorer != "champion" else _scorer_of(current),
+        "reason": reason,
+        "candidates": measured,
+    }
+    if run_id:
+        champion["run_id"] = run_id
+    return decision, reason, champ_score, champion
+
+
+def _scorer_of(version: Any) -> str:
+    return str((version.tags or {}).get(SCORER_TAG, LEARNED)) if version is not None else ""
 
 
 def log_and_register(
@@ -228,21 +433,26 @@ def log_and_register(
     figures: dict[str, Any],
     stages: Stages | None = None,
 ) -> dict[str, Any]:
-    """Log params/metrics/config/plots + the model, register it, apply the promotion rule."""
+    """Log params/metrics/config/plots + the model, register it, keep a champion."""
     stages = stages or Stages()
+    horizon = settings.training.horizon_days
     with stages(f"{result.name}.mlflow_log"):
         run = _log_run(result, settings, ws, as_of, figures)
     with stages(f"{result.name}.log_model_register"):
         version = _log_model(result, run)
     with stages(f"{result.name}.promotion"):
-        decision, reason, champ_score = _promote(configure(ws), ws, result, version, as_of)
+        decision, reason, champ_score, champion = _promote(
+            configure(ws), ws, result, version, as_of, horizon
+        )
     return {
         "run_id": run.info.run_id,
         "model_name": MODEL_NAMES[result.name],
         "version": version,
-        "promoted": decision.promote,
+        "promoted": decision.promote and decision.scorer == LEARNED,
         "reason": reason,
         "champion_score": champ_score,
+        "champion": champion,
+        "horizon_days": horizon,
         "metrics": result.metrics,
         "baselines": result.baselines,
     }

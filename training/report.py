@@ -43,9 +43,13 @@ RANKING_BASELINES = ("most_recent", "popularity", "decayed_interest", "decayed_f
 def _rows(
     section: dict[str, Any], only: tuple[str, ...] | None = None, labels: bool = True
 ) -> dict[str, dict[str, float]]:
-    """Model, oracle and baselines of one section (optionally only some baselines)."""
+    """Champion, other candidates, oracle and baselines of one section (optionally only
+    some baselines)."""
     names = {"model": "model (champion)", "oracle": "oracle (true propensity)"}
     rows = {names[k] if labels else k: section[k] for k in names if k in section}
+    if only is None:
+        for name, values in section.get("candidates", {}).items():
+            rows[f"candidate: {name}" if labels else name] = values
     for name, values in section.get("baselines", {}).items():
         if only is None or name in only:
             rows[f"baseline: {name}" if labels else name] = values
@@ -60,7 +64,9 @@ def render(result: dict[str, Any]) -> str:
     """HTML for the evaluate() result."""
     parts = [f"<h1>GroupPush evaluation as of {html.escape(result['as_of'])}</h1>"]
     for kind, info in result.get("champions", {}).items():
-        label = info.get("error") or f"{info['model_name']} v{info['version']}"
+        label = info.get("error") or (
+            f"{info['model_name']} v{info['version']} ({info.get('scorer', 'learned')})"
+        )
         parts.append(f"<p><b>{kind} champion:</b> {html.escape(str(label))}</p>")
     held = result.get("held_out", {})
     if "repurchase" in held:

@@ -14,6 +14,7 @@ from features import catalog
 from features.derived import NEEDED as DERIVED_NEEDS
 from features.derived import RepurchaseDerived
 from features.stages import Stages
+from training.baseline_models import repurchase_candidates
 from training.baselines import repurchase_baselines
 from training.datasets import SNAPSHOT, SnapshotSplit, repurchase_labels, snapshot_rows
 from training.estimator import ModelResult, fit_on_split, importances, predict, run_facts
@@ -116,4 +117,7 @@ def train_repurchase(
         importance=importances(pipe),
         example=test[cols].head(5).reset_index(drop=True),
         data=run_facts(split, pipe, train, valid, test),
+        candidates=repurchase_candidates(
+            valid, valid[C.LABEL].to_numpy(), cfg.horizon_days, cfg.seed, history=test
+        ),
     )

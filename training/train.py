@@ -16,7 +16,12 @@ from configs.settings import Settings
 from configs.workspace import Workspace
 from features import catalog
 from features.offline_tables import offline_path
-from features.snapshots import default_as_of, training_snapshot_dates
+from features.snapshots import (
+    check_history,
+    default_as_of,
+    first_order_day,
+    training_snapshot_dates,
+)
 from features.stages import Stages
 from training.datasets import (
     Fetch,
@@ -61,6 +66,29 @@ def ensure_snapshots(
     return missing
 
 
+def readiness_note(settings: Settings) -> str:
+    """Why a label horizon other than features.readiness_horizon_days is fine, said once.
+
+    The readiness/renewal features are inputs computed over their own horizon, identical in
+    training and serving, so a model trained for another horizon learns from them as they
+    are (rebuilding them per training horizon would serve features the model never saw)."""
+    label, features = settings.training.horizon_days, settings.features.readiness_horizon_days
+    if label == features:
+        return ""
+    return (
+        f"note: labels look {label} days ahead; the readiness features keep their "
+        f"{features}-day horizon (features.readiness_horizon_days), as serving computes them"
+    )
+
+
+def serving_line(kind: str, result: ModelResult, summary: dict[str, Any]) -> str:
+    """Which scorer serves KIND after this run, and why (one line for the user)."""
+    champ = summary["champion"]
+    learned = f"learned v{summary['version']} {result.primary}={result.metrics[result.primary]:.4f}"
+    serves = "the learned model" if champ["scorer"] == "learned" else f"baseline {champ['scorer']}"
+    return f"{kind}: {learned}; champion v{champ['version']} = {serves}: {champ['reason']}"
+
+
 def make_fetch(settings: Settings, ws: Workspace) -> Fetch:
     if settings.training.feature_source == "offline":
         return offline_fetcher(ws)
@@ -92,7 +120,9 @@ def fit_target(
         caps = snapshot_caps(split, cfg)
         frame = fetch_snapshots(fetch, orders, dates, catalog.INTEREST_SERVICE, caps, cfg.seed)
         stats = {d: category_stats_at(ws, d) for d in dates}
-    return train_interest(frame, stats, orders, split, cfg, stages)
+    return train_interest(
+        frame, stats, orders, split, cfg, stages, settings.features.half_life_days
+    )
 
 
 def train(
@@ -121,8 +151,12 @@ def train(
     dates = training_snapshot_dates(
         as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
     )
+    check_history(dates, first_order_day(ws.data), cfg.horizon_days)
     split = split_snapshots(dates, cfg.horizon_days)
     dates = [*split.train, split.valid, split.test]  # those the split dropped are never read
+    note = readiness_note(settings)
+    if note:
+        console.print(note)
     with stages("ensure_snapshots"):
         computed = ensure_snapshots(settings, ws, dates, show_progress)
     with stages("load_orders"):
@@ -149,9 +183,5 @@ def train(
         summary["data"] = result.data
         out[kind] = summary
         out["stages"] = stages.summary()
-        flag = "promoted to champion" if summary["promoted"] else "not promoted"
-        console.print(
-            f"{kind}: {result.primary}={result.metrics[result.primary]:.4f} "
-            f"v{summary['version']} {flag}: {summary['reason']}"
-        )
+        console.print(serving_line(kind, result, summary))
     return out

@@ -200,3 +200,17 @@ def test_summary_warns_for_tags_firing_for_most_or_none() -> None:
     assert "no identity_type known for any user: bulk_buyer_b2b, identity_consumer" in text
     assert "channel_douyin fires for no user" not in text
     assert "high_value fires" not in text  # 10%: no warning
+
+
+def test_build_summary_prints_tag_shares_and_warnings() -> None:
+    from grouppush.summaries import build_lines
+
+    tags = {
+        "users": 10,
+        "shares": {"dormant": 0.6, "koc": 0.0},
+        "warnings": ["koc fires for no user"],
+    }
+    lines = build_lines({"as_of": "2026-01-01", "dates": [], "computed": [], "tags": tags})
+    assert "tags (10 users): dormant 60.0%" in lines
+    assert "warning: koc fires for no user" in lines
+    assert not any(line.startswith("tags: {") for line in lines)

@@ -130,7 +130,8 @@ def test_holdout_is_the_latest_snapshot_and_never_trained_on() -> None:
     assert split.test == max(dates) == as_of - timedelta(days=30)
     assert split.test not in split.train and split.valid not in split.train
     assert all(d + timedelta(days=30) <= split.valid for d in split.train)
-    with pytest.raises(ValueError, match="spacing"):
-        split_snapshots(training_snapshot_dates(as_of, 30, 3, 10), 30)
+    short = split_snapshots(training_snapshot_dates(as_of, 30, 3, 10), 30)  # spacing < horizon
+    assert short.train[-1] + timedelta(days=30) <= short.valid
+    assert short.valid + timedelta(days=30) <= short.test
     with pytest.raises(ValueError, match="n_snapshots"):
         split_snapshots(dates[:2], 30)

@@ -22,14 +22,16 @@ N_DAYS = 240
 N_CATS = 12
 
 
-def synthetic_orders(n_users: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(orders, products) over N_DAYS days from START."""
+def synthetic_orders(
+    n_users: int = 400, seed: int = 0, n_days: int = N_DAYS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(orders, products) over N_DAYS (or n_days) days from START."""
     rng = np.random.default_rng(seed)
     base = rng.beta(1.2, 12.0, n_users)
     slope = rng.normal(0.0, 0.03, n_users)  # trends: what recency, RFM and BG/NBD cannot see
-    days = np.arange(N_DAYS)
-    rate = np.clip(base[:, None] * np.exp(slope[:, None] * (days[None, :] - 120)), 0, 0.8)
-    active = rng.random((n_users, N_DAYS)) < rate
+    days = np.arange(n_days)
+    rate = np.clip(base[:, None] * np.exp(slope[:, None] * (days[None, :] - n_days // 2)), 0, 0.8)
+    active = rng.random((n_users, n_days)) < rate
     users, order_days = np.nonzero(active)
     prefs = rng.dirichlet(np.full(N_CATS, 0.3), n_users).cumsum(axis=1)
     lines = np.repeat(np.arange(len(users)), 2)
@@ -118,10 +120,10 @@ def _category_stats(orders: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
 
 
 def write_workspace(
-    ws: Workspace, dates: Sequence[date], n_users: int = 400, seed: int = 0
+    ws: Workspace, dates: Sequence[date], n_users: int = 400, seed: int = 0, n_days: int = N_DAYS
 ) -> pd.DataFrame:
     """Contract orders/products + offline histories for `dates`; returns orders (with category)."""
-    orders, products = synthetic_orders(n_users, seed)
+    orders, products = synthetic_orders(n_users, seed, n_days)
     write_parquet_atomic(orders, ws.data / "orders.parquet")
     write_parquet_atomic(products, ws.data / "products.parquet")
     orders[C.CATEGORY_ID] = orders[C.PRODUCT_ID].str.split("_").str[0]
@@ -143,6 +145,6 @@ def write_workspace(
     return orders
 
 
-def end_date() -> date:
+def end_date(n_days: int = N_DAYS) -> date:
     """The as-of date the fixture data supports (day after the last order)."""
-    return START + timedelta(days=N_DAYS)
+    return START + timedelta(days=n_days)
