@@ -121,3 +121,12 @@ def test_bad_bytes_in_a_line_with_the_wrong_number_of_fields(tmp_path, run, read
     quarantine = read("quarantine/orders")
     assert quarantine["raw_line"].tolist() == ["u2,p\\xff,2025-01-01,1,2,extra"]
     assert quarantine["source_row"].tolist() == [2]
+
+
+def test_utf16_csv_is_read(tmp_path, run, read) -> None:
+    path = tmp_path / "src" / "orders.csv"
+    path.parent.mkdir(parents=True)
+    text = "user_id,product_id,ordered_at,quantity,amount\n店铺 7,p1,2025-01-01,1,2\n"
+    path.write_bytes(text.encode("utf-16"))
+    run(csv_encoding="utf-16")
+    assert read("orders")["user_id"].tolist() == ["店铺 7"]
