@@ -17,6 +17,7 @@ OWNER_ID = "owner_id"
 ORDERED_AT = "ordered_at"
 QUANTITY = "quantity"
 AMOUNT = "amount"
+UNIT_PRICE = "unit_price"  # ingest input only: amount = unit_price x quantity
 REGISTERED_AT = "registered_at"
 IDENTITY_TYPE = "identity_type"
 CHANNEL = "channel"
@@ -50,6 +51,7 @@ SEGMENT_ID = "segment_id"
 
 # --- enumerations ---------------------------------------------------------------------
 IDENTITY_TYPES = ("consumer", "physical_store", "wechat_merchant", "online_shop")
+B2B_IDENTITY_TYPES = IDENTITY_TYPES[1:]  # shop owners and resellers: who B2B tags are for
 GROUP_TYPES = IDENTITY_TYPES
 ROLES = ("member", "koc", "operator")
 GROUP_STAGES = ("early", "mid", "late", "zombie")

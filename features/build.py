@@ -47,6 +47,7 @@ from features.io import write_parquet_atomic
 from features.slow_movers import slow_mover_counts
 from features.snapshots import default_as_of, training_snapshot_dates
 from features.stages import Stages, peak_rss_mib
+from features.tag_summary import tag_summary
 from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
 from features.write_behind import WriteBehind
 
@@ -82,9 +83,10 @@ def _compute_date(
     log: PurchaseDays,
     out: dict[str, ot.HistoryWriter],
     writer: WriteBehind,
+    tag_report: dict[str, Any],
 ) -> Similarity:
     """All catalog tables for one date, written to their next history (on WRITER's thread);
-    returns the date's category similarity."""
+    returns the date's category similarity. TAG_REPORT gets the date's tag shares."""
     cfg = settings.features
 
     def put(table: FeatureTable, rows: pd.DataFrame | pa.Table) -> None:
@@ -107,6 +109,7 @@ def _compute_date(
         users = compute_user_activity(con, as_of, cfg, log, stats)
     with timer("tags"):
         users["tags"] = evaluate_tags(users, tags)
+        tag_report[as_of.isoformat()] = tag_summary(users, tags)
     put(USER_ACTIVITY, users)
     del users
     with timer("user_interest"):
@@ -154,6 +157,7 @@ def run_snapshots(
         raise ValueError("no as-of dates to compute")
     timer = Stages()
     tags = load_taxonomy(taxonomy_path(settings.features))
+    tag_report: dict[str, Any] = {}
     ot.reset_staging(ws.offline)
     con = _connect(settings, ws)
     try:
@@ -171,7 +175,7 @@ def run_snapshots(
                 with _progress(show_progress, len(todo), "features") as advance:
                     for as_of in todo:
                         sim = _compute_date(
-                            con, settings, as_of, tags, info, timer, log, out, writer
+                            con, settings, as_of, tags, info, timer, log, out, writer, tag_report
                         )
                         advance(as_of.isoformat())
             finally:
@@ -195,6 +199,8 @@ def run_snapshots(
         "seconds": timer.seconds,
         "peak_rss_mib": timer.peak_rss_mib,
         "rows": counts,
+        # the latest date's tag shares and warnings (features/tag_summary.py), when computed
+        "tags": tag_report.get(dates[-1].isoformat(), {}),
     }
 
 

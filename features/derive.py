@@ -56,7 +56,8 @@ def derive_tables(staged: Mapping[str, Path]) -> tuple[dict[str, pa.Table], list
         run(
             "users",
             _users_sql(C.STORE_ID in ocols),
-            "orders (registered_at = first order, identity_type consumer, channel/region unknown"
+            "orders (registered_at = first order; identity_type, channel and region unknown: "
+            "left empty, so no profile tag is guessed"
             + (", store_id = most frequent store)" if C.STORE_ID in ocols else ")"),
         )
     if "products" not in staged:
@@ -123,8 +124,9 @@ def _complete_products(
 
 def _users_sql(with_store: bool) -> str:
     base = (
-        "SELECT user_id, min(ordered_at) AS registered_at, 'consumer' AS identity_type, "
-        "'unknown' AS channel, 'unknown' AS region FROM in_orders GROUP BY 1"
+        "SELECT user_id, min(ordered_at) AS registered_at, "
+        "CAST(NULL AS VARCHAR) AS identity_type, CAST(NULL AS VARCHAR) AS channel, "
+        "CAST(NULL AS VARCHAR) AS region FROM in_orders GROUP BY 1"
     )
     if not with_store:
         return base + " ORDER BY 1"

@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -23,11 +23,18 @@ import pyarrow.parquet as pq
 
 from configs.settings import IngestSettings
 from features.derive import derive_tables
-from features.ingest_report import IngestError, IngestReport
+from features.ingest_report import IngestError, IngestReport, capability_lines
 from features.io import table_path, write_parquet_atomic
 from features.quarantine import BAD_FIELDS, QuarantineWriter
-from features.readers import Renames, find_inputs, parse_maps, read_chunks, read_header
-from features.schema import TABLES, Table
+from features.readers import (
+    ENCODING_HINT,
+    Renames,
+    find_inputs,
+    parse_maps,
+    read_chunks,
+    read_header,
+)
+from features.schema import STAND_INS, TABLES, Column, Table, stand_in
 from features.table_commit import commit_tables, committing, finish_commit
 from features.validate import REFERENCES, TableState, arrow_schema, validate_chunk
 
@@ -47,10 +54,22 @@ class Plan:
     renames: dict[str, str]
     present: list[str]
     unknown: list[str]
+    stand_ins: dict[str, Column] = field(default_factory=dict)  # target -> input-only column
+
+
+def contract_text(table: Table) -> str:
+    """The table's contract columns and what each means (* = required), for error messages."""
+    parts = [
+        f"{c.name}{'*' if c.required else ''}" + (f" = {c.meaning}" if c.meaning else "")
+        for c in table.columns
+    ]
+    parts += [f"{c.name} = {c.meaning}" for c in STAND_INS.get(table.name, {}).values()]
+    return f"contract of {table.name} (* required): " + "; ".join(parts)
 
 
 def plan_file(name: str, path: Path, renames: Renames, encoding: str = "utf-8") -> Plan:
-    """Fail at once when a required column is absent (after --map renames)."""
+    """Fail at once, naming every absent required column (after --map renames) and what it
+    means, when the file lacks any; a stand-in column (unit_price for amount) counts."""
     table = TABLES[name]
     header = read_header(path, encoding)
     rn = renames.for_table(name, header)
@@ -58,15 +77,28 @@ def plan_file(name: str, path: Path, renames: Renames, encoding: str = "utf-8") 
     if len(set(renamed)) != len(renamed):
         clash = sorted({c for c in renamed if renamed.count(c) > 1})
         raise IngestError(f"{path}: --map gives two columns the name {clash}")
+    stand_ins: dict[str, Column] = {}
+    missing = []
     for col in table.required:
-        if col not in renamed:
-            raise IngestError(
-                f"{path}: missing required column {col!r} of table {name} "
-                f"(columns: {', '.join(header)}; rename one with --map {name}:SRC={col})"
-            )
-    present = [c for c in table.names if c in renamed]
-    unknown = [c for c in header if rn.get(c, c) not in table.names]
-    return Plan(table, path, header, rn, present, unknown)
+        if col in renamed:
+            continue
+        alt = stand_in(name, col)
+        if alt is not None and alt.name in renamed:
+            stand_ins[col] = alt
+        else:
+            missing.append(col)
+    if missing:
+        what = ", ".join(f"{c!r} ({table.column(c).meaning or 'required'})" for c in missing)
+        example = missing[0]
+        raise IngestError(
+            f"{path}: missing required column(s) of table {name}: {what}. The file has: "
+            f"{', '.join(header)}. Rename a column with --map SRC={example} (or --map "
+            f"{name}:SRC={example}). {contract_text(table)}"
+        )
+    present = [c for c in table.names if c in renamed or c in stand_ins]
+    used = {c.name for c in stand_ins.values()}
+    unknown = [c for c in header if rn.get(c, c) not in table.names and rn.get(c, c) not in used]
+    return Plan(table, path, header, rn, present, unknown, stand_ins)
 
 
 def _cutoff(as_of: date | None) -> pd.Timestamp:
@@ -89,6 +121,7 @@ def _ingest_table(
     schema = arrow_schema(table, plan.present)
     back = {dst: src for src, dst in plan.renames.items()}
     str_cols = {back.get(c, c) for c in plan.present if table.column(c).kind == "str"}
+    str_cols -= {back.get(t, t) for t in plan.stand_ins}  # not in the file: computed
     state, ids = TableState(), []
     counts = {"in": 0, "ok": 0}
     cutoff = _cutoff(cfg.as_of)
@@ -102,7 +135,9 @@ def _ingest_table(
             plan.path, plan.header, cfg.chunk_rows, str_cols, cfg.csv_encoding
         ):
             renamed = chunk.table.rename_columns([plan.renames.get(c, c) for c in plan.header])
-            ok, reason = validate_chunk(renamed, table, cutoff, state, known)
+            ok, reason = validate_chunk(
+                renamed, table, cutoff, state, known, plan.stand_ins, chunk.reasons
+            )
             writer.write_table(ok.cast(schema))
             bad = reason != None  # noqa: E711 (elementwise)
             quarantine.write(chunk.table.filter(pa.array(bad)), reason[bad], chunk.rows[bad])
@@ -120,6 +155,10 @@ def _ingest_table(
     report.sources[name] = plan.path
     if plan.unknown:
         report.unknown_columns[name] = plan.unknown
+    report.derived += [
+        f"{name}.{target} = {col.name} x quantity (the file has no {target})"
+        for target, col in plan.stand_ins.items()
+    ]
     if quarantine.rows:
         report.quarantine[name] = qpath
     return pa.concat_arrays([i.combine_chunks() for i in ids]) if ids else None
@@ -143,10 +182,15 @@ def _unused_maps(renames: Renames, plans: Mapping[str, Plan]) -> list[str]:
 
 
 def _over_limit(report: IngestReport, limit: float) -> list[str]:
+    def hint(table: str) -> str:
+        encoding = any(r.startswith("invalid ") and t == table for t, r in report.rejected)
+        return f" ({ENCODING_HINT})" if encoding else ""
+
     return [
         f"{t}: {report.rows_rejected[t]} of {report.rows_in[t]} rows rejected "
         f"({report.reject_share(t):.2%}), above the limit max_reject_share={limit:.2%}"
         + (f"; see {report.quarantine[t]}" if t in report.quarantine else "")
+        + hint(t)
         for t in report.rows_in
         if report.reject_share(t) > limit
     ]
@@ -228,8 +272,11 @@ def ingest(
         problems = _over_limit(report, cfg.max_reject_share)
         if problems:
             raise IngestError("too many rejected rows: " + "; ".join(problems))
-        derived, report.derived = derive_tables(staged)
+        derived, said = derive_tables(staged)
+        report.derived += said
         _commit(staged, derived, data_dir, report)
+        written = {n: set(pq.read_schema(p).names) for n, p in report.outputs.items()}
+        report.capabilities = capability_lines(written, set(derived) - set(staged))
     finally:
         if not committing(data_dir):  # a cut-short switch keeps its files for finish_commit
             for tmp in staged.values():

@@ -26,6 +26,7 @@ class IngestReport:
     outputs: dict[str, Path] = field(default_factory=dict)
     quarantine: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    capabilities: list[str] = field(default_factory=list)  # "enables: ..." / "lacks: ..."
     seconds: float = 0.0
 
     def add_rejects(self, table: str, reasons: dict[str, int]) -> None:
@@ -52,6 +53,7 @@ class IngestReport:
         ]
         lines += [f"quarantine {t}: {p}" for t, p in self.quarantine.items()]
         lines += [f"note: {n}" for n in self.notes]
+        lines += self.capabilities
         rows = sum(self.rows_in.values())
         if self.seconds > 0:
             lines.append(f"{rows} rows in {self.seconds:.1f} s ({rows / self.seconds:,.0f} rows/s)")
@@ -72,3 +74,37 @@ class IngestReport:
                 if t == table:
                     out.add_row("", "", "", f"{n:,}", reason)
         return out
+
+
+def capability_lines(tables: dict[str, set[str]], derived: set[str]) -> list[str]:
+    """What the ingested data enables and what it lacks, one line each.
+
+    TABLES: each written contract table -> its columns; DERIVED: the tables made from orders.
+    """
+    groups = "groups" in tables and "memberships" in tables
+    lines = ["enables: repurchase scores, category interest and behaviour tags per user"]
+    if groups:
+        lines.append("enables: push lists per group (groups and memberships are known)")
+    else:
+        lines.append(
+            "lacks: no group or store column: no push lists (give orders.group_id or "
+            "store_id, or groups + memberships tables)"
+        )
+    if "inventory" in tables:
+        lines.append("enables: slow movers from stock and sales, with stock caps")
+    else:
+        lines.append("lacks: no inventory: slow movers are inferred from sales pace, no stock caps")
+    if "products" in derived:
+        lines.append(
+            "lacks: no products table: each product is its own category (give products "
+            "with category_id for category interest)"
+        )
+    users = tables.get("users", set())
+    profile = [c for c in ("identity_type", "channel", "region") if c not in users]
+    if "users" in derived or profile:
+        lines.append(
+            "lacks: no user "
+            + "/".join(profile or ["identity_type", "channel", "region"])
+            + ": no identity, channel or region tags (B2B tags need a B2B identity_type)"
+        )
+    return lines

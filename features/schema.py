@@ -17,6 +17,7 @@ class Column:
     required: bool = False
     min_value: float | None = None  # inclusive bound; rows below are rejected
     strict_positive: bool = False  # value must be > 0
+    meaning: str = ""  # what the value is, in the words ingest errors use to teach the contract
 
 
 @dataclass(frozen=True)
@@ -43,20 +44,34 @@ class Table:
 ORDERS = Table(
     "orders",
     (
-        Column(C.USER_ID, "str", required=True),
-        Column(C.PRODUCT_ID, "str", required=True),
-        Column(C.ORDERED_AT, "timestamp", required=True),
-        Column(C.QUANTITY, "float", required=True, strict_positive=True),
-        Column(C.AMOUNT, "float", required=True, min_value=0.0),
-        Column(C.ORDER_ID, "str"),
-        Column(C.GROUP_ID, "str"),
-        Column(C.STORE_ID, "str"),
+        Column(C.USER_ID, "str", required=True, meaning="the customer (household, member) id"),
+        Column(C.PRODUCT_ID, "str", required=True, meaning="the product (SKU, UPC) bought"),
+        Column(C.ORDERED_AT, "timestamp", required=True, meaning="when the line was ordered (UTC)"),
+        Column(
+            C.QUANTITY,
+            "float",
+            required=True,
+            strict_positive=True,
+            meaning="units bought on the line (> 0)",
+        ),
+        Column(
+            C.AMOUNT,
+            "float",
+            required=True,
+            min_value=0.0,
+            meaning="the line total paid (unit price x quantity, after discounts); or give "
+            "unit_price and it is computed",
+        ),
+        Column(C.ORDER_ID, "str", meaning="the basket / order the line belongs to"),
+        Column(C.GROUP_ID, "str", meaning="the community group it was ordered in"),
+        Column(C.STORE_ID, "str", meaning="the store (one group per store when no group_id)"),
     ),
 )
+
 USERS = Table(
     "users",
     (
-        Column(C.USER_ID, "str", required=True),
+        Column(C.USER_ID, "str", required=True, meaning="the customer id, as in orders"),
         Column(C.REGISTERED_AT, "timestamp"),
         Column(C.IDENTITY_TYPE, "str"),
         Column(C.CHANNEL, "str"),
@@ -68,7 +83,7 @@ USERS = Table(
 PRODUCTS = Table(
     "products",
     (
-        Column(C.PRODUCT_ID, "str", required=True),
+        Column(C.PRODUCT_ID, "str", required=True, meaning="the product id, as in orders"),
         Column(C.CATEGORY_ID, "str"),
         Column(C.DEPARTMENT_ID, "str"),
         Column(C.PRICE, "float", min_value=0.0),
@@ -80,16 +95,16 @@ PRODUCTS = Table(
 INVENTORY = Table(
     "inventory",
     (
-        Column(C.PRODUCT_ID, "str", required=True),
-        Column(C.SNAPSHOT_AT, "timestamp", required=True),
-        Column(C.STOCK_QTY, "float", required=True, min_value=0.0),
+        Column(C.PRODUCT_ID, "str", required=True, meaning="the product id, as in orders"),
+        Column(C.SNAPSHOT_AT, "timestamp", required=True, meaning="when the stock was counted"),
+        Column(C.STOCK_QTY, "float", required=True, min_value=0.0, meaning="units in stock (>= 0)"),
     ),
     key=(C.PRODUCT_ID, C.SNAPSHOT_AT),
 )
 GROUPS = Table(
     "groups",
     (
-        Column(C.GROUP_ID, "str", required=True),
+        Column(C.GROUP_ID, "str", required=True, meaning="the community group id"),
         Column(C.STORE_ID, "str"),
         Column(C.OWNER_ID, "str"),
         Column(C.GROUP_TYPE, "str"),
@@ -100,8 +115,8 @@ GROUPS = Table(
 MEMBERSHIPS = Table(
     "memberships",
     (
-        Column(C.GROUP_ID, "str", required=True),
-        Column(C.USER_ID, "str", required=True),
+        Column(C.GROUP_ID, "str", required=True, meaning="the group joined"),
+        Column(C.USER_ID, "str", required=True, meaning="the member's customer id"),
         Column(C.JOINED_AT, "timestamp"),
         Column(C.LEFT_AT, "timestamp"),
         Column(C.ROLE, "str"),
@@ -111,10 +126,10 @@ MEMBERSHIPS = Table(
 PUSHES = Table(
     "pushes",
     (
-        Column(C.PUSH_ID, "str", required=True),
-        Column(C.GROUP_ID, "str", required=True),
-        Column(C.PRODUCT_ID, "str", required=True),
-        Column(C.PUSHED_AT, "timestamp", required=True),
+        Column(C.PUSH_ID, "str", required=True, meaning="the push (message) id"),
+        Column(C.GROUP_ID, "str", required=True, meaning="the group it was pushed to"),
+        Column(C.PRODUCT_ID, "str", required=True, meaning="the product pushed"),
+        Column(C.PUSHED_AT, "timestamp", required=True, meaning="when it was pushed"),
         Column(C.USER_ID, "str"),
         Column(C.IS_HOLDOUT, "bool"),
     ),
@@ -125,3 +140,22 @@ TABLES: dict[str, Table] = {
     t.name: t for t in (ORDERS, USERS, PRODUCTS, INVENTORY, GROUPS, MEMBERSHIPS, PUSHES)
 }
 REQUIRED_TABLES = ("orders",)
+
+# Input-only columns: ingest reads one when the file lacks the contract column it stands in
+# for, computes that column from it and drops it (an export with a unit price and a quantity
+# but no line total still gets `amount`, without editing the file). table -> {target: column}.
+STAND_INS: dict[str, dict[str, Column]] = {
+    "orders": {
+        C.AMOUNT: Column(
+            C.UNIT_PRICE,
+            "float",
+            min_value=0.0,
+            meaning="price of one unit; amount = unit_price x quantity when amount is absent",
+        )
+    }
+}
+
+
+def stand_in(table: str, target: str) -> Column | None:
+    """The input-only column that can give TARGET of TABLE, if any."""
+    return STAND_INS.get(table, {}).get(target)

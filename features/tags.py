@@ -3,10 +3,13 @@
 A tag's `rule` is a pandas `DataFrame.eval` boolean expression over user_activity columns.
 Rules may also use `<numeric column>_pct`, the column's percentile rank (0..1] across the
 users of the same snapshot (NaN stays NaN), so "top 10% spenders" needs no currency-specific
-threshold: `spend_180d_pct >= 0.9`. A tag with `expand: <column>` and no rule is generated per
-value: `expand: region` yields `region:north`, `region:south`, ... for whatever values occur
-(open-ended columns cannot be listed in YAML ahead of time). Tag ids are joined with ","
-(so ids must not contain commas) into user_activity.tags.
+threshold: `spend_180d_pct >= 0.9`. The ranks are taken within one snapshot's population (the
+users existing at t), so they are point-in-time and adapt to each shop. A tag with
+`expand: <column>` and no rule is generated per value: `expand: region` yields `region:north`,
+`region:south`, ... for whatever values occur (open-ended columns cannot be listed in YAML
+ahead of time); a value that says "unknown" (UNKNOWN_VALUES) gives no tag. `audience: b2b`
+gives the tag only to users with a B2B identity_type (a consumer with huge baskets is not a
+reseller). Tag ids are joined with "," (so ids must not contain commas) into user_activity.tags.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from configs import columns as C
 from configs.settings import CONFIG_DIR, FeatureSettings
 from features.catalog import USER_ACTIVITY
 
@@ -28,8 +32,14 @@ EXPAND_SEPARATOR = ":"
 Refresh = Literal["daily", "weekly"]
 _STR_COLUMNS = [f.name for f in USER_ACTIVITY.features if f.dtype == "str" and f.name != "tags"]
 _NUM_COLUMNS = USER_ACTIVITY.numeric()
+PROFILE_COLUMNS = tuple(_STR_COLUMNS)  # the string columns rules compare and expand reads
 KNOWN_COLUMNS = frozenset([*_STR_COLUMNS, *_NUM_COLUMNS, *(c + PCT_SUFFIX for c in _NUM_COLUMNS)])
 _REQUIRED_KEYS = ("id", "class", "name_zh", "name_en", "scenario", "refresh")
+Audience = Literal["all", "b2b"]
+# Spellings of "we do not know" in profile columns: a value, but not one to tag anybody with.
+UNKNOWN_VALUES = frozenset(
+    ["unknown", "unk", "none", "null", "nan", "n/a", "na", "-", "?", "未知", "其他未知"]
+)
 
 
 @dataclass(frozen=True)
@@ -42,9 +52,11 @@ class TagDef:
     refresh: Refresh
     rule: str | None = None
     expand: str | None = None  # generate one tag per value of this string column
+    audience: Audience = "all"  # b2b: only users whose identity_type is a B2B one
 
     def names_used(self) -> set[str]:
-        return _names(self.rule) if self.rule else {self.expand or ""}
+        used = _names(self.rule) if self.rule else {self.expand or ""}
+        return used | ({C.IDENTITY_TYPE} if self.audience == "b2b" else set())
 
 
 def taxonomy_path(cfg: FeatureSettings) -> Path:
@@ -104,11 +116,14 @@ def _parse(entry: object, where: str) -> TagDef:
     missing = [k for k in _REQUIRED_KEYS if not entry.get(k)]
     if missing:
         raise ValueError(f"{where}: tag {tag_id!r} misses {', '.join(missing)}")
-    extra = set(entry) - {*_REQUIRED_KEYS, "rule", "expand"}
+    extra = set(entry) - {*_REQUIRED_KEYS, "rule", "expand", "audience"}
     if extra:
         raise ValueError(f"{where}: tag {tag_id!r} has unknown key(s) {', '.join(sorted(extra))}")
     if entry["refresh"] not in ("daily", "weekly"):
         raise ValueError(f"{where}: tag {tag_id!r}: refresh must be daily or weekly")
+    audience = entry.get("audience", "all")
+    if audience not in ("all", "b2b"):
+        raise ValueError(f"{where}: tag {tag_id!r}: audience must be all or b2b")
     return TagDef(
         tag_id,
         str(entry["class"]),
@@ -118,6 +133,7 @@ def _parse(entry: object, where: str) -> TagDef:
         entry["refresh"],
         str(entry["rule"]) if entry.get("rule") is not None else None,
         str(entry["expand"]) if entry.get("expand") is not None else None,
+        audience,
     )
 
 
@@ -155,16 +171,28 @@ def _tag_codes(columns: dict[str, pd.Series], tag: TagDef) -> tuple[np.ndarray, 
     """Per row an index into LABELS (the ids this tag can give), -1 when the row lacks it."""
     if tag.expand is not None:
         values = columns[tag.expand]
-        text = values.astype(str)
-        text = text.where(values.notna() & (text != ""))
-        codes, uniques = pd.factorize(text)  # NaN -> -1
-        return codes, [tag.id + EXPAND_SEPARATOR + str(v) for v in uniques]
+        codes, uniques = pd.factorize(values.astype(str).where(values.notna()))  # NaN -> -1
+        known = np.array([not is_unknown(v) for v in uniques], dtype=bool)
+        if not known.all():  # the few uniques are checked, not the rows
+            renumber = np.where(known, np.cumsum(known) - 1, -1)
+            codes = np.append(renumber, -1)[codes]  # code -1 (no value) picks the -1 appended
+        return codes, [tag.id + EXPAND_SEPARATOR + str(v) for v in uniques[known]]
     assert tag.rule is not None
     try:  # DataFrame.eval(rule, engine="python") over COLUMNS
-        mask = pd.eval(tag.rule.strip(), engine="python", resolvers=(columns,))
+        mask = np.asarray(
+            pd.eval(tag.rule.strip(), engine="python", resolvers=(columns,)), dtype=bool
+        )
     except Exception as exc:
         raise ValueError(f"tag {tag.id!r}: rule {tag.rule!r} failed: {exc}") from exc
-    return np.where(np.asarray(mask, dtype=bool), 0, -1), [tag.id]
+    if tag.audience == "b2b":
+        mask = mask & columns[C.IDENTITY_TYPE].isin(C.B2B_IDENTITY_TYPES).to_numpy()
+    return np.where(mask, 0, -1), [tag.id]
+
+
+def is_unknown(value: object) -> bool:
+    """Whether a profile value means "not known" (empty, or an UNKNOWN_VALUES spelling)."""
+    text = str(value).strip()
+    return not text or text.lower() in UNKNOWN_VALUES
 
 
 def _combinations(per_tag: list[tuple[np.ndarray, list[str]]], n_rows: int) -> np.ndarray:

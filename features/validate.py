@@ -8,7 +8,7 @@ the as-of date, duplicate line, duplicate key, unknown product/user (when that t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from configs import columns as C
 from features.coerce import ARROW_TYPES, coerce
 from features.dedup import SeenHashes, row_hashes
-from features.schema import Table
+from features.schema import Column, Table
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,13 +62,19 @@ def validate_chunk(
     cutoff: pd.Timestamp,
     state: TableState,
     known: Mapping[str, pa.Array],
+    stand_ins: Mapping[str, Column] | None = None,
+    reasons: np.ndarray | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """Coerce one chunk (renamed to contract names; other columns only count for duplicates).
 
+    STAND_INS: contract column -> the input-only column the chunk has instead (required then;
+    amount = unit_price x quantity). REASONS: rows already rejected (e.g. invalid bytes).
     Returns the accepted rows in the normalised schema and a reason per input row (None = kept).
     """
-    reason = np.full(chunk.num_rows, None, dtype=object)
+    stand_ins = stand_ins or {}
+    reason = np.full(chunk.num_rows, None, dtype=object) if reasons is None else reasons.copy()
     cols = [c for c in table.columns if c.name in chunk.column_names]
+    cols += [replace(c, required=True) for c in stand_ins.values() if c.name in chunk.column_names]
     typed, empty, bad = {}, {}, {}
     for col in cols:
         raw = chunk.column(col.name).combine_chunks()
@@ -88,8 +94,11 @@ def validate_chunk(
         if col.kind == "timestamp":
             late = _true(pc.greater_equal(values, pa.scalar(cutoff, type=values.type)))
             _flag(reason, late, f"{col.name} after the as-of date")
+    for target, col in stand_ins.items():  # only amount today: unit_price x quantity
+        typed[target] = pc.multiply(typed.pop(col.name), typed[C.QUANTITY])
     out = pa.table(typed)
-    extra = [c for c in chunk.column_names if c not in table.names]
+    used = {c.name for c in stand_ins.values()}
+    extra = [c for c in chunk.column_names if c not in table.names and c not in used]
     _flag_repeats(out, chunk.select(extra), table, state, reason)
     if table.name == "orders":
         for name, ref in REFERENCES.items():

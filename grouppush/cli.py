@@ -221,7 +221,7 @@ def ingest(
     """Validate CSV/Parquet into contract tables; rejected rows go to quarantine/ with a reason.
 
     Example: grouppush ingest --source shop/ --map customer_id=user_id
-    --map products:commodity=category_id
+    --map products:commodity=category_id (no line total? --map price_each=unit_price)
     """
     day = _parse_date(as_of, "--as-of")
     overrides = {"ingest": {"as_of": day}} if as_of else {}

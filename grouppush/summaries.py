@@ -19,6 +19,7 @@ _BUILD_KNOWN = {
     "rows",
     "online",
     "as_of",
+    "tags",
     "slow_movers",  # its own lines: features.slow_movers.describe
 }
 _TRAIN_KNOWN = {"as_of", "snapshots", "computed_snapshots", "stages"}
@@ -62,6 +63,10 @@ def build_lines(summary: Mapping[str, Any]) -> list[str]:
     online = summary.get("online") or {}
     if online:
         lines.append(f"online store ({online.get('store', '?')}): {online.get('rows', 0):,} rows")
+    if summary.get("tags"):  # each tag's share; warnings for tags that single nobody out
+        from features.tag_summary import summary_lines
+
+        lines += summary_lines(summary["tags"])
     return lines + _extra(summary, _BUILD_KNOWN)
 
 
