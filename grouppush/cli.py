@@ -289,11 +289,10 @@ def features_build(
     settings, ws = _context()
     _require_orders(ws)
     from features.build import build_features
-    from features.slow_movers import describe
 
     with _writing(ws, "features build", no_wait):
         summary = build_features(settings, ws, day, show_progress=True, full=full)
-    _emit(summary, build_lines(summary) + describe(summary.get("slow_movers", {})), as_json)
+    _emit(summary, build_lines(summary), as_json)
 
 
 @app.command()

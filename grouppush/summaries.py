@@ -67,6 +67,10 @@ def build_lines(summary: Mapping[str, Any]) -> list[str]:
         from features.tag_summary import summary_lines
 
         lines += summary_lines(summary["tags"])
+    if summary.get("slow_movers"):  # the definition used per date and what it found
+        from features.slow_movers import describe
+
+        lines += describe(summary["slow_movers"])
     return lines + _extra(summary, _BUILD_KNOWN)
 
 

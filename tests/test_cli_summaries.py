@@ -14,12 +14,12 @@ def test_build_summary_is_short_lines_and_keeps_new_fields() -> None:
         "rows": {"user_activity": 2000, "group_stats": 16},
         "online": {"store": "sqlite", "rows": 2016, "tables": {}},
         "as_of": "2026-01-01",
-        "slow_movers": {"basis": "velocity", "count": 12},  # a field another part adds
+        "new_field": {"basis": "velocity", "count": 12},  # a field another part adds
     }
     lines = build_lines(summary)
     assert lines[0] == "features built as of 2026-01-01: 2 date(s), 1 computed, 1 kept, 12.3 s"
     assert "user_activity 2,000" in lines[1]
-    assert 'slow_movers: {"basis": "velocity", "count": 12}' in lines
+    assert 'new_field: {"basis": "velocity", "count": 12}' in lines
     assert not any("peak_rss_mib" in line or "{'" in line for line in lines)
 
 
