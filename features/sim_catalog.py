@@ -1,5 +1,8 @@
 """Simulated catalogue: departments, categories with repurchase cycles, products with prices.
 
+Inside a category, consecutive products form substitute sets (a brand's line: flavours, sizes) of
+settings.simulate.substitute_set_size; popularity ranks are random, so a set mixes hits and tails.
+
 Departments cycle through types from fresh food (bought weekly) to durables (yearly) so even a
 tiny preset spans high-frequency and slow categories. Products are laid out contiguously by
 category, which lets the order simulator sample "a product of category c" with one searchsorted.
@@ -41,6 +44,9 @@ class Catalog:
     prod_pop: np.ndarray  # (n_prod,) Zipf weight within the category
     prod_launch: np.ndarray  # (n_prod,) launch day (0 = start_date; negative = before)
     prod_slow: np.ndarray  # (n_prod,) bool: overstocked, a push candidate
+    prod_set: np.ndarray  # (n_prod,) substitute set index (global)
+    prod_set_start: np.ndarray  # (n_prod,) first product index of its substitute set
+    prod_set_end: np.ndarray  # (n_prod,) one past the last product index of its set
 
     @property
     def n_categories(self) -> int:
@@ -92,6 +98,10 @@ def build_catalog(cfg: SimulateSettings, rng: np.random.Generator, n_days: int) 
     )
     prod_slow = np.zeros(n_prod, dtype=bool)
     prod_slow[chosen] = True
+    within = np.arange(n_prod) - cat_start[prod_cat]
+    size = cfg.substitute_set_size
+    set_start = cat_start[prod_cat] + within // size * size
+    sets_per_cat = -(-per_cat // size)
     return Catalog(
         cat_dept=cat_dept,
         cat_cycle=cat_cycle.astype(np.float64),
@@ -104,6 +114,9 @@ def build_catalog(cfg: SimulateSettings, rng: np.random.Generator, n_days: int) 
         prod_pop=prod_pop,
         prod_launch=prod_launch.astype(np.int64),
         prod_slow=prod_slow,
+        prod_set=prod_cat.astype(np.int64) * sets_per_cat + within // size,
+        prod_set_start=set_start,
+        prod_set_end=np.minimum(set_start + size, cat_end[prod_cat]),
     )
 
 
@@ -141,9 +154,16 @@ class ProductSampler:
 
     def sample(self, day: int, cats: np.ndarray, bins: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One product index per (category, bin, uniform) triple."""
+        return self.sample_range(
+            day, self.catalog.cat_start[cats], self.catalog.cat_end[cats], bins, u
+        )
+
+    def sample_range(
+        self, day: int, start: np.ndarray, end: np.ndarray, bins: np.ndarray, u: np.ndarray
+    ) -> np.ndarray:
+        """One product of [start, end) per row (a category or a substitute set), same weights."""
         self._refresh(day)
-        start, end = self.catalog.cat_start[cats], self.catalog.cat_end[cats]
-        out = np.empty(cats.size, dtype=np.int64)
+        out = np.empty(start.size, dtype=np.int64)
         for b in range(len(self.GAMMAS)):
             sel = bins == b
             if not sel.any():
@@ -153,3 +173,7 @@ class ProductSampler:
             pos = np.searchsorted(cum, lo + u[sel] * (hi - lo), side="right") - 1
             out[sel] = np.clip(pos, start[sel], end[sel] - 1)
         return out
+
+    def launched_weights(self, day: int) -> np.ndarray:
+        """(n_bins, n_products) the sampling weights on `day` (0 for unlaunched products)."""
+        return self.weights * (self.catalog.prod_launch <= day)
