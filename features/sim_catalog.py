@@ -136,6 +136,7 @@ class ProductSampler:
         )
         self._launched = -1
         self._cum = np.zeros((len(self.GAMMAS), catalog.n_products + 1))
+        self._flat = self._cum.reshape(-1)
 
     @classmethod
     def bins(cls, price_sensitivity: np.ndarray) -> np.ndarray:
@@ -151,6 +152,9 @@ class ProductSampler:
             return
         self._launched = count
         self._cum[:, 1:] = np.cumsum(self.weights * launched, axis=1)
+        # all bins in one increasing array (bin b shifted past bin b - 1): one searchsorted
+        offsets = np.concatenate([[0.0], np.cumsum(self._cum[:-1, -1] + 1.0)])
+        self._flat = (self._cum + offsets[:, None]).reshape(-1)
 
     def sample(self, day: int, cats: np.ndarray, bins: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One product index per (category, bin, uniform) triple."""
@@ -163,17 +167,17 @@ class ProductSampler:
     ) -> np.ndarray:
         """One product of [start, end) per row (a category or a substitute set), same weights."""
         self._refresh(day)
-        out = np.empty(start.size, dtype=np.int64)
-        for b in range(len(self.GAMMAS)):
-            sel = bins == b
-            if not sel.any():
-                continue
-            cum = self._cum[b]
-            lo, hi = cum[start[sel]], cum[end[sel]]
-            pos = np.searchsorted(cum, lo + u[sel] * (hi - lo), side="right") - 1
-            out[sel] = np.clip(pos, start[sel], end[sel] - 1)
-        return out
+        shift = bins * (self.catalog.n_products + 1)
+        lo, hi = self._flat[shift + start], self._flat[shift + end]
+        pos = np.searchsorted(self._flat, lo + u * (hi - lo), side="right") - 1 - shift
+        return np.clip(pos, start, end - 1)
 
-    def launched_weights(self, day: int) -> np.ndarray:
-        """(n_bins, n_products) the sampling weights on `day` (0 for unlaunched products)."""
-        return self.weights * (self.catalog.prod_launch <= day)
+    def mass(self, day: int, start: np.ndarray, end: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        """Total sampling weight of launched products in [start, end) per row."""
+        self._refresh(day)
+        return self._cum[bins, end] - self._cum[bins, start]
+
+    def weight(self, day: int, products: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        """Sampling weight of each product (0 when not launched on `day`)."""
+        launched = self.catalog.prod_launch[products] <= day
+        return self.weights[bins, products] * launched

@@ -57,18 +57,25 @@ class ProductChoice:
 
     def _initial_favourites(self, slot_cat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         n, k = slot_cat.shape
+        n_fav, c = self.cfg.favourites_per_category, self.catalog
         cats = slot_cat.reshape(-1)
         bins = np.repeat(self.bins, k)
-        fav = np.empty((cats.size, self.cfg.favourites_per_category), dtype=np.int64)
-        fav[:, 0] = self.sampler.sample(0, cats, bins, rng.random(cats.size))
-        for j in range(1, fav.shape[1]):
-            same = rng.random(cats.size) < SAME_SET_FAVOURITE
-            fav[:, j] = np.where(
-                same,
-                self._in_set(0, fav[:, 0], cats, bins, rng.random(cats.size)),
-                self.sampler.sample(0, cats, bins, rng.random(cats.size)),
-            )
-        return fav.reshape(n, k, -1)
+        first = self.sampler.sample(0, cats, bins, rng.random(cats.size))
+        # later favourites: half from the first one's substitute set, half from the category
+        same = rng.random((n_fav - 1, cats.size)) < SAME_SET_FAVOURITE
+        start = np.where(same, c.prod_set_start[first], c.cat_start[cats])
+        end = np.where(same, c.prod_set_end[first], c.cat_end[cats])
+        empty = self.sampler.mass(0, start, end, bins) <= 0
+        start, end = (
+            np.where(empty, c.cat_start[cats], start),
+            np.where(empty, c.cat_end[cats], end),
+        )
+        u = rng.random(start.shape)
+        rest = self.sampler.sample_range(
+            0, start.reshape(-1), end.reshape(-1), np.tile(bins, n_fav - 1), u.reshape(-1)
+        )
+        fav = np.concatenate([first[None, :], rest.reshape(n_fav - 1, -1)]).T
+        return fav.reshape(n, k, n_fav)
 
     def _in_set(
         self, day: int, of: np.ndarray, cats: np.ndarray, bins: np.ndarray, u: np.ndarray
@@ -76,13 +83,9 @@ class ProductChoice:
         """A product of `of`'s substitute set (its category when nothing there is launched)."""
         c = self.catalog
         start, end = c.prod_set_start[of], c.prod_set_end[of]
-        empty = self.sampler.launched_weights(day)[bins, start] == 0
-        if empty.any():  # rare: check the whole set, not just its first product
-            cum = np.cumsum(self.sampler.launched_weights(day), axis=1)
-            mass = cum[bins, end - 1] - np.where(start > 0, cum[bins, start - 1], 0.0)
-            bad = mass <= 0
-            start = np.where(bad, c.cat_start[cats], start)
-            end = np.where(bad, c.cat_end[cats], end)
+        empty = self.sampler.mass(day, start, end, bins) <= 0
+        start = np.where(empty, c.cat_start[cats], start)
+        end = np.where(empty, c.cat_end[cats], end)
         return self.sampler.sample_range(day, start, end, bins, u)
 
     def choose(
@@ -130,45 +133,87 @@ class ProductChoice:
         self.memory_prod[self.group[r], cats, slot] = product
         self.memory_day[self.group[r], cats, slot] = day
 
-    def probabilities(self, k: int, cats: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
+    def probabilities(
+        self,
+        k: int,
+        cats: np.ndarray,
+        day: int,
+        prods: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Exact choice distribution of a purchase of slot k (category cats, one per row) on
-        `day`, given today's state: (n_rows, products_per_category) products and probabilities.
+        `day`, given today's state: probabilities of prods (n_rows, m) product indices of the
+        row's category (-1: padding, probability 0), by default every product of the category.
+        rows: the chunk rows cats and prods belong to (default: all).
 
         The same mixture choose() samples: favourites, their substitute sets, the group memory
         and exploration (which also takes the group share of an empty or stale memory slot).
         """
-        cfg, c = self.cfg, self.catalog
-        per = int(c.cat_end[0] - c.cat_start[0])
-        prods = c.cat_start[cats][:, None] + np.arange(per)[None, :]
-        weights = self.sampler.launched_weights(day)[self.bins[:, None], prods]
-        explore = weights / weights.sum(axis=1, keepdims=True)
+        cfg, c, sampler = self.cfg, self.catalog, self.sampler
+        rows = np.arange(self.bins.size) if rows is None else rows
+        row_bins, group, favs = self.bins[rows], self.group[rows], self.fav[rows, k]
+        if prods is None:
+            per = int(c.cat_end[0] - c.cat_start[0])
+            prods = c.cat_start[cats][:, None] + np.arange(per)[None, :]
+        real = prods >= 0
+        safe = np.where(real, prods, 0)
+        bins = np.broadcast_to(row_bins[:, None], prods.shape)
+        weight = sampler.weight(day, safe, bins) * real
+        explore = weight / sampler.mass(day, c.cat_start[cats], c.cat_end[cats], row_bins)[:, None]
         prob = np.zeros(prods.shape)
+        prod_set = c.prod_set[safe]
         for j in range(self.fav.shape[2]):
-            fav = self.fav[:, k, j][:, None]
-            prob += cfg.loyalty * self.fav_weight[j] * (prods == fav)
-            in_set = weights * (prods >= c.prod_set_start[fav]) * (prods < c.prod_set_end[fav])
-            mass = in_set.sum(axis=1, keepdims=True)
-            dist = np.where(mass > 0, in_set / np.where(mass > 0, mass, 1.0), explore)
-            prob += cfg.substitute_share * self.fav_weight[j] * dist
-        seen = self.memory_prod[self.group, cats]
-        fresh = (seen >= 0) & (day - self.memory_day[self.group, cats] <= ADOPTION_DAYS)
+            fav = favs[:, j]
+            w_loyal, w_sub = (
+                cfg.loyalty * self.fav_weight[j],
+                cfg.substitute_share * self.fav_weight[j],
+            )
+            prob += w_loyal * (prods == fav[:, None])
+            set_mass = sampler.mass(day, c.prod_set_start[fav], c.prod_set_end[fav], row_bins)
+            ok = set_mass > 0
+            scale = np.where(ok, w_sub / np.where(ok, set_mass, 1.0), 0.0)[:, None]
+            prob += np.where(prod_set == c.prod_set[fav][:, None], weight * scale, 0.0)
+            if not ok.all():  # rare: nothing of the set launched, the draw explores instead
+                prob += w_sub * (~ok)[:, None] * explore
+        seen = self.memory_prod[group, cats]
+        fresh = (seen >= 0) & (day - self.memory_day[group, cats] <= ADOPTION_DAYS)
         share = cfg.group_adoption / MEMORY_SLOTS
         for j in range(MEMORY_SLOTS):
             prob += share * fresh[:, j, None] * (prods == seen[:, j, None])
         rest = 1.0 - cfg.loyalty - cfg.substitute_share - cfg.group_adoption * fresh.mean(axis=1)
-        return prods, prob + rest[:, None] * explore
+        return prods, (prob + rest[:, None] * explore) * real
+
+
+def candidate_products(catalog: Catalog, keep: np.ndarray) -> np.ndarray:
+    """(n_cat, m) the kept products of each category, padded with -1."""
+    cats = catalog.prod_cat[keep]
+    products = np.flatnonzero(keep)
+    count = np.bincount(cats, minlength=catalog.n_categories)
+    out = np.full((catalog.n_categories, max(int(count.max(initial=0)), 1)), -1, dtype=np.int64)
+    rank = np.arange(products.size) - np.repeat(np.cumsum(count) - count, count)
+    out[cats, rank] = products
+    return out
 
 
 def choice_truth(
-    choice: ProductChoice, slot_cat: np.ndarray, day: int, keep: np.ndarray, min_prob: float
+    choice: ProductChoice,
+    slot_cat: np.ndarray,
+    day: int,
+    keep: np.ndarray,
+    min_prob: float,
+    slots: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(row, slot, product, probability) of the choice distribution on `day` for the products
-    with keep[product] (e.g. the push candidates) and probability >= min_prob."""
+    """(row, slot, product, probability) of the choice distribution on `day` for the (row, slot)
+    pairs with slots[row, slot], the products with keep[product] (e.g. the push candidates) and
+    probability >= min_prob."""
+    candidates = candidate_products(choice.catalog, keep)
     parts: list[tuple[np.ndarray, ...]] = []
     for k in range(slot_cat.shape[1]):
-        prods, prob = choice.probabilities(k, slot_cat[:, k], day)
-        row, col = np.nonzero(keep[prods] & (prob >= min_prob))
-        parts.append((row, np.full(row.size, k), prods[row, col], prob[row, col]))
+        rows = np.flatnonzero(slots[:, k])
+        cats = slot_cat[rows, k]
+        prods, prob = choice.probabilities(k, cats, day, candidates[cats], rows)
+        row, col = np.nonzero(prob >= min_prob)
+        parts.append((rows[row], np.full(row.size, k), prods[row, col], prob[row, col]))
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty, np.zeros(0)

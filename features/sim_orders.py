@@ -25,6 +25,7 @@ from features.sim_world import World, churn_posterior, user_day_multiplier
 
 MAX_AGE_DAYS = 3 * 365
 PRODUCT_TRUTH_MIN = 0.02  # choice probabilities below this are not written to the truth
+PRODUCT_TRUTH_SLOT_MIN = 1e-4  # nor products of categories the member is unlikely to buy
 
 
 class ChunkState:
@@ -194,8 +195,11 @@ def simulate_chunk(
     cfg: SimulateSettings,
     rng: np.random.Generator,
     tick: Callable[[], None] | None = None,
+    *,
+    truth: bool = True,
 ) -> ChunkResult:
-    """Run the chunk over the observed days and the horizon; collect lines, pushes and truth."""
+    """Run the chunk over the observed days and the horizon; collect lines, pushes and truth
+    (truth=False: zeros, for the calibration pilot)."""
     world = state.world
     on_day = campaigns.by_day()
     lines: list[tuple[np.ndarray, ...]] = []
@@ -206,10 +210,15 @@ def simulate_chunk(
     alive_until = world.user_churn[state.users]
     start = world.active_from()[state.users]
     for d in range(world.n_total):
-        if d == world.n_days:
+        if d == world.n_days and truth:
             truth_user, truth_slot = truth_probabilities(state, d, world.horizon)
             truth_choice = choice_truth(
-                state.choice, state.slot_cat, d, catalog.prod_slow, PRODUCT_TRUTH_MIN
+                state.choice,
+                state.slot_cat,
+                d,
+                catalog.prod_slow,
+                PRODUCT_TRUTH_MIN,
+                truth_slot > PRODUCT_TRUTH_SLOT_MIN,
             )
         if d in on_day:
             pushes.append(run_campaigns(state, d, on_day[d], campaigns, catalog, cfg, rng))
@@ -218,7 +227,7 @@ def simulate_chunk(
             lines.append(_buy(state, rows, d, cfg, rng))
         if tick is not None:
             tick()
-    if world.horizon == 0:
+    if world.horizon == 0 or not truth:
         truth_user, truth_slot = np.zeros(state.users.size), np.zeros(state.slot_cat.shape)
     day, row, product, pushed = (np.concatenate([part[i] for part in lines]) for i in range(4))
     camp, prow, hold, upl = (

@@ -164,7 +164,7 @@ def _calibrate(
         cfg,
     )
     no_pushes = Campaigns(*(np.zeros(0, dtype=np.int64) for _ in range(4)))
-    pilot = simulate_chunk(state, catalog, no_pushes, cfg, rng)
+    pilot = simulate_chunk(state, catalog, no_pushes, cfg, rng, truth=False)
     realised = float((pilot.day < world.n_days).sum()) / sample.size
     if realised <= 0:
         return base
