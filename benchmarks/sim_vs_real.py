@@ -22,6 +22,7 @@ store. Simulated: `simulate` of the preset (or --data, a dir with orders/product
 
 Example:
     .venv/bin/python benchmarks/sim_vs_real.py --preset shop --seed 1 --label after
+    .venv/bin/python benchmarks/sim_vs_real.py --label no_group --set group_adoption=0
 """
 
 from __future__ import annotations
@@ -154,7 +155,9 @@ def _adoption_lift(df: pd.DataFrame, cut: int) -> float:
     return float(rec_p["new"].sum() / expected) if expected > 0 else float("nan")
 
 
-def _simulated(preset: str, seed: int, data: Path | None) -> pd.DataFrame:
+def _simulated(
+    preset: str, seed: int, data: Path | None, overrides: dict[str, str]
+) -> pd.DataFrame:
     if data is not None:
         return sim_log(
             pd.read_parquet(data / "orders.parquet"), pd.read_parquet(data / "products.parquet")
@@ -162,7 +165,7 @@ def _simulated(preset: str, seed: int, data: Path | None) -> pd.DataFrame:
     from configs.settings import load_settings
     from features.simulate import simulate
 
-    settings = load_settings(preset, {"simulate": {"seed": seed}})
+    settings = load_settings(preset, {"simulate": {"seed": seed, **overrides}})
     with tempfile.TemporaryDirectory() as tmp:
         simulate(settings, Path(tmp) / "data", Path(tmp) / "truth", show_progress=False)
         return sim_log(
@@ -179,8 +182,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data", type=Path, help="a simulated data dir instead of simulating")
     parser.add_argument("--label", default="current", help="key for this simulator version")
+    parser.add_argument(
+        "--set", action="append", default=[], help="simulate setting KEY=VALUE (repeatable)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "sim_vs_real.json")
     args = parser.parse_args()
+    bad = [item for item in args.set if "=" not in item]
+    if bad:
+        raise SystemExit(f"--set {bad[0]!r}: expected KEY=VALUE, e.g. --set group_adoption=0")
+    overrides = dict(item.split("=", 1) for item in args.set)
     result: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     try:
         result["real_complete_journey"] = repeat_stats(real_log())
@@ -192,7 +202,8 @@ def main() -> None:
     sims[args.label] = {
         "preset": args.preset,
         "seed": args.seed,
-        **repeat_stats(_simulated(args.preset, args.seed, args.data)),
+        "overrides": overrides,
+        **repeat_stats(_simulated(args.preset, args.seed, args.data, overrides)),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

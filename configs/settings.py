@@ -55,7 +55,7 @@ class SimulateSettings(_Section):
     # defaults put the shop preset near a real grocery log (benchmarks/sim_vs_real.py)
     loyalty: float = Field(0.3, ge=0, le=1)  # one of the member's favourite products
     substitute_share: float = Field(0.25, ge=0, le=1)  # a substitute of a favourite (same set)
-    group_adoption: float = Field(0.05, ge=0, le=1)  # what a group member bought lately
+    group_adoption: float = Field(0.03, ge=0, le=1)  # what a group member bought lately
     favourites_per_category: int = Field(4, gt=0)
     substitute_set_size: int = Field(6, gt=0)  # products per substitute set (brand line)
     adopt_share: float = Field(0.2, ge=0, le=1)  # a non-favourite buy becomes a favourite
