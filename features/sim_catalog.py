@@ -137,6 +137,7 @@ class ProductSampler:
         self._launched = -1
         self._cum = np.zeros((len(self.GAMMAS), catalog.n_products + 1))
         self._flat = self._cum.reshape(-1)
+        self._set_open = np.zeros(0, dtype=bool)
 
     @classmethod
     def bins(cls, price_sensitivity: np.ndarray) -> np.ndarray:
@@ -155,6 +156,7 @@ class ProductSampler:
         # all bins in one increasing array (bin b shifted past bin b - 1): one searchsorted
         offsets = np.concatenate([[0.0], np.cumsum(self._cum[:-1, -1] + 1.0)])
         self._flat = (self._cum + offsets[:, None]).reshape(-1)
+        self._set_open = np.bincount(self.catalog.prod_set, weights=launched) > 0
 
     def sample(self, day: int, cats: np.ndarray, bins: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One product index per (category, bin, uniform) triple."""
@@ -176,6 +178,11 @@ class ProductSampler:
         """Total sampling weight of launched products in [start, end) per row."""
         self._refresh(day)
         return self._cum[bins, end] - self._cum[bins, start]
+
+    def set_open(self, day: int) -> np.ndarray:
+        """(n_sets,) whether a substitute set has a launched product on `day` (any bin)."""
+        self._refresh(day)
+        return self._set_open
 
     def weight(self, day: int, products: np.ndarray, bins: np.ndarray) -> np.ndarray:
         """Sampling weight of each product (0 when not launched on `day`)."""

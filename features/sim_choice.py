@@ -61,15 +61,11 @@ class ProductChoice:
         cats = slot_cat.reshape(-1)
         bins = np.repeat(self.bins, k)
         first = self.sampler.sample(0, cats, bins, rng.random(cats.size))
-        # later favourites: half from the first one's substitute set, half from the category
+        # later favourites: half from the first one's substitute set (launched: it holds the
+        # first), half from the category
         same = rng.random((n_fav - 1, cats.size)) < SAME_SET_FAVOURITE
         start = np.where(same, c.prod_set_start[first], c.cat_start[cats])
         end = np.where(same, c.prod_set_end[first], c.cat_end[cats])
-        empty = self.sampler.mass(0, start, end, bins) <= 0
-        start, end = (
-            np.where(empty, c.cat_start[cats], start),
-            np.where(empty, c.cat_end[cats], end),
-        )
         u = rng.random(start.shape)
         rest = self.sampler.sample_range(
             0, start.reshape(-1), end.reshape(-1), np.tile(bins, n_fav - 1), u.reshape(-1)
@@ -83,7 +79,7 @@ class ProductChoice:
         """A product of `of`'s substitute set (its category when nothing there is launched)."""
         c = self.catalog
         start, end = c.prod_set_start[of], c.prod_set_end[of]
-        empty = self.sampler.mass(day, start, end, bins) <= 0
+        empty = ~self.sampler.set_open(day)[c.prod_set[of]]
         start = np.where(empty, c.cat_start[cats], start)
         end = np.where(empty, c.cat_end[cats], end)
         return self.sampler.sample_range(day, start, end, bins, u)
