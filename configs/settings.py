@@ -51,11 +51,28 @@ class SimulateSettings(_Section):
     churn_share: float = Field(0.25, ge=0, le=1)
     new_user_share: float = Field(0.04, ge=0, le=1)  # registered in the last 30 days
     new_product_share: float = Field(0.08, ge=0, le=1)  # launched in the last 60 days
-    loyalty: float = Field(0.5, ge=0, le=1)  # chance to rebuy the last product of a category
+    # product choice inside a category (sim_choice): shares of a purchase, the rest explores;
+    # defaults put the shop preset near a real grocery log (benchmarks/sim_vs_real.py)
+    loyalty: float = Field(0.3, ge=0, le=1)  # one of the member's favourite products
+    substitute_share: float = Field(0.25, ge=0, le=1)  # a substitute of a favourite (same set)
+    group_adoption: float = Field(0.03, ge=0, le=1)  # what a group member bought lately
+    favourites_per_category: int = Field(4, gt=0)
+    substitute_set_size: int = Field(6, gt=0)  # products per substitute set (brand line)
+    adopt_share: float = Field(0.2, ge=0, le=1)  # a non-favourite buy becomes a favourite
     b2b_group_size: int = Field(200, gt=0)
     high_frequency_cycle_days: float = 14.0
     push_effect_days: int = Field(7, gt=0)
     push_strength: float = Field(0.05, ge=0)  # daily hazard added at full interest
+
+    @model_validator(mode="after")
+    def _choice_shares(self) -> SimulateSettings:
+        total = self.loyalty + self.substitute_share + self.group_adoption
+        if total > 1:
+            raise ValueError(
+                f"simulate.loyalty + substitute_share + group_adoption = {total:g} > 1; "
+                "lower one of them (the rest of a purchase's chance is exploration)"
+            )
+        return self
 
 
 class FeatureSettings(_Section):

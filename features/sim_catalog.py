@@ -1,5 +1,8 @@
 """Simulated catalogue: departments, categories with repurchase cycles, products with prices.
 
+Inside a category, consecutive products form substitute sets (a brand's line: flavours, sizes) of
+settings.simulate.substitute_set_size; popularity ranks are random, so a set mixes hits and tails.
+
 Departments cycle through types from fresh food (bought weekly) to durables (yearly) so even a
 tiny preset spans high-frequency and slow categories. Products are laid out contiguously by
 category, which lets the order simulator sample "a product of category c" with one searchsorted.
@@ -41,6 +44,9 @@ class Catalog:
     prod_pop: np.ndarray  # (n_prod,) Zipf weight within the category
     prod_launch: np.ndarray  # (n_prod,) launch day (0 = start_date; negative = before)
     prod_slow: np.ndarray  # (n_prod,) bool: overstocked, a push candidate
+    prod_set: np.ndarray  # (n_prod,) substitute set index (global)
+    prod_set_start: np.ndarray  # (n_prod,) first product index of its substitute set
+    prod_set_end: np.ndarray  # (n_prod,) one past the last product index of its set
 
     @property
     def n_categories(self) -> int:
@@ -92,6 +98,10 @@ def build_catalog(cfg: SimulateSettings, rng: np.random.Generator, n_days: int) 
     )
     prod_slow = np.zeros(n_prod, dtype=bool)
     prod_slow[chosen] = True
+    within = np.arange(n_prod) - cat_start[prod_cat]
+    size = cfg.substitute_set_size
+    set_start = cat_start[prod_cat] + within // size * size
+    sets_per_cat = -(-per_cat // size)
     return Catalog(
         cat_dept=cat_dept,
         cat_cycle=cat_cycle.astype(np.float64),
@@ -104,6 +114,9 @@ def build_catalog(cfg: SimulateSettings, rng: np.random.Generator, n_days: int) 
         prod_pop=prod_pop,
         prod_launch=prod_launch.astype(np.int64),
         prod_slow=prod_slow,
+        prod_set=prod_cat.astype(np.int64) * sets_per_cat + within // size,
+        prod_set_start=set_start,
+        prod_set_end=np.minimum(set_start + size, cat_end[prod_cat]),
     )
 
 
@@ -123,6 +136,8 @@ class ProductSampler:
         )
         self._launched = -1
         self._cum = np.zeros((len(self.GAMMAS), catalog.n_products + 1))
+        self._flat = self._cum.reshape(-1)
+        self._set_open = np.zeros(0, dtype=bool)
 
     @classmethod
     def bins(cls, price_sensitivity: np.ndarray) -> np.ndarray:
@@ -138,18 +153,38 @@ class ProductSampler:
             return
         self._launched = count
         self._cum[:, 1:] = np.cumsum(self.weights * launched, axis=1)
+        # all bins in one increasing array (bin b shifted past bin b - 1): one searchsorted
+        offsets = np.concatenate([[0.0], np.cumsum(self._cum[:-1, -1] + 1.0)])
+        self._flat = (self._cum + offsets[:, None]).reshape(-1)
+        self._set_open = np.bincount(self.catalog.prod_set, weights=launched) > 0
 
     def sample(self, day: int, cats: np.ndarray, bins: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One product index per (category, bin, uniform) triple."""
+        return self.sample_range(
+            day, self.catalog.cat_start[cats], self.catalog.cat_end[cats], bins, u
+        )
+
+    def sample_range(
+        self, day: int, start: np.ndarray, end: np.ndarray, bins: np.ndarray, u: np.ndarray
+    ) -> np.ndarray:
+        """One product of [start, end) per row (a category or a substitute set), same weights."""
         self._refresh(day)
-        start, end = self.catalog.cat_start[cats], self.catalog.cat_end[cats]
-        out = np.empty(cats.size, dtype=np.int64)
-        for b in range(len(self.GAMMAS)):
-            sel = bins == b
-            if not sel.any():
-                continue
-            cum = self._cum[b]
-            lo, hi = cum[start[sel]], cum[end[sel]]
-            pos = np.searchsorted(cum, lo + u[sel] * (hi - lo), side="right") - 1
-            out[sel] = np.clip(pos, start[sel], end[sel] - 1)
-        return out
+        shift = bins * (self.catalog.n_products + 1)
+        lo, hi = self._flat[shift + start], self._flat[shift + end]
+        pos = np.searchsorted(self._flat, lo + u * (hi - lo), side="right") - 1 - shift
+        return np.clip(pos, start, end - 1)
+
+    def mass(self, day: int, start: np.ndarray, end: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        """Total sampling weight of launched products in [start, end) per row."""
+        self._refresh(day)
+        return self._cum[bins, end] - self._cum[bins, start]
+
+    def set_open(self, day: int) -> np.ndarray:
+        """(n_sets,) whether a substitute set has a launched product on `day` (any bin)."""
+        self._refresh(day)
+        return self._set_open
+
+    def weight(self, day: int, products: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        """Sampling weight of each product (0 when not launched on `day`)."""
+        launched = self.catalog.prod_launch[products] <= day
+        return self.weights[bins, products] * launched

@@ -1,8 +1,9 @@
 """The renewal process: day by day, for a chunk of users x their top-K categories, as numpy arrays.
 
 Each day every (user, category) slot buys with probability 1 - exp(-rate) (see sim_hazard); a
-purchase resets the slot's recency. The product is the last one bought (loyalty), the pushed one
-(push-driven) or a draw by popularity and price sensitivity. On the first horizon day the true
+purchase resets the slot's recency. The product is the pushed one (push-driven) or the member's
+choice inside the category (sim_choice: favourites, substitutes, group adoption, exploration).
+On the first horizon day the true
 probabilities are integrated along the no-purchase path (hazards there do not depend on purchases
 that did not happen) and mixed over the churn day's posterior (the pre-drawn churn day is future
 randomness), then the same process runs on to realise the held-out future orders.
@@ -16,16 +17,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from configs.settings import SimulateSettings
-from features.sim_catalog import Catalog, ProductSampler
+from features.sim_catalog import Catalog
+from features.sim_choice import ProductChoice, choice_truth
 from features.sim_hazard import RAMP_CENTER, ramp
 from features.sim_pushes import Campaigns, PushEffect, run_campaigns
 from features.sim_world import World, churn_posterior, user_day_multiplier
 
 MAX_AGE_DAYS = 3 * 365
+PRODUCT_TRUTH_MIN = 0.02  # choice probabilities below this are not written to the truth
+PRODUCT_TRUTH_SLOT_MIN = 1e-4  # nor products of categories the member is unlikely to buy
 
 
 class ChunkState:
-    """Mutable per-chunk state: recency per slot, last product, active push effects."""
+    """Mutable per-chunk state: recency per slot, product choice, active push effects."""
 
     def __init__(
         self,
@@ -36,6 +40,8 @@ class ChunkState:
         rate: np.ndarray,
         cycle: np.ndarray,
         rng: np.random.Generator,
+        catalog: Catalog,
+        cfg: SimulateSettings,
     ) -> None:
         self.world, self.users = world, users
         self.slot_cat, self.slot_pref = slot_cat, slot_pref
@@ -44,7 +50,7 @@ class ChunkState:
         n, k = slot_cat.shape
         start = world.active_from()[users][:, None]
         self.last = (start - stationary_age(rate, cycle, rng)).astype(np.float32)
-        self.last_prod = np.full((n, k), -1, dtype=np.int64)
+        self.choice = ProductChoice(catalog, cfg, world, users, slot_cat, rng)
         self.push_slot = np.full(n, -1, dtype=np.int64)
         self.push_prod = np.full(n, -1, dtype=np.int64)
         self.push_add = np.zeros(n)
@@ -145,6 +151,9 @@ class ChunkResult:
     push_uplift: np.ndarray
     truth_user: np.ndarray  # (n,) P(>= 1 order in the horizon)
     truth_slot: np.ndarray  # (n, K) P(buy the slot's category in the horizon)
+    # (row, slot, product, P(a purchase of the slot on the first horizon day is the product)),
+    # push candidates (slow movers) with probability >= PRODUCT_TRUTH_MIN only
+    truth_choice: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def truth_probabilities(
@@ -182,32 +191,43 @@ def truth_probabilities(
 def simulate_chunk(
     state: ChunkState,
     catalog: Catalog,
-    sampler: ProductSampler,
     campaigns: Campaigns,
     cfg: SimulateSettings,
     rng: np.random.Generator,
     tick: Callable[[], None] | None = None,
+    *,
+    truth: bool = True,
 ) -> ChunkResult:
-    """Run the chunk over the observed days and the horizon; collect lines, pushes and truth."""
+    """Run the chunk over the observed days and the horizon; collect lines, pushes and truth
+    (truth=False: zeros, for the calibration pilot)."""
     world = state.world
-    bins = ProductSampler.bins(world.user_price_sens[state.users])
     on_day = campaigns.by_day()
     lines: list[tuple[np.ndarray, ...]] = []
     pushes: list[tuple[np.ndarray, ...]] = []
     truth_user = truth_slot = np.zeros(0)
+    empty = np.zeros(0, dtype=np.int64)
+    truth_choice = (empty, empty, empty, np.zeros(0))
     alive_until = world.user_churn[state.users]
     start = world.active_from()[state.users]
     for d in range(world.n_total):
-        if d == world.n_days:
+        if d == world.n_days and truth:
             truth_user, truth_slot = truth_probabilities(state, d, world.horizon)
+            truth_choice = choice_truth(
+                state.choice,
+                state.slot_cat,
+                d,
+                catalog.prod_slow,
+                PRODUCT_TRUTH_MIN,
+                truth_slot > PRODUCT_TRUTH_SLOT_MIN,
+            )
         if d in on_day:
             pushes.append(run_campaigns(state, d, on_day[d], campaigns, catalog, cfg, rng))
         rows = np.flatnonzero((start <= d) & (alive_until > d))
         if rows.size:
-            lines.append(_buy(state, rows, d, sampler, bins, cfg, rng))
+            lines.append(_buy(state, rows, d, cfg, rng))
         if tick is not None:
             tick()
-    if world.horizon == 0:
+    if world.horizon == 0 or not truth:
         truth_user, truth_slot = np.zeros(state.users.size), np.zeros(state.slot_cat.shape)
     day, row, product, pushed = (np.concatenate([part[i] for part in lines]) for i in range(4))
     camp, prow, hold, upl = (
@@ -215,7 +235,7 @@ def simulate_chunk(
     )
     return ChunkResult(
         day, row, product, pushed, camp.astype(np.int64), prow.astype(np.int64), hold.astype(bool),
-        upl.astype(np.float64), truth_user, truth_slot,
+        upl.astype(np.float64), truth_user, truth_slot, truth_choice,
     )  # fmt: skip
 
 
@@ -223,8 +243,6 @@ def _buy(
     state: ChunkState,
     rows: np.ndarray,
     day: int,
-    sampler: ProductSampler,
-    bins: np.ndarray,
     cfg: SimulateSettings,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, ...]:
@@ -234,10 +252,7 @@ def _buy(
     iu, ik = np.nonzero(hit)
     r = rows[iu]
     cats = state.slot_cat[r, ik]
-    product = sampler.sample(day, cats, bins[r], rng.random(r.size))
-    last = state.last_prod[r, ik]
-    loyal = (last >= 0) & (rng.random(r.size) < cfg.loyalty)
-    product = np.where(loyal, last, product)
+    product = state.choice.choose(r, ik, cats, day, rng)
     # a purchase in a pushed category is the pushed product with the push's share of the rate
     live = (state.push_slot[r] == ik) & (day > state.push_from[r]) & (day <= state.push_until[r])
     share = np.where(
@@ -245,6 +260,6 @@ def _buy(
     )
     pushed = rng.random(r.size) < share
     product = np.where(pushed, state.push_prod[r], product)
+    state.choice.remember(r, ik, cats, product, day, rng)
     state.last[r, ik] = day
-    state.last_prod[r, ik] = product
     return np.full(r.size, day, dtype=np.int64), r, product, pushed

@@ -14,7 +14,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-TRUTH_TABLES = ("future_orders", "push_uplift", "user_repurchase", "user_category")
+TRUTH_TABLES = (
+    "future_orders", "push_uplift", "user_repurchase", "user_category", "user_product",
+)  # fmt: skip
 
 
 class Sinks:

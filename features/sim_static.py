@@ -139,6 +139,7 @@ def latent_tables(world: World, catalog: Catalog) -> dict[str, pa.Table]:
                 C.PRODUCT_ID: ids(C.PRODUCT_ID, np.arange(catalog.n_products)),
                 "slow_moving": catalog.prod_slow,
                 "popularity": catalog.prod_pop,
+                "substitute_set": catalog.prod_set,
             }
         ),
     }

@@ -20,7 +20,7 @@ import pyarrow as pa
 from configs import columns as C
 from configs.settings import Settings, SimulateSettings
 from features.io import write_parquet_atomic
-from features.sim_catalog import Catalog, ProductSampler, build_catalog
+from features.sim_catalog import Catalog, build_catalog
 from features.sim_hazard import calibrate_base, identity_tilt, preferences, relative_rate, top_slots
 from features.sim_lines import order_lines
 from features.sim_orders import ChunkResult, ChunkState, simulate_chunk
@@ -49,11 +49,15 @@ def simulate(
     truth_dir gets: meta.json (end_date, as_of, horizon_days, seed, start_date);
     user_repurchase (user_id, prob of >= 1 order in the horizon after end_date, given the latent
     state at as_of: the pre-drawn churn day is mixed over, not known);
-    user_category (user_id, category_id, prob; rows with prob > 1e-4); future_orders (the
-    realised horizon orders, orders schema); push_uplift (push_id, user_id, uplift = true
-    change in P(buy the pushed category within push_effect_days)); latent (user_id, activity,
-    price_sensitivity, churned, churn_day); group_stage (group_id, stage, group_type);
-    product_latent (product_id, slow_moving, popularity).
+    user_category (user_id, category_id, prob; rows with prob > 1e-4); user_product (user_id,
+    category_id, product_id, choice = P(a purchase of the category on the as-of day is this
+    product), exact; prob = the category's prob x choice, the chance its horizon purchase is the
+    product were the choice not to drift (sim_choice); slow movers with choice >= 0.02 in the
+    user_category rows only); future_orders (the realised horizon orders, orders schema);
+    push_uplift (push_id, user_id, uplift = true change in P(buy the pushed category within
+    push_effect_days)); latent (user_id, activity, price_sensitivity, churned, churn_day);
+    group_stage (group_id, stage, group_type); product_latent (product_id, slow_moving,
+    popularity, substitute_set).
     """
     cfg = settings.simulate
     n_days = (cfg.end_date - cfg.start_date).days + 1
@@ -86,7 +90,7 @@ def simulate(
             users = np.arange(lo, min(lo + cfg.chunk_users, world.n_users))
             rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1, i]))
             state = _chunk_state(cfg, world, catalog, tilt, users, base, rng)
-            res = simulate_chunk(state, catalog, ProductSampler(catalog), campaigns, cfg, rng, tick)
+            res = simulate_chunk(state, catalog, campaigns, cfg, rng, tick)
             lines = order_lines(res, users, world, catalog, cfg, rng, offsets["orders"])
             offsets["orders"] += lines.n_orders
             weekly += lines.weekly_units
@@ -96,9 +100,10 @@ def simulate(
             offsets["pushes"] += push_log.num_rows
             sinks.write("pushes", push_log)
             sinks.write("push_uplift", uplift)
-            user_truth, category_truth = _truth_tables(res, users, state)
+            user_truth, category_truth, product_truth = _truth_tables(res, users, state)
             sinks.write("user_repurchase", user_truth)
             sinks.write("user_category", category_truth)
+            sinks.write("user_product", product_truth)
         counts.update({"orders": sinks.rows["orders"], "pushes": sinks.rows["pushes"]})
 
     static = {
@@ -148,10 +153,18 @@ def _calibrate(
     target = cfg.lines_per_user_year * world.n_days / 365.0
     base = calibrate_base(target, catalog, rel, slot_cat, mean_mult, active)
     state = ChunkState(
-        world, sample, slot_cat, slot_pref, base * rel, catalog.cat_cycle[slot_cat], rng
+        world,
+        sample,
+        slot_cat,
+        slot_pref,
+        base * rel,
+        catalog.cat_cycle[slot_cat],
+        rng,
+        catalog,
+        cfg,
     )
     no_pushes = Campaigns(*(np.zeros(0, dtype=np.int64) for _ in range(4)))
-    pilot = simulate_chunk(state, catalog, ProductSampler(catalog), no_pushes, cfg, rng)
+    pilot = simulate_chunk(state, catalog, no_pushes, cfg, rng, truth=False)
     realised = float((pilot.day < world.n_days).sum()) / sample.size
     if realised <= 0:
         return base
@@ -170,7 +183,8 @@ def _chunk_state(
     pref = preferences(catalog, world.user_identity[users], tilt, rng)
     slot_cat, slot_pref = top_slots(pref, cfg.max_categories_per_user)
     rate = base * relative_rate(world.user_activity[users], slot_pref, catalog.n_categories)
-    return ChunkState(world, users, slot_cat, slot_pref, rate, catalog.cat_cycle[slot_cat], rng)
+    cycle = catalog.cat_cycle[slot_cat]
+    return ChunkState(world, users, slot_cat, slot_pref, rate, cycle, rng, catalog, cfg)
 
 
 def _push_tables(
@@ -198,7 +212,7 @@ def _push_tables(
 
 def _truth_tables(
     res: ChunkResult, users: np.ndarray, state: ChunkState
-) -> tuple[pa.Table, pa.Table]:
+) -> tuple[pa.Table, pa.Table, pa.Table]:
     prob_user, prob_slot = res.truth_user, res.truth_slot
     keep_u, keep_k = np.nonzero(prob_slot > TRUTH_MIN_PROB)
     user_truth = pa.table(
@@ -211,7 +225,19 @@ def _truth_tables(
             "prob": pa.array(prob_slot[keep_u, keep_k], pa.float64()),
         }
     )
-    return user_truth, category_truth
+    row, slot, product, choice = res.truth_choice
+    live = prob_slot[row, slot] > TRUTH_MIN_PROB  # the category rows user_category keeps
+    row, slot, product, choice = row[live], slot[live], product[live], choice[live]
+    product_truth = pa.table(
+        {
+            C.USER_ID: ids(C.USER_ID, users[row]),
+            C.CATEGORY_ID: ids(C.CATEGORY_ID, state.slot_cat[row, slot]),
+            C.PRODUCT_ID: ids(C.PRODUCT_ID, product),
+            "choice": pa.array(choice, pa.float64()),
+            "prob": pa.array(prob_slot[row, slot] * choice, pa.float64()),
+        }
+    )
+    return user_truth, category_truth, product_truth
 
 
 def _write_meta(cfg: SimulateSettings, truth_dir: Path) -> None:

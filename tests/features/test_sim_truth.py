@@ -14,7 +14,8 @@ import pytest
 
 from configs import columns as C
 from configs.settings import SimulateSettings, load_settings
-from features.sim_catalog import Catalog, ProductSampler, build_catalog
+from features.sim_catalog import Catalog, build_catalog
+from features.sim_choice import ADOPTION_DAYS, candidate_products
 from features.sim_hazard import identity_tilt
 from features.sim_orders import ChunkState, _buy, truth_probabilities
 from features.sim_pushes import push_effect, true_uplift
@@ -69,9 +70,12 @@ def _replicas(sim: Sim, users: np.ndarray, reps: int) -> Sim:
     src = sim.state
     state = ChunkState(
         world, np.arange(idx.size), src.slot_cat[idx], src.slot_pref[idx], src.rate[idx],
-        src.cycle[idx], np.random.default_rng(0),
+        src.cycle[idx], np.random.default_rng(0), sim.catalog, sim.cfg,
     )  # fmt: skip
-    state.last, state.last_prod = src.last[idx].copy(), src.last_prod[idx].copy()
+    state.last = src.last[idx].copy()
+    state.choice.fav = src.choice.fav[idx].copy()
+    state.choice.memory_prod = src.choice.memory_prod.copy()
+    state.choice.memory_day = src.choice.memory_day.copy()
     for name in PUSH_FIELDS:
         setattr(state, name, getattr(src, name)[idx].copy())
     return Sim(sim.cfg, world, sim.catalog, state)
@@ -96,13 +100,12 @@ def _monte_carlo(sim: Sim, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     """Run the simulator's daily process over the horizon: (bought anything, bought slot 0)."""
     world, state = sim.world, sim.state
     world.user_churn[:] = _draw_active_churn(world, rng)
-    sampler, bins = ProductSampler(sim.catalog), ProductSampler.bins(world.user_price_sens)
     start = world.active_from()
     any_order = np.zeros(world.n_users, dtype=bool)
     slot0 = np.zeros(world.n_users, dtype=bool)
     for d in range(world.n_days, world.n_total):
         rows = np.flatnonzero((start <= d) & (world.user_churn > d))
-        _, r, product, _ = _buy(state, rows, d, sampler, bins, sim.cfg, rng)
+        _, r, product, _ = _buy(state, rows, d, sim.cfg, rng)
         any_order[r] = True
         slot0[r[sim.catalog.prod_cat[product] == state.slot_cat[r, 0]]] = True
     return any_order, slot0
@@ -181,3 +184,84 @@ def test_push_uplift_does_not_know_the_churn_day() -> None:
     np.testing.assert_array_equal(uplift[::2], uplift[1::2])
     twins.world.user_churn[1::2] = day  # gone before the push: nothing to lift
     assert (true_uplift(twins.state, rows, effect, day, sim.cfg.push_effect_days)[1::2] == 0).all()
+
+
+def _observed(sim: Sim, rng: np.random.Generator) -> None:
+    """Run the observed period so favourites drift and the group memory fills."""
+    start, world = sim.world.active_from(), sim.world
+    for d in range(world.n_days):
+        rows = np.flatnonzero((start <= d) & (world.user_churn > d))
+        _buy(sim.state, rows, d, sim.cfg, rng)
+
+
+def test_product_choice_truth_is_the_sampled_distribution() -> None:
+    """choice_probabilities is exact: many draws of choose() at the as-of state match it."""
+    sim = _sim(churn_share=0.0, group_adoption=0.3, substitute_share=0.2, loyalty=0.4)
+    _observed(sim, np.random.default_rng(5))
+    choice, day, reps = sim.state.choice, sim.world.n_days, 4000
+    cats = sim.state.slot_cat[:, 0]
+    prods, prob = choice.probabilities(0, cats, day)
+    np.testing.assert_allclose(prob.sum(axis=1), 1.0)
+    # the truth's restricted form (slow movers only, padded) gives the same numbers
+    keep = sim.catalog.prod_slow
+    cand = candidate_products(sim.catalog, keep)[cats]
+    _, sub = choice.probabilities(0, cats, day, cand)
+    full = np.take_along_axis(prob, np.maximum(cand - prods[:, :1], 0), axis=1)
+    np.testing.assert_allclose(sub, np.where(cand >= 0, full, 0.0), rtol=1e-12, atol=1e-15)
+    assert (cand >= 0).sum() == keep[prods].sum()
+    memory = choice.memory_prod[choice.group, cats]
+    fresh = (memory >= 0) & (day - choice.memory_day[choice.group, cats] <= ADOPTION_DAYS)
+    # members whose group memory holds a product that is none of their favourites
+    new = fresh & ~(memory[:, :, None] == choice.fav[:, 0][:, None, :]).any(axis=2)
+    picked = np.flatnonzero(new.any(axis=1))[:5]
+    assert picked.size == 5
+    r = np.repeat(picked, reps)
+    drawn = choice.choose(
+        r, np.zeros(r.size, dtype=np.int64), cats[r], day, np.random.default_rng(8)
+    )
+    for i, row in enumerate(picked):
+        freq = (drawn[i * reps : (i + 1) * reps, None] == prods[row][None, :]).mean(axis=0)
+        p = prob[row]
+        np.testing.assert_array_less(np.abs(freq - p), 4.5 * np.sqrt(p * (1 - p) / reps) + 0.003)
+    # the group memory matters: dropping its share would be far off for the adopted products
+    groupless = prob[picked] - 0.3 / 4 * (
+        fresh[picked][:, :, None] & (prods[picked][:, None, :] == memory[picked][:, :, None])
+    ).sum(axis=1)
+    gap = np.abs(groupless - prob[picked]).max(axis=1)
+    assert (gap > 0.05).all()
+
+
+def test_members_repeat_favourites_and_adopt_their_group() -> None:
+    """Only favourites when loyalty is 1; only recent group purchases when adoption is 1."""
+    loyal = _sim(churn_share=0.0, loyalty=1.0, substitute_share=0.0, group_adoption=0.0)
+    loyal.cfg = loyal.cfg.model_copy(update={"adopt_share": 0.0})
+    loyal.state.choice.cfg = loyal.cfg
+    favs = loyal.state.choice.fav.copy()
+    day, r, product, pushed = _buy_days(loyal, 60)
+    k = np.argmax(loyal.state.slot_cat[r] == loyal.catalog.prod_cat[product][:, None], axis=1)
+    assert r.size > 500 and ((favs[r, k] == product[:, None]).any(axis=1) | pushed).all()
+
+    herd = _sim(churn_share=0.0, loyalty=0.0, substitute_share=0.0, group_adoption=1.0)
+    choice = herd.state.choice
+    _observed(herd, np.random.default_rng(5))
+    d = herd.world.n_days
+    rows = np.arange(herd.world.n_users)
+    cats = herd.state.slot_cat[:, 0]
+    drawn = choice.choose(
+        rows, np.zeros(rows.size, dtype=np.int64), cats, d, np.random.default_rng(1)
+    )
+    memory = choice.memory_prod[choice.group, cats]
+    fresh = (memory >= 0) & (d - choice.memory_day[choice.group, cats] <= ADOPTION_DAYS)
+    all_fresh = fresh.all(axis=1)
+    assert all_fresh.sum() > 50
+    got = (drawn[:, None] == np.where(fresh, memory, -2)).any(axis=1)
+    assert got[all_fresh].all()
+
+
+def _buy_days(sim: Sim, days: int) -> tuple[np.ndarray, ...]:
+    start, world, rng = sim.world.active_from(), sim.world, np.random.default_rng(2)
+    parts = []
+    for d in range(days):
+        rows = np.flatnonzero((start <= d) & (world.user_churn > d))
+        parts.append(_buy(sim.state, rows, d, sim.cfg, rng))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))

@@ -20,7 +20,13 @@ def test_same_seed_same_bytes(tmp_path: Path, sim_factory: Callable[..., Any]) -
         assert (a.data / f"{name}.parquet").read_bytes() == (
             b.data / f"{name}.parquet"
         ).read_bytes(), name
-    for name in ("future_orders", "user_repurchase", "user_category", "push_uplift"):
+    for name in (
+        "future_orders",
+        "user_repurchase",
+        "user_category",
+        "user_product",
+        "push_uplift",
+    ):
         assert a.truth_table(name).equals(b.truth_table(name)), name
 
 

@@ -58,3 +58,29 @@ def test_latent_traits(tiny_run: SimRun) -> None:
     churned = orders["churn_day"] >= 0
     assert churned.any()
     assert (day[churned] < orders.loc[churned, "churn_day"]).all()  # nothing after churning
+
+
+def test_product_truth_predicts_which_product_members_buy(tiny_run: SimRun) -> None:
+    truth = tiny_run.truth_table("user_product")
+    products = tiny_run.table("products")
+    slow = tiny_run.truth_table("product_latent").query("slow_moving")[C.PRODUCT_ID]
+    assert len(truth) and truth[C.PRODUCT_ID].isin(slow).all()  # push candidates only
+    assert truth["choice"].between(0.02, 1).all()
+    cat = truth[C.PRODUCT_ID].map(products.set_index(C.PRODUCT_ID)[C.CATEGORY_ID])
+    assert (cat == truth[C.CATEGORY_ID]).all()
+    assert (truth.groupby([C.USER_ID, C.CATEGORY_ID])["choice"].sum() <= 1 + 1e-9).all()
+    category = tiny_run.truth_table("user_category")
+    both = truth.merge(category, on=[C.USER_ID, C.CATEGORY_ID], suffixes=("", "_cat"))
+    assert len(both) == len(truth) and (both["prob"] <= both["prob_cat"] + 1e-12).all()
+    # among members who buy the category in the horizon, the choice ranks who buys the product
+    future = tiny_run.truth_table("future_orders")
+    future = future.assign(
+        **{C.CATEGORY_ID: future[C.PRODUCT_ID].map(products.set_index(C.PRODUCT_ID)[C.CATEGORY_ID])}
+    )
+    buyers = future[[C.USER_ID, C.CATEGORY_ID]].drop_duplicates()
+    got = future[[C.USER_ID, C.PRODUCT_ID]].drop_duplicates().assign(y=True)
+    pool = truth.merge(buyers, on=[C.USER_ID, C.CATEGORY_ID]).merge(
+        got, on=[C.USER_ID, C.PRODUCT_ID], how="left"
+    )
+    y = pool["y"].fillna(False).astype(bool)
+    assert roc_auc_score(y, pool["choice"]) > 0.7

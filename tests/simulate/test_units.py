@@ -50,6 +50,34 @@ def test_sampler_stays_in_category_and_skips_unlaunched() -> None:
     assert cheap < catalog.prod_rel_price[products[bins == 0]].mean()
 
 
+def test_substitute_sets_and_range_draws_follow_the_weights() -> None:
+    cfg = load_settings("shop").simulate
+    catalog = build_catalog(cfg, np.random.default_rng(1), n_days=365)
+    size = cfg.substitute_set_size
+    start, end = catalog.prod_set_start, catalog.prod_set_end
+    assert ((end - start <= size) & (end > start)).all()
+    assert (catalog.prod_cat[start] == catalog.prod_cat).all()
+    assert (catalog.prod_cat[end - 1] == catalog.prod_cat).all()
+    assert np.unique(catalog.prod_set).size == catalog.n_categories * -(-300 // size)
+    sampler, n = ProductSampler(catalog), 200_000
+    of = np.full(n, 1234)
+    bins = np.repeat(np.arange(len(ProductSampler.GAMMAS)), n // 3 + 1)[:n]
+    drawn = sampler.sample_range(0, start[of], end[of], bins, np.random.default_rng(3).random(n))
+    assert (catalog.prod_set[drawn] == catalog.prod_set[1234]).all()
+    members = np.arange(start[1234], end[1234])
+    for b in range(len(ProductSampler.GAMMAS)):
+        w = sampler.weight(0, members, np.full(members.size, b))
+        freq = (drawn[bins == b][:, None] == members[None, :]).mean(axis=0)
+        np.testing.assert_allclose(freq, w / w.sum(), atol=0.01)
+        mass = sampler.mass(0, start[of[:1]], end[of[:1]], np.array([b]))
+        np.testing.assert_allclose(mass, w.sum())
+
+
+def test_product_choice_shares_cannot_exceed_one() -> None:
+    with pytest.raises(ValueError, match="loyalty \\+ substitute_share \\+ group_adoption"):
+        load_settings("tiny", {"simulate": {"loyalty": 0.8, "substitute_share": 0.3}})
+
+
 def test_sinks_leave_nothing_behind_on_failure(tmp_path: Path) -> None:
     table = pa.table({"x": [1, 2]})
     with pytest.raises(RuntimeError), open_sinks(tmp_path / "d", tmp_path / "t") as sinks:
