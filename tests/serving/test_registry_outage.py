@@ -128,9 +128,10 @@ def test_locked_mlflow_db_during_reload_keeps_champions(
         lock.execute("BEGIN EXCLUSIVE")
         versions: list[str] = []
         try:
-            # 60 s: past two 20 s busy timeouts (the reload check, then the build process's
-            # lookup), so the old code had time to swap in a heuristic snapshot
-            deadline = time.monotonic() + 60
+            # 120 s: past two 20 s busy timeouts (the reload check, then the build process's
+            # lookup) and a build on a busy machine: time for the old code to swap in a
+            # heuristic snapshot (it held on to `repurchase:1` for a 60 s lock at load 20)
+            deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 body = c.post("/push_lists", json={"group_ids": ["g0"], "top_k": 2}).json()
                 versions.append(body["model_version"])
