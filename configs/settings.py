@@ -114,6 +114,11 @@ class TrainingSettings(_Section):
     # users sampled (seeded) from the held-out snapshot for interest evaluation; None: all
     interest_eval_max_users: int | None = Field(100_000, gt=0)
     churn_tag_threshold: float = 0.15
+    # push model: target products sampled per snapshot, training rows kept per snapshot
+    # (every positive + sampled negatives), holdout (group, product) queries per group
+    push_max_products: int = Field(3000, gt=0)
+    push_max_rows: int = Field(200_000, gt=0)
+    push_eval_products_per_group: int = Field(20, gt=0)
 
 
 class ServingSettings(_Section):
