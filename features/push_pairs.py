@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -300,3 +301,39 @@ def member_groups(
     frame = pd.DataFrame({"u": u[keep], "g": g[keep]}).drop_duplicates(ignore_index=True)
     size = np.bincount(frame.g, minlength=len(groups))
     return frame, groups, size
+
+
+def read_push_orders(data: Path, before: date | None = None) -> pd.DataFrame:
+    """The order lines the pair features read (strictly before BEFORE when given), ids as
+    strings, ordered_at in UTC, category_id from the products table (else the product)."""
+    from features.io import read_table
+
+    cols = [C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT, C.QUANTITY, C.AMOUNT]
+    orders = read_table(data, "orders", cols)
+    if orders is None:
+        raise FileNotFoundError(f"{data / 'orders.parquet'}: the orders table is required")
+    orders[C.ORDERED_AT] = pd.to_datetime(orders[C.ORDERED_AT], utc=True)
+    if before is not None:
+        orders = orders[orders[C.ORDERED_AT] < pd.Timestamp(before).tz_localize("UTC")]
+    orders[C.USER_ID] = orders[C.USER_ID].astype(str)
+    orders[C.PRODUCT_ID] = orders[C.PRODUCT_ID].astype(str)
+    products = read_table(data, "products")
+    category = orders[C.PRODUCT_ID]
+    if products is not None and C.CATEGORY_ID in products.columns:
+        mapping = products.set_index(products[C.PRODUCT_ID].astype(str))[C.CATEGORY_ID]
+        category = category.map(mapping).fillna(category)
+    orders[C.CATEGORY_ID] = category.astype(str)
+    return orders
+
+
+def read_memberships(data: Path) -> pd.DataFrame:
+    """Memberships (group_id, user_id, joined_at / left_at when present)."""
+    from features.io import read_table
+
+    found = read_table(data, "memberships")
+    if found is None or not len(found):
+        raise FileNotFoundError(
+            f"{data / 'memberships.parquet'}: the push model ranks the members of groups; "
+            "ingest orders with group_id or store_id, or a memberships table"
+        )
+    return found

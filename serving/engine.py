@@ -18,6 +18,15 @@ import numpy as np
 
 from configs.settings import ServingSettings
 from serving.explain import Explainer, zombie_list
+from serving.push_merge import (
+    Warm,
+    drop_suppressed,
+    merge_expected,
+    no_warm,
+    overlay,
+    warm_entries,
+    warm_reasons,
+)
 from serving.results import GroupPushList, Item, Member
 from serving.snapshot import N_BANDS, Snapshot
 from serving.topk import top_k_rows
@@ -112,11 +121,13 @@ class _Request:
     row_cat: np.ndarray  # score row -> category row
     row_band: np.ndarray  # score row -> price band
     entry: np.ndarray
+    warm: Warm  # push champion's entries of these members and candidates (serving.push_merge)
 
     def row(self, r: int) -> np.ndarray:
-        """The members' scores of score row r."""
+        """The members' category-level scores of score row r (x the push model's cold rate)."""
         c = self.row_cat[r]
-        return self.base[c] + self.extra[c] * self.fit[self.row_band[r]]
+        row = self.base[c] + self.extra[c] * self.fit[self.row_band[r]]
+        return row * self.warm.scale if self.warm.scale != 1.0 else row
 
 
 def _prepare(
@@ -148,6 +159,10 @@ def _prepare(
     ucombo, cand_combo = _unique_small(combo_key, len(ucat) * N_BANDS)
     fit_t = np.ascontiguousarray(snap.user_fit[members].T)  # (bands, members): row reads
     row_cat, row_band = ucombo // N_BANDS, ucombo % N_BANDS
+    warm = no_warm(cand)
+    if snap.push_indptr is not None:  # rule 1 (cycle suppression) holds for warm members too
+        found = warm_entries(snap, members, cand)
+        warm = drop_suppressed(found, dense.entry, cand_u, snap.interest.live)
     return _Request(
         members,
         cap_left,
@@ -162,6 +177,7 @@ def _prepare(
         row_cat,
         row_band,
         dense.entry,
+        warm,
     )
 
 
@@ -173,6 +189,8 @@ def _expected(req: _Request, k: int) -> np.ndarray:
     (5-10x slower than sorting) on rows where most members score exactly 0, the common case.
     """
     top = top_k_rows(req.base, req.extra, req.fit, req.row_cat, req.row_band, k)
+    if req.warm.scale != 1.0:
+        top = top * np.float32(req.warm.scale)
     csum = np.cumsum(top, axis=1, dtype=np.float64)  # per score row, not per candidate
     positive = (top > EPS).sum(axis=1)
     whole = np.where(positive > 0, csum[np.arange(len(top)), np.maximum(positive - 1, 0)], 0.0)
@@ -183,12 +201,14 @@ def _expected(req: _Request, k: int) -> np.ndarray:
         fits = (csum[rows] <= req.stock[short, None] + EPS).sum(axis=1)
         n_take = np.minimum(fits, positive[rows])
         out[short] = np.where(n_take > 0, csum[rows, np.maximum(n_take - 1, 0)], 0.0)
+    if len(req.warm.member):  # candidates with warm members: their own top k
+        merge_expected(out, req.warm, top[req.cand_combo], req.stock, k)
     return out
 
 
 def _pick(req: _Request, p: int, k: int, cap_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The members for product p: best first, with cap left and a positive score, in stock."""
-    row = req.row(int(req.cand_combo[p]))
+    row = overlay(req.row(int(req.cand_combo[p])), req.warm, p)
     m = min(len(row), 4 * k)  # enough unless many of the best are capped
     idx = np.argpartition(-row, m - 1)[:m] if m < len(row) else np.arange(len(row))
     while True:
@@ -237,6 +257,8 @@ def _items(snap: Snapshot, req: _Request, picks: list[Pick], used: np.ndarray | 
     cats = np.repeat(req.cats[prods], sizes)
     entries = req.entry[np.repeat(req.cand_u[prods], sizes), pos]
     reasons = Explainer(snap).reasons(users, cats, entries)
+    if len(req.warm.member):
+        reasons = warm_reasons(snap, req.warm, np.repeat(prods, sizes), pos, reasons)
     user_ids = snap.user_ids[users].tolist()
     scores = np.concatenate([sc for _, _, sc in picks]).tolist()
     prod_ids = snap.prod_ids[req.cand[prods]].tolist()

@@ -248,25 +248,62 @@ def cap_rows(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
 
 
 def load_push_orders(ws: Any) -> pd.DataFrame:
-    """Orders with the columns the pair features read (amount for price fit, when present)."""
-    from features.io import read_table
-    from training.datasets import with_category
-
-    cols = [C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT, C.QUANTITY, C.AMOUNT]
-    orders = read_table(ws.data, "orders", cols)
-    if orders is None:
-        raise FileNotFoundError(f"{ws.data / 'orders.parquet'}: the orders table is required")
-    return with_category(ws, orders)
+    return pp.read_push_orders(ws.data)
 
 
 def load_memberships(ws: Any) -> pd.DataFrame:
-    """Memberships (group_id, user_id, joined_at, left_at when present)."""
-    from features.io import read_table
+    return pp.read_memberships(ws.data)
 
-    found = read_table(ws.data, "memberships")
-    if found is None or not len(found):
-        raise FileNotFoundError(
-            f"{ws.data / 'memberships.parquet'}: the push model ranks members of groups; "
-            "ingest orders with group_id or store_id, or a memberships table"
-        )
-    return found
+
+def champion_cold_rate(ws: Any) -> float:
+    """The cold_rate metric logged with the push champion's training run (0 when none)."""
+    from training.registry import MODEL_NAMES, champion_version, configure
+
+    client = configure(ws)
+    version = champion_version(client, MODEL_NAMES["push"])
+    if version is None or not version.run_id:
+        return 0.0
+    return float(client.get_run(version.run_id).data.metrics.get("cold_rate", 0.0))
+
+
+def evaluate_champion(settings: Any, ws: Any, as_of: date, model: Any) -> dict[str, Any]:
+    """hits@5 per group of the push champion vs the rules and random on the held-out snapshot
+    whose label window ends by AS_OF (and, on simulated data, in the realised future orders
+    when the truth folder holds them: same protocol, features as of the simulation end)."""
+    from features.snapshots import training_snapshot_dates
+    from training.datasets import orders_before, split_snapshots
+
+    cfg = settings.training
+    dates = training_snapshot_dates(
+        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
+    )
+    test = split_snapshots(dates, cfg.horizon_days).test
+    orders = orders_before(load_push_orders(ws), as_of)
+    memberships = load_memberships(ws)
+    cold_rate = champion_cold_rate(ws)
+    s = prepare(orders, memberships, test, cfg, cfg.push_max_products, cfg.seed)
+    frame = query_rows(s, cfg.push_eval_products_per_group, cfg.seed)
+    metrics, baselines = evaluate_holdout(model, frame, cold_rate, cfg)
+    out: dict[str, Any] = {"snapshot": str(test), "model": metrics, "baselines": baselines}
+    future = ws.truth / "future_orders.parquet"
+    if future.exists():
+        extra = pd.read_parquet(future)
+        if {C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT}.issubset(extra.columns):
+            extra = extra.assign(**{C.QUANTITY: extra.get(C.QUANTITY, 1.0)})
+            both = pd.concat([orders, _with_category_of(orders, extra)], ignore_index=True)
+            s = prepare(both, memberships, as_of, cfg, cfg.push_max_products, cfg.seed)
+            frame = query_rows(s, cfg.push_eval_products_per_group, cfg.seed)
+            metrics, baselines = evaluate_holdout(model, frame, cold_rate, cfg)
+            out["truth"] = {"as_of": str(as_of), "model": metrics, "baselines": baselines}
+    return out
+
+
+def _with_category_of(orders: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """EXTRA orders with ordered_at in UTC and the category ORDERS give their products."""
+    cats = orders.drop_duplicates(C.PRODUCT_ID).set_index(C.PRODUCT_ID)[C.CATEGORY_ID]
+    out = extra[[C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT, C.QUANTITY]].copy()
+    out[C.ORDERED_AT] = pd.to_datetime(out[C.ORDERED_AT], utc=True)
+    out[C.USER_ID] = out[C.USER_ID].astype(str)
+    out[C.PRODUCT_ID] = out[C.PRODUCT_ID].astype(str)
+    out[C.CATEGORY_ID] = out[C.PRODUCT_ID].map(cats).fillna(out[C.PRODUCT_ID]).astype(str)
+    return out

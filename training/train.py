@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pyarrow.compute as pc
@@ -31,7 +31,7 @@ from training.datasets import (
 )
 from training.estimator import ModelResult
 
-TARGETS = ("repurchase", "interest", "all")
+TARGETS = ("repurchase", "interest", "push", "all")
 NEEDED_TABLES = (
     catalog.USER_ACTIVITY.name,
     catalog.USER_INTEREST.name,
@@ -71,7 +71,7 @@ def fit_target(
     kind: str,
     settings: Settings,
     ws: Workspace,
-    fetch: Fetch,
+    fetch: Fetch | None,
     orders: Any,
     dates: Sequence[date],
     split: SnapshotSplit,
@@ -80,6 +80,15 @@ def fit_target(
     """Fit one model on its FeatureService's point-in-time rows."""
     cfg = settings.training
     stages = stages or Stages()
+    if kind == "push":  # pair features from the order log itself: no feature tables
+        from training.push import load_memberships, load_push_orders, train_push
+
+        with stages("push.load"):
+            push_orders = orders_before(load_push_orders(ws), split.test + _horizon(settings))
+            memberships = load_memberships(ws)
+        return train_push(push_orders, memberships, split, cfg, stages)
+    if fetch is None:
+        raise ValueError(f"{kind}: a feature fetcher is required")
     if kind == "repurchase":
         from training.repurchase import train_repurchase
 
@@ -93,6 +102,10 @@ def fit_target(
         frame = fetch_snapshots(fetch, orders, dates, catalog.INTEREST_SERVICE, caps, cfg.seed)
         stats = {d: category_stats_at(ws, d) for d in dates}
     return train_interest(frame, stats, orders, split, cfg, stages)
+
+
+def _horizon(settings: Settings) -> timedelta:
+    return timedelta(days=settings.training.horizon_days)
 
 
 def train(
@@ -123,18 +136,21 @@ def train(
     )
     split = split_snapshots(dates, cfg.horizon_days)
     dates = [*split.train, split.valid, split.test]  # those the split dropped are never read
-    with stages("ensure_snapshots"):
-        computed = ensure_snapshots(settings, ws, dates, show_progress)
-    with stages("load_orders"):
-        orders = orders_before(load_orders(ws), as_of)
-    with stages("feature_store"):  # `import feast` alone takes ~7 s
-        fetch = make_fetch(settings, ws)
+    kinds = ("repurchase", "interest", "push") if target == "all" else (target,)
+    computed: list[date] = []
+    orders, fetch = None, None
+    if kinds != ("push",):  # the push model reads the order log, not the feature tables
+        with stages("ensure_snapshots"):
+            computed = ensure_snapshots(settings, ws, dates, show_progress)
+        with stages("load_orders"):
+            orders = orders_before(load_orders(ws), as_of)
+        with stages("feature_store"):  # `import feast` alone takes ~7 s
+            fetch = make_fetch(settings, ws)
     out: dict[str, Any] = {
         "as_of": str(as_of),
         "snapshots": [str(d) for d in dates],
         "computed_snapshots": [str(d) for d in computed],
     }
-    kinds = ("repurchase", "interest") if target == "all" else (target,)
     for kind in kinds:
         start = time.perf_counter()
         with console.status(f"training {kind} on {len(split.train)} snapshot(s)..."):
