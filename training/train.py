@@ -154,7 +154,15 @@ def train(
     for kind in kinds:
         start = time.perf_counter()
         with console.status(f"training {kind} on {len(split.train)} snapshot(s)..."):
-            result = fit_target(kind, settings, ws, fetch, orders, dates, split, stages)
+            try:
+                result = fit_target(kind, settings, ws, fetch, orders, dates, split, stages)
+            except (FileNotFoundError, ValueError) as exc:
+                if kind != "push" or target == "push":
+                    raise
+                # `all` on a log without groups (or too short for push labels): say why
+                out[kind] = {"skipped": str(exc)}
+                console.print(f"{kind}: skipped: {exc}")
+                continue
         fit_seconds = time.perf_counter() - start
         with console.status(f"logging {kind} to MLflow..."):
             with stages(f"{kind}.plots"):
