@@ -235,9 +235,11 @@ def pair_features(
     edges: pd.DataFrame,
     g_buyers: pd.DataFrame,
     g_size: np.ndarray,
+    sub: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """PUSH_FEATURES for PAIRS (int columns u, p, g: codes; g indexes G_SIZE), plus sub_q.
-    G_BUYERS: group_buyers over the pairs' products."""
+    G_BUYERS: group_buyers over the pairs' products; SUB: substitute_scores covering the
+    pairs (computed from EDGES when None)."""
     f = pairs[["u", "p", "g"]].reset_index(drop=True)
     f["c"] = history.prod_cat[f.p.to_numpy()]
     up = history.up.rename(
@@ -250,7 +252,8 @@ def pair_features(
         | {f"d{h}": f"c_d{h}" for h in (28, 56, 112)}
     )
     f = f.merge(uc, on=["u", "c"], how="left")
-    sub = substitute_scores(history, edges[edges.p.isin(f.p.unique())])
+    if sub is None:
+        sub = substitute_scores(history, edges[edges.p.isin(f.p.unique())])
     f = f.merge(sub, on=["u", "p"], how="left")
     f = f.merge(g_buyers, on=["g", "p"], how="left")
     for col in ("p_days", "p_d28", "p_d56", "p_d112", "c_days", "c_d28", "c_d56", "c_d112"):

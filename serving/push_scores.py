@@ -21,6 +21,7 @@ import pandas as pd
 
 from features import push_pairs as pp
 
+CHUNK_PAIRS = 200_000  # warm pairs per feature frame (whole users per block)
 INFO = ("p_days", "p_last_days", "p_gap_days", "g_buyers", "g_size")
 
 
@@ -54,13 +55,23 @@ def score_warm_pairs(
     if targets is not None:
         eligible = np.flatnonzero(h.products.isin(targets))
     edges = pp.substitutes(h, eligible)
-    warm = pp.warm_pairs(h, eligible, edges).merge(primary, on="u")
+    sub = pp.substitute_scores(h, edges)
+    own = h.up.loc[h.up.p.isin(eligible), ["u", "p"]]
+    # substitute-only pairs: each member's PER_MEMBER strongest, before any model call
+    via = sub.merge(own.assign(own=1), on=["u", "p"], how="left")
+    via = via[via["own"].isna()].sort_values(["u", "sub_score"], ascending=[True, False])
+    via = via.groupby("u", sort=False).head(per_member)[["u", "p"]]
+    warm = pd.concat([own, via], ignore_index=True).merge(primary, on="u")
     if not len(warm):
         return pd.DataFrame()
     gb = pp.group_buyers(h, primary, eligible)
     parts = []
-    for start in range(0, len(warm), 200_000):  # bounded frames on large logs
-        f = pp.pair_features(h, warm.iloc[start : start + 200_000], edges, gb, sizes)
+    warm = warm.sort_values("u", kind="stable", ignore_index=True)
+    sub = sub.sort_values("u", kind="stable", ignore_index=True)
+    for lo, hi in _user_blocks(warm.u.to_numpy(), CHUNK_PAIRS):  # bounded frames on large logs
+        rows = warm.iloc[lo:hi]
+        a, b = np.searchsorted(sub.u.to_numpy(), [rows.u.iloc[0], rows.u.iloc[-1] + 1])
+        f = pp.pair_features(h, rows, edges, gb, sizes, sub.iloc[a:b])
         f["prob"] = np.asarray(predict(f[list(pp.PUSH_FEATURES)]), dtype=np.float32)
         parts.append(f[["u", "p", "prob", "sub_q", *INFO]])
     scored = pd.concat(parts, ignore_index=True)
@@ -74,6 +85,17 @@ def score_warm_pairs(
     ids[ok] = h.products[sub[ok].astype(np.int64)]
     scored["sub_product_id"] = ids
     return scored.reset_index(drop=True)
+
+
+def _user_blocks(users: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """[lo, hi) row ranges of about SIZE rows of sorted USERS, never splitting a user."""
+    out, lo = [], 0
+    while lo < len(users):
+        hi = min(lo + size, len(users))
+        hi = int(np.searchsorted(users, users[hi - 1], side="right"))
+        out.append((lo, hi))
+        lo = hi
+    return out
 
 
 def build_push_arrays(
