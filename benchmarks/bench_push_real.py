@@ -199,6 +199,7 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
         | {
             "holdout": trained.get("metrics"),
             "rule_best_holdout": trained["baselines"].get("rule_best"),
+            "rule_best_name": trained["data"].get("rule_best"),
         },
         "served_models": dict(snap.model_versions),
         "requests": len(reqs),

@@ -169,9 +169,16 @@ def evaluate_holdout(
     baselines["random"] = hits_at_k(frame, rng.random(len(frame)), cfg.seed)
     rules = {k: v for k, v in baselines.items() if k != "random"}
     best = max(rules, key=lambda k: rules[k][f"hits@{K}"])
-    baselines["rule_best"] = {**rules[best], "rule": best}  # type: ignore[dict-item]
+    baselines["rule_best"] = dict(rules[best])  # the name: rule_name(baselines)
     metrics["vs_rule_best"] = metrics[f"hits@{K}"] / max(rules[best][f"hits@{K}"], 1.0)
     return metrics, baselines
+
+
+def rule_name(baselines: dict[str, dict[str, float]]) -> str:
+    """Which rule is `rule_best` (the first rule with its hits)."""
+    best = baselines["rule_best"][f"hits@{K}"]
+    rules = [k for k in baselines if k not in ("random", "rule_best")]
+    return next(k for k in rules if baselines[k][f"hits@{K}"] == best)
 
 
 def train_push(
@@ -232,6 +239,7 @@ def train_push(
             "n_test": len(test),
             "train_positive_rate": float(train[C.LABEL].mean()),
             "cold_rate": cold_rate,
+            "rule_best": rule_name(baselines),
         },
     )
 
@@ -284,7 +292,12 @@ def evaluate_champion(settings: Any, ws: Any, as_of: date, model: Any) -> dict[s
     s = prepare(orders, memberships, test, cfg, cfg.push_max_products, cfg.seed)
     frame = query_rows(s, cfg.push_eval_products_per_group, cfg.seed)
     metrics, baselines = evaluate_holdout(model, frame, cold_rate, cfg)
-    out: dict[str, Any] = {"snapshot": str(test), "model": metrics, "baselines": baselines}
+    out: dict[str, Any] = {
+        "snapshot": str(test),
+        "model": metrics,
+        "baselines": baselines,
+        "rule_best": rule_name(baselines),
+    }
     future = ws.truth / "future_orders.parquet"
     if future.exists():
         extra = pd.read_parquet(future)
