@@ -140,7 +140,8 @@ def push_reasons(info: np.ndarray, sub_name: str | None) -> list[str]:
     n, last, gap, buyers, size = info.tolist()
     out = []
     if n > 0:
-        text = f"bought this {n:.0f} times, last {last:.0f} days ago"
+        times = "once" if n == 1 else f"{n:.0f} times"
+        text = f"bought this {times}, last {last:.0f} days ago"
         if np.isfinite(gap) and gap > 0:
             text += f", usually every {gap:.0f} days"
         out.append(text)
