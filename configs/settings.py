@@ -142,9 +142,12 @@ class ServingSettings(_Section):
     # answer POST /push_lists in a lean ASGI middleware (same contract) instead of BentoML's
     # endpoint layer (measured: 0.3-0.6 ms less CPU per request, of ~4 ms)
     fast_push_path: bool = True
-    # push champion in the snapshot: warm entries kept per member, products scored at most
-    push_warm_per_member: int = Field(200, gt=0)
-    push_warm_products: int = Field(200_000, gt=0)
+    # push champion in the snapshot: warm entries kept per member; above this many products
+    # only the slow movers (default candidates) get warm entries; substitutes with more
+    # buyers than this do not make their buyers warm
+    push_warm_per_member: int = Field(100, gt=0)
+    push_warm_products: int = Field(5_000, gt=0)
+    push_neighbour_max_buyers: int = Field(20_000, gt=0)
 
 
 class Settings(BaseSettings):

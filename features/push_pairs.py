@@ -165,9 +165,15 @@ def _relative_price(
         return np.log(price / median)
 
 
-def substitutes(history: PushHistory, targets: np.ndarray, k: int = N_NEIGHBOURS) -> pd.DataFrame:
+def substitutes(
+    history: PushHistory,
+    targets: np.ndarray,
+    k: int = N_NEIGHBOURS,
+    max_buyers: int | None = None,
+) -> pd.DataFrame:
     """Top-K same-category neighbours q of each target product p (codes): cosine of their
-    buyer sets; rows (p, q, sim)."""
+    buyer sets; rows (p, q, sim). MAX_BUYERS: neighbours with more buyers are left out (at
+    scale a best seller's buyers would all become "warm" for every slow mover near it)."""
     buyers = sp.csc_matrix(
         (np.ones(len(history.up), np.float32), (history.up.u, history.up.p)),
         shape=(len(history.users), len(history.products)),
@@ -178,6 +184,8 @@ def substitutes(history: PushHistory, targets: np.ndarray, k: int = N_NEIGHBOURS
     parts = []
     for c in np.unique(cats[targets]):
         members = np.flatnonzero(cats == c)
+        if max_buyers is not None:
+            members = members[counts[members] <= max_buyers]
         tgt = targets[cats[targets] == c]
         if len(members) < 2:
             continue

@@ -278,20 +278,18 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
 
     try:
         orders, memberships = read_push_orders(ws.data, snap.as_of), read_memberships(ws.data)
-        cap = settings.serving.push_warm_products
-        targets = None
-        if len(snap.prod_ids) > cap:  # the slow movers first, then the rest up to the cap
-            ids = snap.prod_ids
-            first = ids[snap.default_candidates]
-            rest = ids[np.setdiff1d(np.arange(len(ids)), snap.default_candidates)]
-            targets = pd.Index(np.concatenate([first, rest])[:cap])
+        cfg = settings.serving
+        targets = None  # every product, unless the catalog is large and slow movers are known
+        if len(snap.prod_ids) > cfg.push_warm_products and len(snap.default_candidates):
+            targets = pd.Index(snap.prod_ids[snap.default_candidates])
         scored = score_warm_pairs(
             orders,
             memberships,
             snap.as_of,
             push.predict,
             targets,
-            settings.serving.push_warm_per_member,
+            cfg.push_warm_per_member,
+            cfg.push_neighbour_max_buyers,
         )
         metrics = _client(ws.mlflow_tracking_uri).get_run(push.run_id).data.metrics
         cold_rate = float(metrics.get("cold_rate", 0.0))

@@ -44,6 +44,7 @@ def score_warm_pairs(
     predict: Any,
     targets: pd.Index | None,
     per_member: int,
+    max_neighbour_buyers: int | None = None,
 ) -> pd.DataFrame:
     """Warm pairs of the target products (all when None) as of DAY, with the champion's
     probability (PREDICT: frame -> array) and reason columns; each member's PER_MEMBER best.
@@ -54,7 +55,7 @@ def score_warm_pairs(
     eligible = np.arange(len(h.products))
     if targets is not None:
         eligible = np.flatnonzero(h.products.isin(targets))
-    edges = pp.substitutes(h, eligible)
+    edges = pp.substitutes(h, eligible, max_buyers=max_neighbour_buyers)
     sub = pp.substitute_scores(h, edges)
     own = h.up.loc[h.up.p.isin(eligible), ["u", "p"]]
     # substitute-only pairs: each member's PER_MEMBER strongest, before any model call
