@@ -89,7 +89,7 @@ def requests(snap, orders, cutoff, slow, per_group, seed):  # type: ignore[no-un
         if not len(found):
             continue
         products = np.unique(np.concatenate(found.to_numpy()))
-        products = products[np.isin(products, snap.prod_ids)]
+        products = np.array([p for p in products if p in snap.prod_index], dtype=object)
         if not len(products):
             continue
         pick = rng.choice(products, size=min(per_group, len(products)), replace=False)
@@ -97,19 +97,25 @@ def requests(snap, orders, cutoff, slow, per_group, seed):  # type: ignore[no-un
     return out, zombies
 
 
-def _lookup(frame: pd.DataFrame, key: str, value: int, users: np.ndarray, col: str) -> np.ndarray:
-    """FRAME's COL for (each of USERS, VALUE) on columns (u, KEY); 0 when absent."""
-    rows = frame[frame[key] == value]
-    found = pd.Series(rows[col].to_numpy(), index=rows["u"].to_numpy())
-    return found.reindex(users).fillna(0.0).to_numpy()
+class _Slices:
+    """Rows of a (u, KEY, ...) frame per key value, found by binary search (no groupby)."""
+
+    def __init__(self, frame: pd.DataFrame, key: str) -> None:
+        self.frame = frame.sort_values(key, kind="stable", ignore_index=True)
+        self.keys = self.frame[key].to_numpy()
+
+    def values(self, value: int, users: np.ndarray, col: str) -> np.ndarray:
+        """COL for (each of USERS, VALUE); 0 when absent."""
+        lo, hi = np.searchsorted(self.keys, [value, value + 1])
+        rows = self.frame.iloc[lo:hi]
+        found = pd.Series(rows[col].to_numpy(), index=rows["u"].to_numpy())
+        return found.reindex(users).fillna(0.0).to_numpy()
 
 
 def rule_targets(snap, history, reqs, seed):  # type: ignore[no-untyped-def]
     """{method: [(group, product, [user ids])]} for the rules and random."""
     rng = np.random.default_rng(seed)
-    up_by_p = dict(tuple(history.up.groupby("p")))
-    uc_by_c = dict(tuple(history.uc.groupby("c")))
-    empty = history.up.iloc[:0]
+    up, uc = _Slices(history.up, "p"), _Slices(history.uc, "c")
     out: dict[str, list] = {}
     for g, pid in reqs:
         ids = snap.user_ids[snap.group_members(g)]
@@ -118,8 +124,8 @@ def rule_targets(snap, history, reqs, seed):  # type: ignore[no-untyped-def]
         c = history.prod_cat[p] if p >= 0 else -1
         jitter = rng.random(len(ids)) * 1e-9
         for h in HALF_LIVES:
-            prod = _lookup(up_by_p.get(p, empty), "p", p, u, f"d{h}")
-            cat = _lookup(uc_by_c.get(c, empty), "c", c, u, f"d{h}") if c >= 0 else prod * 0
+            prod = up.values(p, u, f"d{h}") if p >= 0 else np.zeros(len(ids))
+            cat = uc.values(c, u, f"d{h}") if c >= 0 else np.zeros(len(ids))
             for name, score in (
                 (f"product_hl{h}", prod),
                 (f"category_hl{h}", cat),
