@@ -145,7 +145,7 @@ class ServingSettings(_Section):
     # push champion in the snapshot: warm entries kept per member; above this many products
     # only the slow movers (default candidates) get warm entries; substitutes with more
     # buyers than this do not make their buyers warm
-    push_warm_per_member: int = Field(100, gt=0)
+    push_warm_per_member: int = Field(30, gt=0)
     push_warm_products: int = Field(5_000, gt=0)
     push_neighbour_max_buyers: int = Field(20_000, gt=0)
 

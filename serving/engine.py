@@ -202,7 +202,7 @@ def _expected(req: _Request, k: int) -> np.ndarray:
         n_take = np.minimum(fits, positive[rows])
         out[short] = np.where(n_take > 0, csum[rows, np.maximum(n_take - 1, 0)], 0.0)
     if len(req.warm.member):  # candidates with warm members: their own top k
-        merge_expected(out, req.warm, top[req.cand_combo], req.stock, k)
+        merge_expected(out, req.warm, top, req.cand_combo, req.stock, k)
     return out
 
 
