@@ -78,13 +78,13 @@ def merge_expected(
     slot = np.full(len(out), -1, np.int64)
     slot[wc] = np.arange(len(wc))
     ok = rank < width
-    w_sum = np.zeros((len(wc), width + 1), np.float64)  # prefix sums, column j: j best
+    w_sum = np.zeros((len(wc), width + 1), np.float32)  # prefix sums, column j: j best
     w_sum[slot[warm.cand[ok]], rank[ok] + 1] = warm.prob[ok]
     np.cumsum(w_sum, axis=1, out=w_sum)
-    c_sum = np.zeros((len(wc), k + 1), np.float64)
+    c_sum = np.zeros((len(wc), k + 1), np.float32)
     np.cumsum(top[combo[wc]], axis=1, out=c_sum[:, 1:])
-    j = np.arange(width + 1)
-    best = (w_sum + c_sum[:, k - j]).max(axis=1)
+    # column j of the reversed view is c_sum[:, k - j]: the k - j best cold scores
+    best = (w_sum + c_sum[:, k - width :][:, ::-1]).max(axis=1)
     out[wc] = np.minimum(best, stock[wc])
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from configs.settings import ServingSettings
 from serving.engine import push_list
@@ -113,3 +114,29 @@ def test_rules_apply_after_the_push_ranking() -> None:
         candidates=np.array([p]),
     )
     assert not res.items
+
+
+def test_merge_expected_is_the_top_k_of_warm_and_cold() -> None:
+    from serving.push_merge import Warm, merge_expected
+
+    rng = np.random.default_rng(0)
+    n_cand, k = 6, 3
+    top = -np.sort(-rng.random((4, k)).astype(np.float32), axis=1)  # score rows, descending
+    combo = np.array([0, 1, 2, 3, 0, 1])
+    counts = np.array([2, 0, 5, 1, 0, 3])
+    cand = np.repeat(np.arange(n_cand), counts)
+    prob = rng.random(len(cand)).astype(np.float32)
+    order = np.lexsort((-prob, cand))
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    warm = Warm(ptr, cand[order], np.arange(len(cand)), prob[order], np.arange(len(cand)), 1.0)
+    out = np.full(n_cand, -1.0)
+    stock = np.full(n_cand, np.inf)
+    stock[5] = 0.5
+    merge_expected(out, warm, top, combo, stock, k)
+    for c in range(n_cand):
+        if counts[c] == 0:
+            assert out[c] == -1.0  # left to the cold path
+            continue
+        both = np.concatenate([prob[cand == c], top[combo[c]]])
+        expect = min(np.sort(both)[::-1][:k].sum(), stock[c])
+        assert out[c] == pytest.approx(expect, rel=1e-5)
