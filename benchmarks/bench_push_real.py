@@ -173,7 +173,7 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
 
     ws = resolve_workspace(scratch_workspace(source, scratch / f"ws_{cutoff}"))
     overrides = {
-        "training": {"horizon_days": HORIZON},
+        "training": {"horizon_days": HORIZON, "push_max_products": args.max_products},
         "serving": {"push_cap": 10**6},
         "features": {"readiness_horizon_days": HORIZON},
     }
@@ -183,6 +183,15 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
     t_features = time.perf_counter() - t0
     trained = train(settings, ws, "push", cutoff, show_progress=False)["push"]
     t_train = time.perf_counter() - t0 - t_features
+    if args.pin and not trained["promoted"]:
+        # what the engine does with the push model even when the gate kept it out (an operator
+        # pinning a version by hand); the JSON says so
+        from training.registry import CHAMPION, MODEL_NAMES, configure
+
+        configure(ws).set_registered_model_alias(
+            MODEL_NAMES["push"], CHAMPION, str(trained["version"])
+        )
+        trained["pinned"] = True
     snap = load_snapshot(ws, settings, cutoff)
     orders = read_push_orders(ws.data)
     before = orders[orders[C.ORDERED_AT] < pd.Timestamp(cutoff, tz="UTC")]
@@ -201,7 +210,9 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
     sizes = np.diff(snap.member_indptr)
     return {
         "cutoff": str(cutoff),
-        "push_model": {k: trained[k] for k in ("version", "promoted", "reason") if k in trained}
+        "push_model": {
+            k: trained[k] for k in ("version", "promoted", "reason", "pinned") if k in trained
+        }
         | {
             "holdout": trained.get("metrics"),
             "rule_best_holdout": trained["baselines"].get("rule_best"),
@@ -231,6 +242,10 @@ def main() -> None:
     ap.add_argument("--per-group", type=int, default=3, help="slow movers asked per group")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--name", default="real", help="names the results file")
+    ap.add_argument(
+        "--pin", action="store_true", help="serve the new push model even if not promoted"
+    )
+    ap.add_argument("--max-products", type=int, default=3000, help="push products/snapshot")
     ap.add_argument("--scratch", type=Path, default=None, help="scratch folder (deleted)")
     args = ap.parse_args()
     scratch = args.scratch or Path(f"/tmp/bench_push_{os.getpid()}")
