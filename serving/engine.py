@@ -160,9 +160,8 @@ def _prepare(
     fit_t = np.ascontiguousarray(snap.user_fit[members].T)  # (bands, members): row reads
     row_cat, row_band = ucombo // N_BANDS, ucombo % N_BANDS
     warm = no_warm(cand)
-    if snap.push_indptr is not None:  # rule 1 (cycle suppression) holds for warm members too
-        found = warm_entries(snap, members, cand)
-        warm = drop_suppressed(found, dense.entry, cand_u, snap.interest.live)
+    if snap.push_indptr is not None:  # rule 1 for warm members: at the product level
+        warm = drop_suppressed(warm_entries(snap, members, cand), snap, cats)
     return _Request(
         members,
         cap_left,

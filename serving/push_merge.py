@@ -127,13 +127,21 @@ def warm_reasons(
     return out
 
 
-def drop_suppressed(warm: Warm, entry: np.ndarray, cand_u: np.ndarray, live: np.ndarray) -> Warm:
-    """WARM without the entries whose (member, category) the cycle rule suppresses: ENTRY is
-    the request's (category row, member) interest CSR entry (-1: none), LIVE its flag."""
-    e = entry[cand_u[warm.cand], warm.member]
-    keep = (e < 0) | live[np.maximum(e, 0)]
-    if keep.all():
+def drop_suppressed(warm: Warm, snap: Snapshot, cats: np.ndarray) -> Warm:
+    """WARM without the entries rule 1 suppresses, at the product level (DESIGN: nothing pushed
+    to a member who bought that non-high-frequency product within its cycle): the member
+    bought this very product fewer than its category's cycle days ago. CATS: category index of
+    each candidate. (A warm member who bought another product of the category recently is
+    kept: their own history with this product or its substitutes is the signal.)"""
+    assert snap.push_info is not None
+    cat = cats[warm.cand]
+    last = snap.push_info[warm.entry, 1]  # days since they last bought this product (NaN: never)
+    cycle = snap.cat_cycle[cat]
+    with np.errstate(invalid="ignore"):
+        recent = (last >= 0) & (last < cycle) & ~snap.cat_high_freq[cat]
+    if not recent.any():
         return warm
+    keep = ~recent
     ptr = np.zeros_like(warm.ptr)
     np.cumsum(np.bincount(warm.cand[keep], minlength=len(ptr) - 1), out=ptr[1:])
     return Warm(

@@ -140,3 +140,31 @@ def test_merge_expected_is_the_top_k_of_warm_and_cold() -> None:
         both = np.concatenate([prob[cand == c], top[combo[c]]])
         expect = min(np.sort(both)[::-1][:k].sum(), stock[c])
         assert out[c] == pytest.approx(expect, rel=1e-5)
+
+
+def test_warm_member_who_just_bought_a_slow_cycle_product_is_not_pushed() -> None:
+    snap = _snapshot()
+    g = 0
+    p = int(snap.prod_index["p4"])  # category c1: 21-day cycle, not high-frequency
+    assert not snap.cat_high_freq[snap.prod_cat[p]]
+    _, worst = _first_and_last(snap, g, p)
+    warm = _with_push(snap, worst, "p4", 0.4)  # last bought 40 days ago: outside the cycle
+    first = (
+        push_list(
+            warm, g, ServingSettings(), top_k=1, members_per_product=3, candidates=np.array([p])
+        )
+        .items[0]
+        .members[0]
+    )
+    assert first.user_id == worst
+    info = warm.push_info.copy()
+    info[:, 1] = 5.0  # bought it 5 days ago: inside the 21-day cycle
+    res = push_list(
+        replace(warm, push_info=info),
+        g,
+        ServingSettings(),
+        top_k=1,
+        members_per_product=3,
+        candidates=np.array([p]),
+    )
+    assert worst not in [m.user_id for m in res.items[0].members]
