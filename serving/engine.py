@@ -7,6 +7,9 @@ small matrices. Rules: (1) no product from a non-high-frequency category the mem
 its repurchase cycle; (2) a per-member push cap over a rolling window (logged pushes, group-wide
 pushes and this response's own assignments); (3) expected buyers never exceed stock; (4) at most
 `max_per_category` products of one category; (5) zombie groups get the members to move instead.
+With a push champion, members with a product-level signal ("warm": serving.push_merge) rank by
+its probability and the others by their category-level score x its cold rate; rule (1) holds
+for warm members at the product level, and rules (2)-(5) apply after the ranking.
 """
 
 from __future__ import annotations
