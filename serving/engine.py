@@ -35,6 +35,7 @@ from serving.snapshot import N_BANDS, Snapshot
 from serving.topk import top_k_rows
 
 EPS = 1e-6
+NO_WARM = no_warm(np.zeros(0, np.int64))  # requests without a push champion
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,8 @@ class _Request:
     row_cat: np.ndarray  # score row -> category row
     row_band: np.ndarray  # score row -> price band
     entry: np.ndarray
-    warm: Warm  # push champion's entries of these members and candidates (serving.push_merge)
+    # push champion's entries of these members and candidates (serving.push_merge)
+    warm: Warm = NO_WARM
 
     def row(self, r: int) -> np.ndarray:
         """The members' category-level scores of score row r (x the push model's cold rate)."""

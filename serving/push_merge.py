@@ -90,6 +90,8 @@ def merge_expected(
 
 def overlay(row: np.ndarray, warm: Warm, p: int) -> np.ndarray:
     """ROW (one candidate's cold member scores) with its warm members' probabilities."""
+    if not len(warm.member):
+        return row
     start, stop = warm.ptr[p], warm.ptr[p + 1]
     if stop > start:
         row = row.copy() if not row.flags.writeable else row
