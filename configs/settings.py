@@ -152,6 +152,11 @@ class TrainingSettings(_Section):
     # users sampled (seeded) from the held-out snapshot for interest evaluation; None: all
     interest_eval_max_users: int | None = Field(100_000, gt=0)
     churn_tag_threshold: float = 0.15
+    # push model: target products sampled per snapshot, training rows kept per snapshot
+    # (every positive + sampled negatives), holdout (group, product) queries per group
+    push_max_products: int = Field(3000, gt=0)
+    push_max_rows: int = Field(200_000, gt=0)
+    push_eval_products_per_group: int = Field(20, gt=0)
 
 
 class ServingSettings(_Section):
@@ -187,6 +192,12 @@ class ServingSettings(_Section):
     # answer POST /push_lists in a lean ASGI middleware (same contract) instead of BentoML's
     # endpoint layer (measured: 0.3-0.6 ms less CPU per request, of ~4 ms)
     fast_push_path: bool = True
+    # push champion in the snapshot: warm entries kept per member; above this many products
+    # only the slow movers (default candidates) get warm entries; substitutes with more
+    # buyers than this do not make their buyers warm
+    push_warm_per_member: int = Field(30, gt=0)
+    push_warm_products: int = Field(5_000, gt=0)
+    push_neighbour_max_buyers: int = Field(20_000, gt=0)
 
 
 class Settings(BaseSettings):

@@ -297,7 +297,7 @@ def features_build(
 
 @app.command()
 def train(
-    target: Annotated[str, typer.Option(help="repurchase | interest | all")] = "all",
+    target: Annotated[str, typer.Option(help="repurchase | interest | push | all")] = "all",
     as_of: Annotated[
         str | None, typer.Option(help="Train only on labels observable before DATE.")
     ] = None,
@@ -310,8 +310,8 @@ def train(
     Example: grouppush --workspace ws train --target repurchase --horizon-days 30
     """
     day = _parse_date(as_of, "--as-of")
-    if target not in ("repurchase", "interest", "all"):
-        raise typer.BadParameter("choose repurchase, interest or all", param_hint="--target")
+    if target not in ("repurchase", "interest", "push", "all"):
+        raise typer.BadParameter("choose repurchase, interest, push or all", param_hint="--target")
     overrides = {"training": {"horizon_days": horizon_days}} if horizon_days else {}
     settings, ws = _context(None, overrides)
     _require_orders(ws)

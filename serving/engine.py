@@ -7,6 +7,9 @@ small matrices. Rules: (1) no product from a non-high-frequency category the mem
 its repurchase cycle; (2) a per-member push cap over a rolling window (logged pushes, group-wide
 pushes and this response's own assignments); (3) expected buyers never exceed stock; (4) at most
 `max_per_category` products of one category; (5) zombie groups get the members to move instead.
+With a push champion, members with a product-level signal ("warm": serving.push_merge) rank by
+its probability and the others by their category-level score x its cold rate; rule (1) holds
+for warm members at the product level, and rules (2)-(5) apply after the ranking.
 """
 
 from __future__ import annotations
@@ -18,12 +21,22 @@ import numpy as np
 
 from configs.settings import ServingSettings
 from serving.explain import Explainer, zombie_list
+from serving.push_merge import (
+    Warm,
+    drop_suppressed,
+    merge_expected,
+    no_warm,
+    overlay,
+    warm_entries,
+    warm_reasons,
+)
 from serving.results import GroupPushList, Item, Member
 from serving.snapshot import N_BANDS, Snapshot
 from serving.topk import top_k_rows
 from serving.why import short_list_reasons
 
 EPS = 1e-6
+NO_WARM = no_warm(np.zeros(0, np.int64))  # requests without a push champion
 
 
 @dataclass(frozen=True)
@@ -113,11 +126,14 @@ class _Request:
     row_cat: np.ndarray  # score row -> category row
     row_band: np.ndarray  # score row -> price band
     entry: np.ndarray
+    # push champion's entries of these members and candidates (serving.push_merge)
+    warm: Warm = NO_WARM
 
     def row(self, r: int) -> np.ndarray:
-        """The members' scores of score row r."""
+        """The members' category-level scores of score row r (x the push model's cold rate)."""
         c = self.row_cat[r]
-        return self.base[c] + self.extra[c] * self.fit[self.row_band[r]]
+        row = self.base[c] + self.extra[c] * self.fit[self.row_band[r]]
+        return row * self.warm.scale if self.warm.scale != 1.0 else row
 
 
 def _prepare(
@@ -147,6 +163,9 @@ def _prepare(
     ucombo, cand_combo = _unique_small(combo_key, len(ucat) * N_BANDS)
     fit_t = np.ascontiguousarray(snap.user_fit[members].T)  # (bands, members): row reads
     row_cat, row_band = ucombo // N_BANDS, ucombo % N_BANDS
+    warm = no_warm(cand)
+    if snap.push_indptr is not None:  # rule 1 for warm members: at the product level
+        warm = drop_suppressed(warm_entries(snap, members, cand), snap, cats)
     return _Request(
         members,
         cap_left,
@@ -161,6 +180,7 @@ def _prepare(
         row_cat,
         row_band,
         dense.entry,
+        warm,
     )
 
 
@@ -172,6 +192,8 @@ def _expected(req: _Request, k: int) -> np.ndarray:
     (5-10x slower than sorting) on rows where most members score exactly 0, the common case.
     """
     top = top_k_rows(req.base, req.extra, req.fit, req.row_cat, req.row_band, k)
+    if req.warm.scale != 1.0:
+        top = top * np.float32(req.warm.scale)
     csum = np.cumsum(top, axis=1, dtype=np.float64)  # per score row, not per candidate
     positive = (top > EPS).sum(axis=1)
     whole = np.where(positive > 0, csum[np.arange(len(top)), np.maximum(positive - 1, 0)], 0.0)
@@ -182,12 +204,14 @@ def _expected(req: _Request, k: int) -> np.ndarray:
         fits = (csum[rows] <= req.stock[short, None] + EPS).sum(axis=1)
         n_take = np.minimum(fits, positive[rows])
         out[short] = np.where(n_take > 0, csum[rows, np.maximum(n_take - 1, 0)], 0.0)
+    if len(req.warm.member):  # candidates with warm members: their own top k
+        merge_expected(out, req.warm, top, req.cand_combo, req.stock, k)
     return out
 
 
 def _pick(req: _Request, p: int, k: int, cap_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The members for product p: best first, with cap left and a positive score, in stock."""
-    row = req.row(int(req.cand_combo[p]))
+    row = overlay(req.row(int(req.cand_combo[p])), req.warm, p)
     m = min(len(row), 4 * k)  # enough unless many of the best are capped
     idx = np.argpartition(-row, m - 1)[:m] if m < len(row) else np.arange(len(row))
     while True:
@@ -236,6 +260,8 @@ def _items(snap: Snapshot, req: _Request, picks: list[Pick], used: np.ndarray | 
     cats = np.repeat(req.cats[prods], sizes)
     entries = req.entry[np.repeat(req.cand_u[prods], sizes), pos]
     reasons = Explainer(snap).reasons(users, cats, entries)
+    if len(req.warm.member):
+        reasons = warm_reasons(snap, req.warm, np.repeat(prods, sizes), pos, reasons)
     user_ids = snap.user_ids[users].tolist()
     scores = np.concatenate([sc for _, _, sc in picks]).tolist()
     prod_ids = snap.prod_ids[req.cand[prods]].tolist()

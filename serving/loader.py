@@ -256,6 +256,7 @@ def load_snapshot(
         "repurchase": loaded["repurchase"].version if rep is not None else "heuristic",
         "interest": loaded["interest"].version if scored is not None else "heuristic",
     }
+    push = loaded.get("push")
     tag_names = _tag_names(settings.features, ua)
     tables["user_activity"] = ua[[c for c in SNAPSHOT_ACTIVITY if c in ua.columns]]
     del ua, loaded
@@ -274,7 +275,50 @@ def load_snapshot(
     extra = {"registered": registered, "feature_marker": marker}
     del tables, scored, blocks
     _release_memory()
+    if push is not None:
+        snap = _with_push(ws, settings, snap, push)
     return replace(snap, extra=extra)
+
+
+def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion) -> Snapshot:
+    """SNAP with the push champion's warm entries (serving.push_scores); SNAP unchanged when
+    the workspace lacks what the pair features need (logged)."""
+    from features.push_pairs import read_memberships, read_push_orders
+    from serving.models import _client
+    from serving.push_scores import build_push_arrays, score_warm_pairs
+
+    try:
+        orders, memberships = read_push_orders(ws.data, snap.as_of), read_memberships(ws.data)
+        cfg = settings.serving
+        targets = None  # every product, unless the catalog is large and slow movers are known
+        if len(snap.prod_ids) > cfg.push_warm_products and len(snap.default_candidates):
+            targets = pd.Index(snap.prod_ids[snap.default_candidates])
+        scored = score_warm_pairs(
+            orders,
+            memberships,
+            snap.as_of,
+            push.predict,
+            targets,
+            cfg.push_warm_per_member,
+            cfg.push_neighbour_max_buyers,
+        )
+        metrics = _client(ws.mlflow_tracking_uri).get_run(push.run_id).data.metrics
+        cold_rate = float(metrics.get("cold_rate", 0.0))
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        log.warning("push champion v%s not used: %s", push.version, exc)
+        return snap
+    arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, cold_rate)
+    versions = {**snap.model_versions, "push": push.version}
+    return replace(
+        snap,
+        model_versions=versions,
+        push_indptr=arrays.indptr,
+        push_indices=arrays.indices,
+        push_prob=arrays.prob,
+        push_info=arrays.info,
+        push_sub=arrays.sub,
+        push_cold_rate=arrays.cold_rate,
+    )
 
 
 def _predict_rows(champion: Champion | None, frame: pd.DataFrame) -> np.ndarray | None:

@@ -23,8 +23,16 @@ log = logging.getLogger(__name__)
 
 ALIAS = "champion"
 PICKLE_ENV = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
-REGISTERED = {"repurchase": "grouppush_repurchase", "interest": "grouppush_interest"}
-EXPECTED_SERVICE = {"repurchase": catalog.REPURCHASE_SERVICE, "interest": catalog.INTEREST_SERVICE}
+REGISTERED = {
+    "repurchase": "grouppush_repurchase",
+    "interest": "grouppush_interest",
+    "push": "grouppush_push",
+}
+EXPECTED_SERVICE = {
+    "repurchase": catalog.REPURCHASE_SERVICE,
+    "interest": catalog.INTEREST_SERVICE,
+    "push": "push_pairs_v1",  # training.push.FEATURE_SERVICE: pair features from the order log
+}
 
 
 @dataclass(frozen=True)

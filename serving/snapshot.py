@@ -74,6 +74,13 @@ class Snapshot:
     group_target: np.ndarray  # int32 suggested active group for zombie groups (-1: none)
     data_as_of: date | None = None  # newest order date seen (for staleness), when known
     stock_feed: bool = True  # some product has a stock row as of t (else: velocity only)
+    # push champion's warm (member, product) entries, a per-user CSR (serving.push_scores)
+    push_indptr: np.ndarray | None = None  # int64 (n_users + 1)
+    push_indices: np.ndarray | None = None  # int32 product index
+    push_prob: np.ndarray | None = None  # float32 P(buys the product within the horizon)
+    push_info: np.ndarray | None = None  # float32 (entries, len(push_scores.INFO))
+    push_sub: np.ndarray | None = None  # int32 top substitute's product index (-1: none)
+    push_cold_rate: float = 1.0  # scales cold members' category-level scores (1: no push model)
     extra: Mapping[str, object] = field(default_factory=dict)
     # folder whose files back the numeric arrays (serving.snapshot_store; None: in memory)
     storage: Path | None = field(default=None, compare=False)

@@ -188,6 +188,12 @@ def evaluate(
     result: dict[str, Any] = {"as_of": str(as_of), "champions": champions}
     with console.status("scoring the held-out snapshot..."):
         result["held_out"] = held_out(settings, ws, as_of, models, _challengers(ws, champions))
+    push_model, champions["push"] = _champion(ws, "push")
+    if push_model is not None:
+        from training.push import evaluate_champion
+
+        with console.status("push model: hits@5 per group on the held-out snapshot..."):
+            result["held_out"]["push"] = evaluate_champion(settings, ws, as_of, push_model)
     if (ws.truth / "meta.json").exists():
         with console.status("comparing with the simulator's ground truth..."):
             result["truth"] = against_truth(settings, ws, models)

@@ -103,6 +103,8 @@ def model_figures(result: ModelResult) -> dict[str, Figure]:
         scores.update({name: hold[name].to_numpy() for name in result.baselines})
         figs["roc_pr"] = roc_pr(y, scores)
         figs["calibration"] = calibration(y, hold["model"].to_numpy())
+    elif result.name == "push":  # hits@5 per (group, product) query: one number per method
+        figs["calibration"] = calibration(hold[C.LABEL].to_numpy(), hold[C.SCORE].to_numpy())
     else:
         figs["recall_at_k"] = recall_at_k({"model": result.metrics, **result.baselines})
         figs["calibration"] = calibration(hold[C.LABEL].to_numpy(), hold[C.SCORE].to_numpy())

@@ -32,7 +32,11 @@ from training.estimator import ModelResult, lgbm_params, lightgbm
 
 EXPERIMENT = "grouppush"
 CHAMPION = "champion"
-MODEL_NAMES = {"repurchase": "grouppush_repurchase", "interest": "grouppush_interest"}
+MODEL_NAMES = {
+    "repurchase": "grouppush_repurchase",
+    "interest": "grouppush_interest",
+    "push": "grouppush_push",
+}
 FEATURE_SERVICE_TAG = "feature_service"
 SCORER_TAG = "scorer"  # "learned" or the baseline's name
 HORIZON_TAG = "horizon_days"

@@ -21,6 +21,8 @@ SHOWN = (
     "ndcg@1",
     "ndcg@5",
     "ndcg@10",
+    "hits@5",
+    "precision@5",
 )
 
 
@@ -85,6 +87,13 @@ def render(result: dict[str, Any]) -> str:
             _table(_rows(sec)),
             _img(plots.recall_at_k(_rows(sec, RANKING_BASELINES, labels=False)), "recall@k"),
         ]
+    if "push" in held:
+        sec = held["push"]
+        title = f"Push targeting: hits@5 per (group, product), snapshot {sec['snapshot']}"
+        parts += [f"<h2>{html.escape(title)}</h2>", _table(_rows(sec))]
+        if "truth" in sec:
+            parts += ["<h3>Push targeting against the realised future orders</h3>"]
+            parts.append(_table(_rows(sec["truth"])))
     truth = result.get("truth")
     if truth:
         parts.append(f"<h2>Against the simulator's ground truth (as of {truth['as_of']})</h2>")

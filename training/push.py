@@ -1,0 +1,322 @@
+"""Push model: P(member buys product p within the horizon), LightGBM on member x product pairs.
+
+Rows are the "warm" pairs of past snapshots (the member bought p or a close substitute in the
+lookback), for a seeded sample of products per snapshot; features come from
+features/push_pairs.py (orders strictly before the snapshot), labels from [s, s + horizon).
+Members with no product-level signal are "cold": serving scores them from the category level,
+scaled by `cold_rate` (P(buy p | cold member buys p's category)), fitted here on the validation
+snapshot and logged with the model.
+
+The holdout is what the push list does: for sampled (group, product) queries, the 5 members a
+method targets and whether they buy the product in the window (hits@5 per group), against the
+rule baselines (own decayed purchases of the product, of its category, product-then-category at
+each half-life) and random.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from configs import columns as C
+from configs.settings import TrainingSettings
+from features import push_pairs as pp
+from features.stages import Stages
+from training.datasets import SnapshotSplit, utc
+from training.estimator import ModelResult, fit_on_split, importances, predict
+
+K = 5
+FEATURE_SERVICE = "push_pairs_v1"  # computed from the order log, not a Feast FeatureService
+MIN_BUYERS = 2  # products sampled as targets need this many buyers in the lookback
+
+
+@dataclass
+class SnapshotData:
+    day: date
+    history: pp.PushHistory
+    members: pd.DataFrame  # (u, g)
+    sizes: np.ndarray
+    targets: np.ndarray
+    edges: pd.DataFrame
+    bought: set[tuple[int, int]]  # (u, p) codes bought in the label window
+
+
+def label_pairs(orders: pd.DataFrame, h: pp.PushHistory, day: date, horizon: int) -> set:
+    """(u, p) codes of the history's users/products bought in [day, day + horizon)."""
+    at = orders[C.ORDERED_AT]
+    w = orders[(at >= utc(day)) & (at < utc(day + timedelta(days=horizon)))]
+    u = h.users.get_indexer(w[C.USER_ID].astype(str))
+    p = h.products.get_indexer(w[C.PRODUCT_ID].astype(str))
+    ok = (u >= 0) & (p >= 0)
+    return set(zip(u[ok].tolist(), p[ok].tolist(), strict=True))
+
+
+def prepare(
+    orders: pd.DataFrame,
+    memberships: pd.DataFrame,
+    day: date,
+    cfg: TrainingSettings,
+    n_products: int,
+    seed: int,
+) -> SnapshotData:
+    """History, groups, a seeded sample of target products, their substitutes and labels."""
+    h = pp.push_history(orders, day)
+    members, _, sizes = pp.member_groups(memberships, h, day)
+    eligible = np.flatnonzero(h.prod["buyers_365"].to_numpy() >= MIN_BUYERS)
+    rng = np.random.default_rng(seed)
+    if len(eligible) > n_products:
+        eligible = np.sort(rng.choice(eligible, n_products, replace=False))
+    edges = pp.substitutes(h, eligible)
+    bought = label_pairs(orders, h, day, cfg.horizon_days)
+    return SnapshotData(day, h, members, sizes, eligible, edges, bought)
+
+
+def _labels(frame: pd.DataFrame, bought: set) -> np.ndarray:
+    keys = zip(frame.u.tolist(), frame.p.tolist(), strict=True)
+    return np.fromiter((k in bought for k in keys), dtype=np.int8, count=len(frame))
+
+
+def warm_rows(s: SnapshotData) -> pd.DataFrame:
+    """Warm pairs of the targets with features, group, label and user_id."""
+    warm = pp.warm_pairs(s.history, s.targets, s.edges).merge(s.members, on="u")
+    gb = pp.group_buyers(s.history, s.members, s.targets)
+    f = pp.pair_features(s.history, warm, s.edges, gb, s.sizes)
+    f[C.LABEL] = _labels(f, s.bought)
+    f[C.USER_ID] = s.history.users[f.u.to_numpy()]
+    return f
+
+
+def query_rows(s: SnapshotData, per_group: int, seed: int) -> pd.DataFrame:
+    """Every member of sampled (group, product) queries (products with a warm member in the
+    group, up to PER_GROUP per group), warm flag, features and label."""
+    warm = pp.warm_pairs(s.history, s.targets, s.edges).merge(s.members, on="u")
+    queries = warm[["g", "p"]].drop_duplicates()
+    queries = queries.sample(frac=1.0, random_state=seed).groupby("g").head(per_group)
+    rows = queries.merge(s.members, on="g")
+    gb = pp.group_buyers(s.history, s.members, s.targets)
+    f = pp.pair_features(s.history, rows, s.edges, gb, s.sizes)
+    keys = warm.assign(warm=1)[["u", "p", "g", "warm"]]
+    f = f.merge(keys, on=["u", "p", "g"], how="left")
+    f["warm"] = f["warm"].notna()
+    f[C.LABEL] = _labels(f, s.bought)
+    f[C.USER_ID] = s.history.users[f.u.to_numpy()]
+    return f
+
+
+def cold_score(frame: pd.DataFrame) -> np.ndarray:
+    """Category-level P(buy the category) proxy of training time: 1 - exp(-decayed days)."""
+    return 1.0 - np.exp(-frame["c_d56"].to_numpy(np.float64))
+
+
+def fit_cold_rate(frame: pd.DataFrame) -> float:
+    """P(buy p) per unit of category score among cold members with category history."""
+    cold = frame[~frame["warm"] & (frame["c_d56"] > 0)]
+    total = cold_score(cold).sum()
+    return float(cold[C.LABEL].sum() / total) if total > 0 else 0.0
+
+
+def rule_scores(frame: pd.DataFrame, half_lives: list[float]) -> dict[str, np.ndarray]:
+    """The simple rankings: own decayed purchases of the product, its category, both."""
+    out = {}
+    for h in half_lives:
+        p, c = frame[f"p_d{int(h)}"].to_numpy(), frame[f"c_d{int(h)}"].to_numpy()
+        out[f"product_hl{int(h)}"] = p
+        out[f"category_hl{int(h)}"] = c
+        out[f"product_then_category_hl{int(h)}"] = p * 1e4 + c
+    return out
+
+
+def hits_at_k(frame: pd.DataFrame, score: np.ndarray, seed: int, k: int = K) -> dict[str, float]:
+    """Top-K members per (group, product) query by SCORE (seeded random tie-break): hits,
+    precision (hits / targets), recall (hits / buyers in the queries)."""
+    jitter = np.random.default_rng(seed).random(len(frame)) * 1e-9
+    ranked = pd.DataFrame(
+        {"g": frame.g.to_numpy(), "p": frame.p.to_numpy(), "s": score + jitter}
+    ).assign(y=frame[C.LABEL].to_numpy())
+    ranked = ranked.sort_values(["g", "p", "s"], ascending=[True, True, False])
+    top = ranked.groupby(["g", "p"], sort=False).head(k)
+    hits, positives = float(top.y.sum()), float(ranked.y.sum())
+    return {
+        f"hits@{k}": hits,
+        f"precision@{k}": hits / max(len(top), 1),
+        f"recall@{k}": hits / positives if positives else float("nan"),
+        "queries": float(ranked[["g", "p"]].drop_duplicates().shape[0]),
+    }
+
+
+def model_scores(model: Any, frame: pd.DataFrame, cold_rate: float) -> np.ndarray:
+    """Warm pairs: the model's probability; cold: cold_rate x the category-level score."""
+    out = cold_rate * cold_score(frame)
+    warm = frame["warm"].to_numpy()
+    if warm.any():
+        out[warm] = predict(model, frame.loc[warm, list(pp.PUSH_FEATURES)])
+    return out
+
+
+def evaluate_holdout(
+    model: Any, frame: pd.DataFrame, cold_rate: float, cfg: TrainingSettings
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    metrics = hits_at_k(frame, model_scores(model, frame, cold_rate), cfg.seed)
+    baselines = {
+        name: hits_at_k(frame, s, cfg.seed)
+        for name, s in rule_scores(frame, cfg.decay_half_lives).items()
+    }
+    rng = np.random.default_rng(cfg.seed + 1)
+    baselines["random"] = hits_at_k(frame, rng.random(len(frame)), cfg.seed)
+    rules = {k: v for k, v in baselines.items() if k != "random"}
+    best = max(rules, key=lambda k: rules[k][f"hits@{K}"])
+    baselines["rule_best"] = dict(rules[best])  # the name: rule_name(baselines)
+    metrics["vs_rule_best"] = metrics[f"hits@{K}"] / max(rules[best][f"hits@{K}"], 1.0)
+    return metrics, baselines
+
+
+def rule_name(baselines: dict[str, dict[str, float]]) -> str:
+    """Which rule is `rule_best` (the first rule with its hits)."""
+    best = baselines["rule_best"][f"hits@{K}"]
+    rules = [k for k in baselines if k not in ("random", "rule_best")]
+    return next(k for k in rules if baselines[k][f"hits@{K}"] == best)
+
+
+def train_push(
+    orders: pd.DataFrame,
+    memberships: pd.DataFrame,
+    split: SnapshotSplit,
+    cfg: TrainingSettings,
+    stages: Stages | None = None,
+) -> ModelResult:
+    """Fit on the training snapshots' warm pairs, early-stop/calibrate on the validation
+    snapshot's, and score hits@5 on the held-out snapshot's queries."""
+    stages = stages or Stages()
+    numeric = list(pp.PUSH_FEATURES)
+    with stages("push.pairs"):
+        train_parts = []
+        for i, d in enumerate(split.train):
+            s = prepare(orders, memberships, d, cfg, cfg.push_max_products, cfg.seed + i)
+            train_parts.append(cap_rows(warm_rows(s), cfg.push_max_rows, cfg.seed + i))
+        train = pd.concat(train_parts, ignore_index=True)
+        s_valid = prepare(orders, memberships, split.valid, cfg, cfg.push_max_products, cfg.seed)
+        valid = warm_rows(s_valid)
+        valid_q = query_rows(s_valid, cfg.push_eval_products_per_group, cfg.seed)
+        s_test = prepare(orders, memberships, split.test, cfg, cfg.push_max_products, cfg.seed)
+        test = query_rows(s_test, cfg.push_eval_products_per_group, cfg.seed)
+    if train[C.LABEL].sum() == 0 or valid[C.LABEL].sum() == 0:
+        raise ValueError("push: no warm pair bought its product in a label window; more data")
+    with stages("push.fit"):
+        model, pipe = fit_on_split(numeric, [], train, valid, cfg, method="sigmoid")
+        cold_rate = fit_cold_rate(valid_q)
+    with stages("push.holdout"):
+        metrics, baselines = evaluate_holdout(model, test, cold_rate, cfg)
+    metrics["cold_rate"] = cold_rate
+    primary = f"hits@{K}"
+    bar = max(v[primary] for k, v in baselines.items() if k not in ("random", "rule_best"))
+    return ModelResult(
+        name="push",
+        model=model,
+        pipe=pipe,
+        numeric=numeric,
+        categorical=[],
+        feature_service=FEATURE_SERVICE,
+        metrics=metrics,
+        baselines=baselines,
+        primary=primary,
+        bar=bar,
+        holdout=test.assign(**{C.SCORE: model_scores(model, test, cold_rate)}),
+        holdout_metric=lambda m: hits_at_k(test, model_scores(m, test, cold_rate), cfg.seed)[
+            primary
+        ],
+        importance=importances(pipe),
+        example=test.loc[test["warm"], numeric].head(5).reset_index(drop=True),
+        data={
+            "train_snapshots": [str(d) for d in split.train],
+            "valid_snapshot": str(split.valid),
+            "test_snapshot": str(split.test),
+            "n_train": len(train),
+            "n_valid": len(valid),
+            "n_test": len(test),
+            "train_positive_rate": float(train[C.LABEL].mean()),
+            "cold_rate": cold_rate,
+            "rule_best": rule_name(baselines),
+        },
+    )
+
+
+def cap_rows(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    """At most MAX_ROWS rows: every positive, a seeded sample of the negatives (the model is
+    calibrated on the unsampled validation snapshot)."""
+    if len(frame) <= max_rows:
+        return frame
+    pos = frame[frame[C.LABEL] == 1]
+    neg = frame[frame[C.LABEL] == 0]
+    n_neg = max(max_rows - len(pos), 0)
+    return pd.concat([pos, neg.sample(n=min(n_neg, len(neg)), random_state=seed)])
+
+
+def load_push_orders(ws: Any) -> pd.DataFrame:
+    return pp.read_push_orders(ws.data)
+
+
+def load_memberships(ws: Any) -> pd.DataFrame:
+    return pp.read_memberships(ws.data)
+
+
+def champion_cold_rate(ws: Any) -> float:
+    """The cold_rate metric logged with the push champion's training run (0 when none)."""
+    from training.registry import MODEL_NAMES, champion_version, configure
+
+    client = configure(ws)
+    version = champion_version(client, MODEL_NAMES["push"])
+    if version is None or not version.run_id:
+        return 0.0
+    return float(client.get_run(version.run_id).data.metrics.get("cold_rate", 0.0))
+
+
+def evaluate_champion(settings: Any, ws: Any, as_of: date, model: Any) -> dict[str, Any]:
+    """hits@5 per group of the push champion vs the rules and random on the held-out snapshot
+    whose label window ends by AS_OF (and, on simulated data, in the realised future orders
+    when the truth folder holds them: same protocol, features as of the simulation end)."""
+    from features.snapshots import training_snapshot_dates
+    from training.datasets import orders_before, split_snapshots
+
+    cfg = settings.training
+    dates = training_snapshot_dates(
+        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
+    )
+    test = split_snapshots(dates, cfg.horizon_days).test
+    orders = orders_before(load_push_orders(ws), as_of)
+    memberships = load_memberships(ws)
+    cold_rate = champion_cold_rate(ws)
+    s = prepare(orders, memberships, test, cfg, cfg.push_max_products, cfg.seed)
+    frame = query_rows(s, cfg.push_eval_products_per_group, cfg.seed)
+    metrics, baselines = evaluate_holdout(model, frame, cold_rate, cfg)
+    out: dict[str, Any] = {
+        "snapshot": str(test),
+        "model": metrics,
+        "baselines": baselines,
+        "rule_best": rule_name(baselines),
+    }
+    future = ws.truth / "future_orders.parquet"
+    if future.exists():
+        extra = pd.read_parquet(future)
+        if {C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT}.issubset(extra.columns):
+            extra = extra.assign(**{C.QUANTITY: extra.get(C.QUANTITY, 1.0)})
+            both = pd.concat([orders, _with_category_of(orders, extra)], ignore_index=True)
+            s = prepare(both, memberships, as_of, cfg, cfg.push_max_products, cfg.seed)
+            frame = query_rows(s, cfg.push_eval_products_per_group, cfg.seed)
+            metrics, baselines = evaluate_holdout(model, frame, cold_rate, cfg)
+            out["truth"] = {"as_of": str(as_of), "model": metrics, "baselines": baselines}
+    return out
+
+
+def _with_category_of(orders: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """EXTRA orders with ordered_at in UTC and the category ORDERS give their products."""
+    cats = orders.drop_duplicates(C.PRODUCT_ID).set_index(C.PRODUCT_ID)[C.CATEGORY_ID]
+    out = extra[[C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT, C.QUANTITY]].copy()
+    out[C.ORDERED_AT] = pd.to_datetime(out[C.ORDERED_AT], utc=True)
+    out[C.USER_ID] = out[C.USER_ID].astype(str)
+    out[C.PRODUCT_ID] = out[C.PRODUCT_ID].astype(str)
+    out[C.CATEGORY_ID] = out[C.PRODUCT_ID].map(cats).fillna(out[C.PRODUCT_ID]).astype(str)
+    return out
