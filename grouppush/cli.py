@@ -448,8 +448,7 @@ def serve(
 
     settings, ws = _context()
     if settings.features.online_store != "redis":  # a Redis replica's workspace may be empty
-        _require_orders(ws)
-        require_features(ws, _explicit())
+        require_features(ws, _explicit())  # serving reads feature tables, never the orders
     require_free_port(host, port)
     sys.exit(serve_forever(ws, host=host, port=port))
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import SecretStr
 
-from configs.settings import Settings
+from configs.settings import Settings, secret_value
 from configs.workspace import Workspace, resolve_workspace
 from tests.scale.scale_helpers import LOOPBACK, free_port, workspace_with
 
@@ -23,7 +24,7 @@ USER_FEATURES = ["recency_days", "order_days_30d", "spend_180d", "identity_type"
 
 def _redis_settings(settings: Settings, redis_url: str) -> Settings:
     features = settings.features.model_copy(
-        update={"online_store": "redis", "redis_connection_string": redis_url}
+        update={"online_store": "redis", "redis_connection_string": SecretStr(redis_url)}
     )
     return settings.model_copy(update={"features": features})
 
@@ -72,7 +73,8 @@ def test_snapshot_published_to_redis(redis_build) -> None:  # type: ignore[no-un
     from features.store import latest_snapshot
 
     ws, settings, summary = redis_build
-    tables, meta = read_snapshot(redis_client(settings.features.redis_connection_string))
+    plain = secret_value(settings.features.redis_connection_string)
+    tables, meta = read_snapshot(redis_client(plain))
     assert meta["as_of"] == summary["as_of"]
     assert set(TABLES) | {"memberships", "pushes"} <= set(tables)
     local = latest_snapshot(ws, "product_stats").reset_index(drop=True)
@@ -94,7 +96,9 @@ def test_two_service_replicas_answer_from_redis(redis_build, tmp_path: Path) -> 
     env = {
         "GROUPPUSH_PRESET": "tiny",
         "GROUPPUSH__FEATURES__ONLINE_STORE": "redis",
-        "GROUPPUSH__FEATURES__REDIS_CONNECTION_STRING": settings.features.redis_connection_string,
+        "GROUPPUSH__FEATURES__REDIS_CONNECTION_STRING": secret_value(
+            settings.features.redis_connection_string
+        ),
         "GROUPPUSH__SERVING__RELOAD_INTERVAL_SECONDS": "0",
     }
     replicas = []
@@ -145,7 +149,7 @@ def test_bulk_redis_hashes_equal_feast_writers(redis_build) -> None:  # type: ig
     from features.store import get_store
 
     ws, settings, summary = redis_build
-    url = f"{settings.features.redis_connection_string},db=1"
+    url = SecretStr(f"{secret_value(settings.features.redis_connection_string)},db=1")
     as_of = date.fromisoformat(summary["as_of"])
     written = {}
     for writer in ("feast", "bulk"):

@@ -92,7 +92,7 @@ def test_every_consumer_works_with_a_baseline_champion(
     for args in (
         ["export", "scores", "--as-of", str(as_of), "--out", str(tmp_path / "s.csv")],
         ["export", "interest", "--as-of", str(as_of), "--out", str(tmp_path / "i.parquet")],
-        ["evaluate", "--as-of", str(as_of)],
+        ["evaluate", "--as-of", str(as_of), "--json"],
     ):
         got = runner.invoke(app, [*base, *args])
         assert got.exit_code == 0, (args, got.output, got.exception)

@@ -51,7 +51,7 @@ def test_every_horizon_trains_on_one_workspace(long_ws: tuple[Path, Path]) -> No
     as_of = end_date(N_DAYS)
     for horizon in HORIZONS:
         target = "all" if horizon == HORIZONS[-1] else "repurchase"  # interest: the longest
-        args = ["train", "--target", target, "--horizon-days", str(horizon)]
+        args = ["train", "--target", target, "--horizon-days", str(horizon), "--json"]
         got = runner.invoke(app, [*base, *args])
         assert got.exit_code == 0, (horizon, got.output, got.exception)
         assert "Traceback" not in got.output
