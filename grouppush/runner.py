@@ -157,6 +157,7 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
             console.print(
                 f"service running at {url} (logs: {ws.root / 'service.log'}); Ctrl-C stops it"
             )
+            console.print(f"operator page: {url}/ui/")
             proc.wait()
         return 0
     except KeyboardInterrupt:
