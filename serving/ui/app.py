@@ -16,6 +16,7 @@ from typing import Any
 
 from anyio import to_thread
 from pydantic import ValidationError
+from pydantic_core import to_json
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -168,7 +169,7 @@ def create_app(context: Callable[[], UiContext | None]) -> Starlette:
                 msg = f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
             return _error(422, msg or "bad query parameter")
         status, body = views.group_payload(snap, ctx.settings, await tables(ctx, snap), req)
-        return JSONResponse(body, status_code=status)
+        return Response(to_json(body), status_code=status, media_type="application/json")
 
     async def api_models(request: Request) -> Response:
         got = ready(request)

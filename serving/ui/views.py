@@ -20,6 +20,7 @@ from serving.snapshot import Snapshot
 from serving.ui.tables import UiTables
 
 MAX_ROWS = 500  # groups table rows per answer (the counts tell how many matched)
+MAX_MEMBERS = 300  # members listed on a group's page: the targeted ones first, then by repurchase
 
 
 def groups_payload(
@@ -70,14 +71,16 @@ def group_payload(
     for item in push["items"]:
         item["product"] = tables.products.get(item["product_id"], {})
     targeted = {m["user_id"] for item in push["items"] for m in item["members"]}
-    members = [_member(snap, int(u)) for u in snap.group_members(g)]
-    for m in members:
-        m["targeted"] = m["user_id"] in targeted
-    members.sort(key=lambda m: (not m["targeted"], -m["repurchase_prob"], m["user_id"]))
+    targeted |= {m["user_id"] for m in push["move_members"]}
+    users = snap.group_members(g)
+    hit = np.isin(users, [snap.user_index[u] for u in targeted])
+    order = np.lexsort((-snap.user_rep[users], ~hit))[:MAX_MEMBERS]  # last key sorts first
+    members = [_member(snap, int(users[i])) | {"targeted": bool(hit[i])} for i in order]
     return 200, {
         "group": tables.group_rows[g],
         "stage_history": tables.stage_history.get(push["group_id"], []),
         "members": members,
+        "members_total": len(users),
         "push_list": push,
         "as_of": answer["as_of"],
         "model_version": answer["model_version"],

@@ -57,21 +57,10 @@ def test_pages_assets_and_bad_requests(ui: TestClient) -> None:
     assert data["segments"] and data["features_as_of"]
 
 
-def test_page_refused_without_the_key(
-    service_env: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GROUPPUSH__SERVING__API_KEY", "s3cret")
-    with TestClient(_app(), raise_server_exceptions=False) as c:
-        page = c.get("/ui/groups/g0")
-        assert page.status_code == 401 and 'name="key"' in page.text and "g0" not in page.text
-        assert c.get("/ui/api/groups").status_code == 401
-        assert c.get("/ui/api/groups/g0").status_code == 401
-        assert c.post("/ui/login", data={"key": "nope"}).status_code == 401
-        assert c.get("/ui/api/groups").status_code == 401
-        bearer = {"Authorization": "Bearer s3cret"}
-        assert c.get("/ui/api/groups", headers=bearer).status_code == 200
-        ok = c.post("/ui/login", data={"key": "s3cret"}, follow_redirects=False)
-        assert ok.status_code == 303 and ok.headers["location"] == "/ui/"
-        assert c.get("/ui/api/groups").status_code == 200  # the cookie the form set
-        assert c.get("/ui/").status_code == 200
-        assert c.post("/push_lists", json={"group_ids": ["g0"]}).status_code == 401  # API: Bearer
+def test_zombie_group_page_lists_the_members_to_move(ui: TestClient) -> None:
+    page = ui.get("/ui/api/groups/g3").json()  # the synthetic workspace's zombie group
+    api = ui.post("/push_lists", json={"group_ids": ["g3"]}).json()["groups"][0]
+    assert page["group"]["stage"] == "zombie" and page["push_list"]["move_members"]
+    assert page["push_list"]["suggested_group_id"] == api["suggested_group_id"]
+    moved = [m["user_id"] for m in page["push_list"]["move_members"]]
+    assert moved == [m["user_id"] for m in api["move_members"]]

@@ -126,7 +126,7 @@ async function viewGroup(groupId) {
           el("td", {}, m.user_id), el("td", { class: "num" }, fmt(m.score, 3)), el("td", {}, memberReasons(m)))), { id: "move-table" }));
   }
   parts.push(el("h2", {}, "Push list preview"), pushItems(push));
-  parts.push(el("h2", {}, `Members (${data.members.length})`),
+  parts.push(el("h2", {}, `Members (${data.members_total}` + (data.members.length < data.members_total ? `, the ${data.members.length} targeted or likeliest to reorder shown)` : ")")),
     table(["Member", "Targeted", "Tags", { label: "Repurchase p", num: 1 }, { label: "Order days 30 d", num: 1 }, { label: "Pushes in window", num: 1 }],
       data.members.map(m => el("tr", {},
         el("td", {}, m.user_id), el("td", {}, m.targeted ? "yes" : ""), el("td", {}, m.tags.map(t => el("span", { class: "tag" }, t))),
