@@ -88,6 +88,7 @@ def main() -> None:
     import httpx
 
     root = Path(args.workspace).resolve()
+    load_before = round(os.getloadavg()[0], 2)  # the machine is shared: read figures with it
     scratch = Path(tempfile.mkdtemp(prefix="bench_ui_"))
     port = free_port()
     env = {
@@ -134,6 +135,7 @@ def main() -> None:
         "workspace": str(root),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
+        "load_1min_before": load_before,
         "target_p99_ms": TARGET_P99_MS,
         "meets_target": bool(worst < TARGET_P99_MS),
         **out,

@@ -144,7 +144,7 @@ function metricsTable(model, baselines) {
   const keys = [...new Set(rows.flatMap(([, m]) => Object.keys(m).filter(k => typeof m[k] === "number")))];
   return table(["", ...keys.map(k => ({ label: k, num: 1 }))], rows.map(([name, m]) =>
     el("tr", {}, el("td", {}, el(name === "champion" ? "b" : "span", {}, name)),
-      keys.map(k => el("td", { class: "num" }, typeof m[k] === "number" ? fmt(m[k], 4) : "—")))));
+      keys.map(k => el("td", { class: "num" }, typeof m[k] !== "number" ? "—" : Number.isInteger(m[k]) ? fmt(m[k]) : fmt(m[k], 4))))));
 }
 
 async function viewModels() {
