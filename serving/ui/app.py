@@ -2,12 +2,14 @@
 
 HTML shell + vanilla JS (serving/ui/static, nothing from a CDN) over JSON endpoints under
 /ui/api that read the live snapshot. With serving.api_key set, a key form sets a cookie; every
-page and endpoint but the form and the static files is refused (401) without it.
+page and endpoint but the form and the static files is refused (401) without it. The
+cookie holds an HMAC of the key, not the key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,14 +66,18 @@ def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "field": field}, status_code=status)
 
 
+def cookie_token(key: str) -> str:
+    """What the cookie holds: a digest of the key, so the browser never stores the key."""
+    return hmac.new(key.encode("utf-8"), b"grouppush-ui", hashlib.sha256).hexdigest()
+
+
 def _authorized(request: Request, key: str | None) -> bool:
     if not key:
         return True
-    expected = key.encode("utf-8")
     cookie = request.cookies.get(COOKIE, "").encode("utf-8")
     bearer = request.headers.get("authorization", "").encode("utf-8")
-    return hmac.compare_digest(cookie, expected) or hmac.compare_digest(
-        bearer, b"Bearer " + expected
+    return hmac.compare_digest(cookie, cookie_token(key).encode()) or hmac.compare_digest(
+        bearer, b"Bearer " + key.encode("utf-8")
     )
 
 
@@ -133,7 +139,8 @@ def create_app(context: Callable[[], UiContext | None]) -> Starlette:
             return _login_page(request, "That key is not the service's API key.", 401)
         base = request.scope.get("root_path", "")
         out = RedirectResponse(f"{base}/", status_code=303)
-        out.set_cookie(COOKIE, given, httponly=True, samesite="strict", path=base or "/")
+        token = cookie_token(key) if key else ""
+        out.set_cookie(COOKIE, token, httponly=True, samesite="strict", path=base or "/")
         return out
 
     async def api_groups(request: Request) -> Response:

@@ -29,6 +29,10 @@ def test_page_refused_without_the_key(
         assert c.get("/ui/api/groups", headers=bearer).status_code == 200
         ok = c.post("/ui/login", data={"key": "s3cret"}, follow_redirects=False)
         assert ok.status_code == 303 and ok.headers["location"] == "/ui/"
+        assert "s3cret" not in ok.headers["set-cookie"]  # a digest of the key is kept
         assert c.get("/ui/api/groups").status_code == 200  # the cookie the form set
         assert c.get("/ui/").status_code == 200
         assert c.post("/push_lists", json={"group_ids": ["g0"]}).status_code == 401  # API: Bearer
+        c.cookies.clear()
+        c.cookies.set("grouppush_ui_key", "s3cret")  # the raw key is not a valid cookie
+        assert c.get("/ui/api/groups").status_code == 401
