@@ -222,6 +222,7 @@ def _serve_demo(
             log.print(
                 f"service running at {url} (logs: {ws.root / 'service.log'}); Ctrl-C stops it"
             )
+            console.print(f"operator page: {url}/ui/")
             proc.wait()
         return 0
     except (KeyboardInterrupt, Stopped):

@@ -14,6 +14,7 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz"})
+OWN_AUTH_PREFIX = "/ui"  # the operator page checks the same key itself (cookie or Bearer)
 
 
 class ApiKeyMiddleware:
@@ -24,7 +25,8 @@ class ApiKeyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = self.key() if scope["type"] == "http" else None
-        if key and scope.get("path", "") not in OPEN_PATHS:
+        path = scope.get("path", "")
+        if key and path not in OPEN_PATHS and not _own_auth(path):
             headers = dict(scope.get("headers") or [])
             given = headers.get(b"authorization", b"")
             expected = b"Bearer " + key.encode("utf-8")
@@ -33,6 +35,10 @@ class ApiKeyMiddleware:
                 await send_json(send, 401, body, [(b"www-authenticate", b"Bearer")])
                 return
         await self.app(scope, receive, send)
+
+
+def _own_auth(path: str) -> bool:
+    return path == OWN_AUTH_PREFIX or path.startswith(OWN_AUTH_PREFIX + "/")
 
 
 class ValidationStatusMiddleware:

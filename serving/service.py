@@ -41,6 +41,7 @@ from serving.schemas import (
     UsersRequest,
     limit_error,
 )
+from serving.ui.app import UiContext, create_app
 
 API_PATHS = frozenset({"/push_lists", "/repurchase_scores", "/segments", "/feedback"})
 _ACTIVE: dict[str, Any] = {}  # the live instance's settings and snapshot holder (middlewares)
@@ -128,6 +129,14 @@ def _fast_push_lists(body: bytes) -> tuple[int, bytes]:
         return 422, validation_error_body(exc)
     status, out = handlers.push_lists(holder.current, req, settings)
     return status, out if isinstance(out, bytes) else out.model_dump_json().encode()
+
+
+def _ui_context() -> UiContext | None:
+    """The operator page's view of the live instance (None until it has started)."""
+    settings, holder = _ACTIVE.get("settings"), _ACTIVE.get("holder")
+    if settings is None or holder is None:
+        return None
+    return UiContext(settings, resolve_workspace(None), holder.current)
 
 
 def _fast_handle() -> Handle | None:
@@ -245,4 +254,6 @@ GroupPush.add_asgi_middleware(ValidationStatusMiddleware, paths=API_PATHS)  # ty
 GroupPush.add_asgi_middleware(ApiKeyMiddleware, key=_api_key)  # type: ignore[attr-defined]
 # added after (inside) the API-key check; BentoML's metrics, tracing and
 # timeout middlewares wrap every user middleware
+# the operator page (serving.ui): its own key check (a cookie set by its key form, or Bearer)
+GroupPush.mount_asgi_app(create_app(_ui_context), path="/ui")  # type: ignore[attr-defined]
 GroupPush.add_asgi_middleware(PushListFastPath, handle=_fast_handle)  # type: ignore[attr-defined]

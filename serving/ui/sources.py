@@ -1,0 +1,83 @@
+"""Workspace reads for the models and data pages (evaluation figures, registry details, table
+sizes, quarantine counts): file metadata and small files only, each failure a None or {}."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from configs import columns as C
+from configs.workspace import Workspace
+from features import catalog
+from features.offline_tables import table_files
+from serving.ui.tables import READ_ERRORS
+
+log = logging.getLogger(__name__)
+
+
+def feature_rows(ws: Workspace) -> dict[str, int | None]:
+    """Rows of each catalog table's latest as-of file (Parquet metadata, nothing read)."""
+    out: dict[str, int | None] = {}
+    for name in catalog.TABLES:
+        try:
+            files = table_files(ws.offline, name)
+            out[name] = pq.ParquetFile(files[-1]).metadata.num_rows if files else None
+        except READ_ERRORS:
+            out[name] = None
+    return out
+
+
+def quarantine_counts(ws: Workspace) -> dict[str, dict[str, int]]:
+    """Rejected rows per contract table and reason (the ingest quarantine files)."""
+    out: dict[str, dict[str, int]] = {}
+    for path in sorted(Path(ws.quarantine).glob("*.parquet")):
+        try:
+            reasons = pq.read_table(path, columns=[C.REASON]).column(0)
+        except READ_ERRORS as exc:
+            out[path.stem] = {f"unreadable: {exc}": 0}
+            continue
+        counts = pc.value_counts(reasons).to_pylist()
+        out[path.stem] = {str(c["values"]): int(c["counts"]) for c in counts}
+    return out
+
+
+def read_metrics(ws: Workspace) -> dict[str, Any] | None:
+    """reports/metrics.json of the latest `grouppush evaluate`, when there is one."""
+    path = ws.reports / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable (%s)", path, exc)
+        return None
+
+
+def registry_details(uri: str, versions: dict[str, str]) -> dict[str, Any]:
+    """Per kind: the serving version's registration time, run id and feature service."""
+    from serving.models import REGISTERED
+
+    out: dict[str, Any] = {}
+    if not versions:
+        return out
+    try:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        for kind, version in versions.items():
+            if kind not in REGISTERED or not str(version).isdigit():
+                continue
+            mv = client.get_model_version(REGISTERED[kind], str(version))
+            out[kind] = {
+                "name": REGISTERED[kind],
+                "version": str(version),
+                "registered_ms": mv.creation_timestamp,
+                "run_id": mv.run_id,
+                "feature_service": (mv.tags or {}).get("feature_service"),
+            }
+    except Exception as exc:  # noqa: BLE001 - the page still shows the serving versions
+        log.warning("MLflow registry unavailable for the operator page (%s)", exc)
+    return out
