@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from configs.settings import Settings
+from configs.settings import Settings, secret_value
 from configs.workspace import Workspace
 from serving.schemas import PushListRequest
 from serving.snapshot import Snapshot
@@ -105,7 +105,7 @@ def create_app(context: Callable[[], UiContext | None]) -> Starlette:
 
     def ready(request: Request, api: bool = True) -> tuple[UiContext, Snapshot] | Response:
         ctx = context()
-        if ctx is None or not _authorized(request, ctx.settings.serving.api_key):
+        if ctx is None or not _authorized(request, secret_value(ctx.settings.serving.api_key)):
             if api:
                 return _error(401, "missing or invalid API key", "Authorization")
             return _login_page(request, "This page needs the service's API key.", 401)
@@ -134,7 +134,7 @@ def create_app(context: Callable[[], UiContext | None]) -> Starlette:
             return _login_page(request, "", 200)
         form = await request.form()
         given = str(form.get("key", ""))
-        key = ctx.settings.serving.api_key if ctx else None
+        key = secret_value(ctx.settings.serving.api_key) if ctx else None
         if key and not hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8")):
             return _login_page(request, "That key is not the service's API key.", 401)
         base = request.scope.get("root_path", "")
