@@ -25,6 +25,7 @@ from serving import handlers
 from serving.fastpath import Handle, PushListFastPath, validation_error_body
 from serving.feedback import append_feedback
 from serving.middleware import ApiKeyMiddleware, ValidationStatusMiddleware
+from serving.openapi import OpenApiMiddleware
 from serving.schemas import (
     FeedbackRequest,
     FeedbackResponse,
@@ -169,3 +170,5 @@ GroupPush.add_asgi_middleware(ApiKeyMiddleware, key=_api_key)  # type: ignore[at
 # added after (inside) the API-key check; BentoML's metrics, tracing and
 # timeout middlewares wrap every user middleware
 GroupPush.add_asgi_middleware(PushListFastPath, handle=_fast_handle)  # type: ignore[attr-defined]
+# GroupPush's title, version and description on /docs.json (BentoML's paths and schemas)
+GroupPush.add_asgi_middleware(OpenApiMiddleware, generate=lambda: GroupPush.openapi_spec.asdict())  # type: ignore[attr-defined]
