@@ -124,6 +124,10 @@ class ServingSettings(_Section):
     max_top_k: int = 100
     max_members_per_product: int = 500
     max_feedback_events: int = 10_000
+    # online evaluation of /feedback: an order counts for a push within these days (the push
+    # day included); /metrics shows the last feedback_metrics_days days of pushes
+    feedback_attribution_days: int = Field(7, gt=0)
+    feedback_metrics_days: int = Field(7, gt=0)
     export_top_k: int = Field(10, gt=0)
     export_members_per_product: int = Field(20, gt=0)
     push_cap: int = 3

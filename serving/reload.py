@@ -5,6 +5,8 @@ never breaks an in-flight request. The check is cheap: champion versions from th
 the newest offline feature file's mtime; the full rebuild runs only when one of them moved.
 After every load, `retire(current)` may free what the snapshots no longer live hold (the
 service deletes the folders of replaced mapped snapshots: serving.snapshot_store).
+`adjust(loaded)` gives the snapshot that goes live (the service adds the pushes fed back since
+the load: serving.feedback_live); `refresh()` applies it again to the loaded snapshot.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 Marker = Callable[[], object]
 Loader = Callable[[], Snapshot]
 Retire = Callable[[Snapshot], object]
+Adjust = Callable[[Snapshot], Snapshot]
 
 
 class SnapshotHolder:
@@ -29,20 +32,23 @@ class SnapshotHolder:
         marker: Marker,
         interval_seconds: float,
         retire: Retire | None = None,
+        adjust: Adjust | None = None,
     ) -> None:
         self._loader, self._marker, self._interval = loader, marker, interval_seconds
-        self._retire = retire
+        self._retire, self._adjust = retire, adjust
         self._stop = threading.Event()
+        self._swap = threading.Lock()
         self._thread: threading.Thread | None = None
         self._seen = marker()
-        self.current: Snapshot = loader()
+        self.loaded: Snapshot = loader()  # as built; `current` is what requests read
+        self.current: Snapshot = self._live(self.loaded)
         self.reloads = 0
         self._retired()
 
     def _retired(self) -> None:
         if self._retire is not None:
             try:
-                self._retire(self.current)
+                self._retire(self.loaded)
             except Exception:  # noqa: BLE001 - leftovers are retried after the next load
                 log.exception("could not free replaced snapshots")
 
@@ -53,14 +59,24 @@ class SnapshotHolder:
             return False
         fresh = self._loader()
         self._seen = seen
-        changed = fresh.fingerprint != self.current.fingerprint or fresh.extra != self.current.extra
+        changed = fresh.fingerprint != self.loaded.fingerprint or fresh.extra != self.loaded.extra
         if changed:
-            self.current = fresh
+            with self._swap:
+                self.loaded = fresh
+                self.current = self._live(fresh)
             self.reloads += 1
             log.info("snapshot reloaded: %s", fresh.fingerprint)
         del fresh  # unchanged: dropped here, so retire may free it
         self._retired()
         return changed
+
+    def _live(self, snap: Snapshot) -> Snapshot:
+        return self._adjust(snap) if self._adjust is not None else snap
+
+    def refresh(self) -> None:
+        """Apply `adjust` again to the loaded snapshot (new feedback arrived)."""
+        with self._swap:
+            self.current = self._live(self.loaded)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

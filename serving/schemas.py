@@ -120,6 +120,10 @@ class FeedbackEvent(_Strict):
         description="pushed counts toward the push cap; clicked/ordered feed the evaluation"
     )
     at: datetime = Field(description="when it happened (ISO 8601; naive = UTC)")
+    model_version: Annotated[str, Field(max_length=256)] | None = Field(
+        None,
+        description="the push list's model_version (pushed events); null: the serving version",
+    )
 
 
 class FeedbackRequest(_Strict):

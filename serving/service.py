@@ -12,6 +12,7 @@ reload never holds two built snapshots in the worker's heap.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -23,7 +24,9 @@ from configs.settings import Settings, load_settings
 from configs.workspace import resolve_workspace
 from serving import handlers
 from serving.fastpath import Handle, PushListFastPath, validation_error_body
-from serving.feedback import append_feedback
+from serving.feedback import feedback_log
+from serving.feedback_live import FeedbackTracker
+from serving.feedback_metrics import count_events, publish
 from serving.middleware import ApiKeyMiddleware, ValidationStatusMiddleware
 from serving.openapi import OpenApiMiddleware
 from serving.schemas import (
@@ -37,6 +40,7 @@ from serving.schemas import (
     limit_error,
 )
 
+log = logging.getLogger(__name__)
 API_PATHS = frozenset({"/push_lists", "/repurchase_scores", "/segments", "/feedback"})
 _ACTIVE: dict[str, Any] = {}  # the live instance's settings and snapshot holder (middlewares)
 
@@ -107,6 +111,9 @@ class GroupPush:
         _ACTIVE["settings"] = self.settings
         self.ws = resolve_workspace(None)
         ws, settings = self.ws, self.settings
+        # fed-back pushes count toward the cap at once; outcomes feed /metrics
+        self.feedback_log = feedback_log(ws, settings.features)
+        self.tracker = FeedbackTracker(self.feedback_log, settings.serving)
         self.holder = SnapshotHolder(
             # built in a child process, arrays mapped from files: a reload's build never
             # shares the worker's memory with the live snapshot (DESIGN.md section 9)
@@ -117,9 +124,11 @@ class GroupPush:
             ),
             interval_seconds=settings.serving.reload_interval_seconds,
             retire=lambda current: prune_snapshots(ws, current),
+            adjust=self.tracker.adjust,
         )
         self.holder.start()
         _ACTIVE["holder"] = self.holder
+        self._publish_feedback()
 
     @bentoml.on_shutdown
     def shutdown(self) -> None:
@@ -161,8 +170,24 @@ class GroupPush:
         """Push outcomes appended durably (flushed + fsynced) for retraining."""
         if err := limit_error("events", len(events), self.settings.serving):
             return _reply(err)  # type: ignore[no-any-return]
-        rows = [e.model_dump(mode="json") for e in events]
-        return FeedbackResponse(accepted=append_feedback(self.ws.feedback, rows))
+        version = self.holder.current.model_version  # unless the caller echoes the push list's
+        rows = [
+            {**e.model_dump(mode="json"), "model_version": e.model_version or version}
+            for e in events
+        ]
+        accepted = self.feedback_log.append(rows)
+        count_events(rows)
+        if self.tracker.catch_up():  # new pushes: cap their members from now on
+            self.holder.refresh()
+        self._publish_feedback()
+        return FeedbackResponse(accepted=accepted)
+
+    def _publish_feedback(self) -> None:
+        """The online evaluation gauges of /metrics (never fails a request)."""
+        try:
+            publish(self.tracker.evaluation(self.holder.current))
+        except Exception:  # noqa: BLE001 - metrics are best effort; the events are stored
+            log.exception("could not update the feedback metrics")
 
 
 GroupPush.add_asgi_middleware(ValidationStatusMiddleware, paths=API_PATHS)  # type: ignore[attr-defined]
