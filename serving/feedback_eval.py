@@ -2,8 +2,8 @@
 
 For every (group, product, day) that members were pushed individually, the members pushed are
 the treated arm and the group's other members the comparison arm; a member converts when an
-`ordered` event for that product in that group falls within `attribution_days` of the push
-day (the day itself included). Rows per (day, model_version) sum over those pushes:
+`ordered` event for that product in that group falls within `attribution_days` after the
+first push of that (group, product, day). Rows per (day, model_version) sum over those pushes:
 conversion = ordered members / members, uplift = pushed minus unpushed conversion.
 
 Group-wide pushes (no user_id) leave no unpushed member to compare with: they are counted in
@@ -95,7 +95,7 @@ def online_evaluation(
         out[COUNT_COLUMNS] = out[COUNT_COLUMNS].fillna(0).astype("int64")
         out[DAY] = pd.to_datetime(out[DAY]).dt.date
         return out
-    keys = targeted.groupby(KEY).size().rename("n_pushed").reset_index()
+    keys = targeted.groupby(KEY).agg(n_pushed=(C.USER_ID, "size"), first=(AT, "min")).reset_index()
     size = keys[C.GROUP_ID].map(group_sizes).astype("float64")
     keys["n_unpushed"] = np.maximum(size.fillna(keys["n_pushed"]) - keys["n_pushed"], 0)
     window = pd.Timedelta(days=attribution_days)
@@ -104,8 +104,8 @@ def online_evaluation(
         """Distinct (push key, member) with a KIND event for the product within the window."""
         acts = events.loc[events[EVENT] == kind, [C.GROUP_ID, C.PRODUCT_ID, C.USER_ID, AT]]
         acts = acts[acts[C.USER_ID].notna()]
-        hit = keys[KEY].merge(acts, on=[C.GROUP_ID, C.PRODUCT_ID])
-        hit = hit[(hit[AT] >= hit[DAY]) & (hit[AT] < hit[DAY] + window)]
+        hit = keys[[*KEY, "first"]].merge(acts, on=[C.GROUP_ID, C.PRODUCT_ID])
+        hit = hit[(hit[AT] >= hit["first"]) & (hit[AT] < hit["first"] + window)]
         return hit[[*KEY, C.USER_ID]].drop_duplicates()
 
     members = targeted[[*KEY, C.USER_ID, VERSION]]
