@@ -67,15 +67,15 @@ class FeedbackTracker:
         self._recent: list[dict[str, Any]] = []  # every event of the metrics window
         self._sizes: tuple[int, dict[str, int]] | None = None  # (id(snapshot), group sizes)
 
-    def catch_up(self) -> int:
-        """Read what was appended since the last read; the number of new `pushed` events."""
+    def catch_up(self) -> tuple[int, int]:
+        """Read what was appended since the last read: (new events, new `pushed` events)."""
         with self._lock:
             positioned, self._cursor = self.log.read(self._cursor)
             new = [(mark_key(m), row) for m, row in positioned if row.get("event") == "pushed"]
             self._pushed.extend(p for p in new if p[0] > self._snap_key)
             self._recent.extend(row for _, row in positioned)
             self._prune()
-            return len(new)
+            return len(positioned), len(new)
 
     def _prune(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(days=self.cfg.feedback_metrics_days + 1)

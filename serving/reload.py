@@ -6,7 +6,8 @@ the newest offline feature file's mtime; the full rebuild runs only when one of 
 After every load, `retire(current)` may free what the snapshots no longer live hold (the
 service deletes the folders of replaced mapped snapshots: serving.snapshot_store).
 `adjust(loaded)` gives the snapshot that goes live (the service adds the pushes fed back since
-the load: serving.feedback_live); `refresh()` applies it again to the loaded snapshot.
+the load: serving.feedback_live); `refresh()` applies it again to the loaded snapshot; `tick()`
+runs after every check (the service reads other workers' and replicas' feedback there).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ class SnapshotHolder:
         interval_seconds: float,
         retire: Retire | None = None,
         adjust: Adjust | None = None,
+        tick: Callable[[], object] | None = None,
     ) -> None:
         self._loader, self._marker, self._interval = loader, marker, interval_seconds
-        self._retire, self._adjust = retire, adjust
+        self._retire, self._adjust, self._tick = retire, adjust, tick
         self._stop = threading.Event()
         self._swap = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -84,6 +86,11 @@ class SnapshotHolder:
                 self.check_now()
             except Exception:  # keep serving the old snapshot; try again next round
                 log.exception("snapshot reload failed; keeping %s", self.current.fingerprint)
+            if self._tick is not None:
+                try:
+                    self._tick()
+                except Exception:  # noqa: BLE001 - retried next round
+                    log.exception("reload tick failed")
 
     def start(self) -> None:
         if self._thread is None and self._interval > 0:

@@ -125,6 +125,7 @@ class GroupPush:
             interval_seconds=settings.serving.reload_interval_seconds,
             retire=lambda current: prune_snapshots(ws, current),
             adjust=self.tracker.adjust,
+            tick=self._feedback_tick,
         )
         self.holder.start()
         _ACTIVE["holder"] = self.holder
@@ -177,10 +178,17 @@ class GroupPush:
         ]
         accepted = self.feedback_log.append(rows)
         count_events(rows)
-        if self.tracker.catch_up():  # new pushes: cap their members from now on
-            self.holder.refresh()
-        self._publish_feedback()
+        self._feedback_tick()
         return FeedbackResponse(accepted=accepted)
+
+    def _feedback_tick(self) -> None:
+        """Read new feedback (this worker's, other workers', other replicas'): new pushes cap
+        their members from now on; the evaluation gauges follow."""
+        events, pushes = self.tracker.catch_up()
+        if pushes:
+            self.holder.refresh()
+        if events:
+            self._publish_feedback()
 
     def _publish_feedback(self) -> None:
         """The online evaluation gauges of /metrics (never fails a request)."""

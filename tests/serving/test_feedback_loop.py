@@ -52,7 +52,7 @@ def test_snapshot_and_tracker_count_each_fed_back_push_once(ws: Workspace) -> No
     tracker = FeedbackTracker(log, settings.serving)
     assert tracker.adjust(snap).push_counts[u0] == 2  # nothing after the mark yet
     log.append([_push("g0", "u0")])
-    assert tracker.catch_up() == 1
+    assert tracker.catch_up() == (1, 1)
     live = tracker.adjust(snap)
     assert live.push_counts[u0] == 3 and live.push_counts[u1] == 1
     assert snap.push_counts[u0] == 2  # the loaded snapshot is never mutated
