@@ -121,13 +121,18 @@ def served(bento: tuple[str, dict[str, str]], serving_ws: Workspace) -> Iterator
 
 
 def test_bento_serves_push_lists_from_the_workspace(served: str) -> None:
+    """The README's typed client call, against the Bento."""
     import bentoml
 
+    from serving.schemas import PushListResponse
+
     with bentoml.SyncHTTPClient(served, server_ready_timeout=60) as client:
-        body = client.push_lists(group_ids=["g0"], top_k=3, members_per_product=5)
-    body = body if isinstance(body, dict) else body.model_dump(mode="json")
-    assert body["groups"][0]["group_id"] == "g0"
-    assert 0 < len(body["groups"][0]["items"]) <= 3
+        raw = client.push_lists(group_ids=["g0"], top_k=3, members_per_product=5)
+        answer = PushListResponse.model_validate(raw)
+        scores = client.repurchase_scores(user_ids=["u1", "u2"])
+    assert answer.groups[0].group_id == "g0"
+    assert 0 < len(answer.groups[0].items) <= 3
+    assert [s["user_id"] for s in scores["scores"]] == ["u1", "u2"]
 
 
 def test_openapi_document_is_grouppushs(served: str) -> None:
