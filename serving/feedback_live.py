@@ -64,7 +64,7 @@ class FeedbackTracker:
         self._cursor: Mark = None  # read up to here
         self._pushed: list[tuple[tuple[int, int], dict[str, Any]]] = []  # after the snapshot
         self._snap_key = mark_key(None)
-        self._recent: list[dict[str, Any]] = []  # every event of the metrics window
+        self._recent: list[tuple[pd.Timestamp, dict[str, Any]]] = []  # the metrics window
         self._sizes: tuple[int, dict[str, int]] | None = None  # (id(snapshot), group sizes)
 
     def catch_up(self) -> tuple[int, int]:
@@ -73,15 +73,13 @@ class FeedbackTracker:
             positioned, self._cursor = self.log.read(self._cursor)
             new = [(mark_key(m), row) for m, row in positioned if row.get("event") == "pushed"]
             self._pushed.extend(p for p in new if p[0] > self._snap_key)
-            self._recent.extend(row for _, row in positioned)
-            self._prune()
+            if positioned:
+                rows = [row for _, row in positioned]
+                at = pd.to_datetime([r.get(AT) for r in rows], utc=True, format="ISO8601")
+                self._recent.extend(zip(at, rows, strict=True))
+                cutoff = datetime.now(UTC) - timedelta(days=self.cfg.feedback_metrics_days + 1)
+                self._recent = [(t, r) for t, r in self._recent if t >= cutoff]
             return len(positioned), len(new)
-
-    def _prune(self) -> None:
-        cutoff = datetime.now(UTC) - timedelta(days=self.cfg.feedback_metrics_days + 1)
-        if self._recent:
-            at = pd.to_datetime([r.get(AT) for r in self._recent], utc=True, format="ISO8601")
-            self._recent = [r for r, t in zip(self._recent, at, strict=True) if t >= cutoff]
 
     def adjust(self, snap: Snapshot) -> Snapshot:
         """SNAP with the pushes logged after its mark added to its push counts."""
@@ -95,6 +93,11 @@ class FeedbackTracker:
         extra = live_push_counts(snap, rows, self.cfg.push_cap_window_days)
         return replace(snap, push_counts=np.asarray(snap.push_counts + extra, dtype=np.int32))
 
+    def evaluation_events(self) -> int:
+        """Events held for the evaluation (the metrics window)."""
+        with self._lock:
+            return len(self._recent)
+
     def group_sizes(self, snap: Snapshot) -> dict[str, int]:
         """Members per group id of SNAP (cached per snapshot)."""
         if self._sizes is None or self._sizes[0] != id(snap):
@@ -106,7 +109,7 @@ class FeedbackTracker:
     def evaluation(self, snap: Snapshot) -> pd.DataFrame:
         """The online evaluation per model version over the metrics window (feedback_eval)."""
         with self._lock:
-            rows = list(self._recent)
+            rows = [row for _, row in self._recent]
         if not rows:
             return totals(pd.DataFrame())
         events = events_frame(rows)

@@ -7,17 +7,25 @@
 - `grouppush_feedback_uplift{model_version}`: pushed minus unpushed conversion.
 prometheus_client is imported when the first worker asks (BentoML sets its multiprocess
 directory at worker start-up, after the service module is imported).
+The evaluation runs in a background thread (seconds of pandas on a busy log), at most once
+per MIN_INTERVAL_SECONDS; a request that falls inside the interval is served by the next one.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Final
 
 import pandas as pd
+
+log = logging.getLogger(__name__)
+MIN_INTERVAL_SECONDS = 10.0
 
 
 @lru_cache(maxsize=1)
@@ -75,3 +83,47 @@ def publish(per_version: pd.DataFrame) -> None:
         series["uplift"].labels(model_version=v).set(
             _finite(row.pushed_conversion) - _finite(row.unpushed_conversion)
         )
+
+
+class MetricsPublisher:
+    """Runs `publish(evaluate())` off the request path: one run at a time, at most one per
+    MIN_INTERVAL_SECONDS; events that arrive in between are published when it is over."""
+
+    def __init__(self, evaluate: Callable[[], pd.DataFrame]) -> None:
+        self._evaluate = evaluate
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._running = False
+        self._timer = False  # a wake-up is scheduled
+        self._last = -math.inf
+
+    def request(self, changed: bool) -> None:
+        """Note that new events arrived (CHANGED); start a run when one is due."""
+        with self._lock:
+            self._dirty |= changed
+            wait = self._last + MIN_INTERVAL_SECONDS - time.monotonic()
+            if not self._dirty or self._running or self._timer:
+                return
+            if wait > 0:  # come back when the interval is over
+                self._timer = True
+                later = threading.Timer(wait, self._wake)
+                later.daemon = True
+                later.start()
+                return
+            self._dirty, self._running, self._last = False, True, time.monotonic()
+        threading.Thread(target=self._run, name="feedback-metrics", daemon=True).start()
+
+    def _wake(self) -> None:
+        with self._lock:
+            self._timer = False
+        self.request(False)
+
+    def _run(self) -> None:
+        try:
+            publish(self._evaluate())
+        except Exception:  # noqa: BLE001 - metrics are best effort; the events are stored
+            log.exception("could not update the feedback metrics")
+        finally:
+            with self._lock:
+                self._running = False
+            self.request(False)  # events that came during the run

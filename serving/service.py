@@ -12,7 +12,6 @@ reload never holds two built snapshots in the worker's heap.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -26,7 +25,7 @@ from serving import handlers
 from serving.fastpath import Handle, PushListFastPath, validation_error_body
 from serving.feedback import feedback_log
 from serving.feedback_live import FeedbackTracker
-from serving.feedback_metrics import count_events, publish
+from serving.feedback_metrics import MetricsPublisher, count_events
 from serving.middleware import ApiKeyMiddleware, ValidationStatusMiddleware
 from serving.openapi import OpenApiMiddleware
 from serving.schemas import (
@@ -40,7 +39,6 @@ from serving.schemas import (
     limit_error,
 )
 
-log = logging.getLogger(__name__)
 API_PATHS = frozenset({"/push_lists", "/repurchase_scores", "/segments", "/feedback"})
 _ACTIVE: dict[str, Any] = {}  # the live instance's settings and snapshot holder (middlewares)
 
@@ -129,7 +127,8 @@ class GroupPush:
         )
         self.holder.start()
         _ACTIVE["holder"] = self.holder
-        self._publish_feedback()
+        self._metrics = MetricsPublisher(lambda: self.tracker.evaluation(self.holder.current))
+        self._metrics.request(bool(self.tracker.evaluation_events()))
 
     @bentoml.on_shutdown
     def shutdown(self) -> None:
@@ -187,15 +186,8 @@ class GroupPush:
         events, pushes = self.tracker.catch_up()
         if pushes:
             self.holder.refresh()
-        if events:
-            self._publish_feedback()
-
-    def _publish_feedback(self) -> None:
-        """The online evaluation gauges of /metrics (never fails a request)."""
-        try:
-            publish(self.tracker.evaluation(self.holder.current))
-        except Exception:  # noqa: BLE001 - metrics are best effort; the events are stored
-            log.exception("could not update the feedback metrics")
+        if hasattr(self, "_metrics"):  # the first tick runs while the holder starts
+            self._metrics.request(events > 0)
 
 
 GroupPush.add_asgi_middleware(ValidationStatusMiddleware, paths=API_PATHS)  # type: ignore[attr-defined]

@@ -91,3 +91,29 @@ def test_file_log_reads_whole_lines_after_a_mark(tmp_path) -> None:  # type: ign
     assert [row for _, row in later] == [{"event": "pushed"}]
     assert mark_key(end) > mark_key(mark) > mark_key(None)
     assert mark_key("1700000000000-3") > mark_key("1700000000000-2")
+
+
+def test_metrics_publisher_runs_off_the_request_path_and_catches_up(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from serving import feedback_metrics
+
+    published: list[int] = []
+    monkeypatch.setattr(feedback_metrics, "MIN_INTERVAL_SECONDS", 0.3)
+    monkeypatch.setattr(feedback_metrics, "publish", lambda table: published.append(len(table)))
+    calls: list[float] = []
+
+    def evaluate() -> pd.DataFrame:
+        calls.append(time.monotonic())
+        return pd.DataFrame({"x": range(len(calls))})
+
+    pub = feedback_metrics.MetricsPublisher(evaluate)
+    pub.request(False)
+    time.sleep(0.1)
+    assert not calls  # nothing new: nothing to publish
+    pub.request(True)
+    pub.request(True)  # inside the interval: waits for it, then runs once more
+    deadline = time.monotonic() + 5
+    while len(published) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert published == [1, 2] and calls[1] - calls[0] >= 0.29

@@ -4,6 +4,7 @@ snapshot up to its mark, live after it, never twice) and outcomes reach /metrics
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,12 +134,18 @@ def test_outcomes_reach_metrics_over_http(ws: Workspace) -> None:
         with httpx.Client(base_url=url, timeout=30) as c:
             version = c.post("/push_lists", json={"group_ids": ["g1"]}).json()["model_version"]
             assert c.post("/feedback", json={"events": _outcomes(members)}).status_code == 200
-            text = c.get("/metrics").text
+            labels = f'arm="pushed",model_version="{version}"'
+            expected = f"grouppush_feedback_conversion{{{labels}}} 0.5"
+            deadline = time.monotonic() + 30  # the evaluation runs in a background thread
+            while True:
+                text = c.get("/metrics").text
+                if expected in text or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
     finally:
         stop_service(proc)
     ours = [line for line in text.splitlines() if line.startswith("grouppush_")]
-    labels = f'arm="pushed",model_version="{version}"'
-    assert f"grouppush_feedback_conversion{{{labels}}} 0.5" in ours, ours
+    assert expected in ours, ours
     labels = f'arm="unpushed",model_version="{version}"'
     assert f"grouppush_feedback_members{{{labels}}} {len(members) - 2}.0" in ours, ours
     assert 'grouppush_feedback_events_total{event="ordered"} 2.0' in ours, ours
