@@ -13,6 +13,7 @@ counting an event twice.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -26,6 +27,7 @@ FEEDBACK_FILE = "feedback.jsonl"
 STREAM_KEY = "grouppush:feedback"
 READ_BATCH = 10_000  # stream entries per XRANGE call
 _LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 Mark = int | str | None  # file byte offset / stream entry id; None: the log's start
 Rows = list[dict[str, Any]]
@@ -85,10 +87,12 @@ def read_feedback(folder: Path) -> Rows:
 
 
 class FileFeedback:
-    """The workspace's JSON-lines file; the mark is the byte offset read up to."""
+    """The workspace's JSON-lines file; the mark is the byte offset read up to. A line that is
+    not an event fails the read when STRICT (exports), else is logged and skipped (the service
+    keeps serving and counting the other events)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, strict: bool = False) -> None:
+        self.folder, self.strict = folder, strict
 
     def append(self, events: Iterable[Mapping[str, Any]]) -> int:
         return append_feedback(self.folder, events)
@@ -106,9 +110,25 @@ class FileFeedback:
         pos = 0
         while (end := data.find(b"\n", pos)) >= 0:
             if data[pos:end].strip():
-                rows.append((start + end + 1, json.loads(data[pos:end])))
+                row = _parse(data[pos:end], path, start + pos, self.strict)
+                if row is not None:
+                    rows.append((start + end + 1, row))
             pos = end + 1
         return rows, start + pos
+
+
+def _parse(line: bytes, path: Path, offset: int, strict: bool) -> dict[str, Any] | None:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        row = None
+    if isinstance(row, dict):
+        return row
+    message = f"{path}: byte {offset}: not a JSON feedback event; fix or remove that line"
+    if strict:
+        raise ValueError(message)
+    log.warning("%s (skipped)", message)
+    return None
 
 
 class RedisFeedback:
@@ -140,11 +160,11 @@ class RedisFeedback:
                 return rows, mark
 
 
-def feedback_log(ws: Workspace, cfg: FeatureSettings) -> FeedbackLog:
+def feedback_log(ws: Workspace, cfg: FeatureSettings, strict: bool = False) -> FeedbackLog:
     """The deployment's log: the Redis stream with a Redis online store (shared by replicas),
     else the workspace's file."""
     if cfg.online_store == "redis":
         from features.redis_snapshot import redis_client
 
         return RedisFeedback(redis_client(cfg.redis_connection_string))
-    return FileFeedback(ws.feedback)
+    return FileFeedback(ws.feedback, strict)

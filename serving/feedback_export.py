@@ -62,7 +62,7 @@ def export_feedback_eval(
     settings: Settings, ws: Workspace, out: Path, attribution_days: int | None = None
 ) -> int:
     """Write the per-day evaluation to OUT (.parquet or .csv); the number of rows."""
-    positioned, _ = feedback_log(ws, settings.features).read(None)
+    positioned, _ = feedback_log(ws, settings.features, strict=True).read(None)
     days = attribution_days or settings.serving.feedback_attribution_days
     if positioned:
         events = events_frame(row for _, row in positioned)

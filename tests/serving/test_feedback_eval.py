@@ -90,6 +90,11 @@ def test_file_log_reads_whole_lines_after_a_mark(tmp_path) -> None:  # type: ign
     later, end = log.read(mark)
     assert [row for _, row in later] == [{"event": "pushed"}]
     assert mark_key(end) > mark_key(mark) > mark_key(None)
+    with (tmp_path / "feedback.jsonl").open("ab") as fh:
+        fh.write(b"not json\n")
+    with pytest.raises(ValueError, match=f"byte {end}: not a JSON feedback event"):
+        FileFeedback(tmp_path, strict=True).read(end)
+    assert log.read(end)[0] == []  # the service logs it and reads on
     assert mark_key("1700000000000-3") > mark_key("1700000000000-2")
 
 
