@@ -14,6 +14,7 @@ service (/metrics) and `grouppush export feedback-eval` call the same function.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -23,6 +24,7 @@ import pandas as pd
 
 from configs import columns as C
 
+log = logging.getLogger(__name__)
 EVENT, AT, DAY, VERSION = "event", "at", "day", "model_version"
 UNKNOWN_VERSION = "unknown"
 KEY = [C.GROUP_ID, C.PRODUCT_ID, DAY]
@@ -49,7 +51,10 @@ def events_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for col in (EVENT, C.GROUP_ID, C.USER_ID, C.PRODUCT_ID, AT, VERSION):
         if col not in df.columns:
             df[col] = None
-    df[AT] = pd.to_datetime(df[AT], utc=True, format="ISO8601")
+    df[AT] = pd.to_datetime(df[AT], utc=True, format="ISO8601", errors="coerce")
+    if bad := int(df[AT].isna().sum()):  # the API refuses such times; an edited log may not
+        log.warning("%d feedback events without a usable `at` left out", bad)
+        df = df[df[AT].notna()].copy()
     for col in (C.GROUP_ID, C.PRODUCT_ID, EVENT):
         df[col] = df[col].astype(str)
     df[C.USER_ID] = df[C.USER_ID].where(df[C.USER_ID].notna(), None)

@@ -75,10 +75,12 @@ class FeedbackTracker:
             self._pushed.extend(p for p in new if p[0] > self._snap_key)
             if positioned:
                 rows = [row for _, row in positioned]
-                at = pd.to_datetime([r.get(AT) for r in rows], utc=True, format="ISO8601")
+                at = pd.to_datetime(
+                    [r.get(AT) for r in rows], utc=True, format="ISO8601", errors="coerce"
+                )
                 self._recent.extend(zip(at, rows, strict=True))
                 cutoff = datetime.now(UTC) - timedelta(days=self.cfg.feedback_metrics_days + 1)
-                self._recent = [(t, r) for t, r in self._recent if t >= cutoff]
+                self._recent = [(t, r) for t, r in self._recent if t >= cutoff]  # NaT: dropped
             return len(positioned), len(new)
 
     def adjust(self, snap: Snapshot) -> Snapshot:

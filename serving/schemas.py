@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from configs.settings import ServingSettings
 
 HARD_MAX_IDS = 100_000
+MIN_YEAR, MAX_YEAR = 1970, 2200  # feedback event times
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 IdList = Annotated[list[Id], Field(min_length=1, max_length=HARD_MAX_IDS)]
 
@@ -119,11 +120,19 @@ class FeedbackEvent(_Strict):
     event: Literal["pushed", "clicked", "ordered"] = Field(
         description="pushed counts toward the push cap; clicked/ordered feed the evaluation"
     )
-    at: datetime = Field(description="when it happened (ISO 8601; naive = UTC)")
+    at: datetime = Field(description="when it happened (ISO 8601; naive = UTC; 1970-2200)")
     model_version: Annotated[str, Field(max_length=256)] | None = Field(
         None,
         description="the push list's model_version (pushed events); null: the serving version",
     )
+
+    @field_validator("at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        """Reject times the evaluation could not place (pandas holds 1677-2262)."""
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise ValueError(f"year {value.year} is outside {MIN_YEAR}-{MAX_YEAR}")
+        return value
 
 
 class FeedbackRequest(_Strict):
