@@ -179,6 +179,10 @@ class ServingSettings(_Section):
     retry_after_seconds: int = Field(1, ge=0)
     # a registry that does not answer at start-up is retried this long before the start fails
     registry_wait_seconds: float = Field(60.0, ge=0)
+    # online evaluation of /feedback: an order counts for a push within these days (the push
+    # day included); /metrics shows the last feedback_metrics_days days of pushes
+    feedback_attribution_days: int = Field(7, gt=0)
+    feedback_metrics_days: int = Field(7, gt=0)
     export_top_k: int = Field(10, gt=0)
     export_members_per_product: int = Field(20, gt=0)
     push_cap: int = 3

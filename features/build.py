@@ -240,7 +240,7 @@ def build_features(
     snapshots (those already built from the same inputs are kept unless FULL), Feast apply,
     then the latest values loaded into the online store."""
     from features.online import load_online
-    from features.store import apply_definitions, get_store
+    from features.store import apply_definitions, get_store, write_repo_yaml
 
     start = time.perf_counter()
     as_of = as_of or settings.features.as_of or default_as_of(ws.data)
@@ -249,6 +249,7 @@ def build_features(
     t0 = time.perf_counter()
     store = get_store(ws, settings.features)
     apply_definitions(store, ws)
+    write_repo_yaml(ws, settings.features)  # the feast CLI's view of this same registry
     summary["seconds"]["feast_apply"] = time.perf_counter() - t0
     summary["peak_rss_mib"]["feast_apply"] = peak_rss_mib()
     online = load_online(store, ws, as_of, settings.features, show_progress=show_progress)

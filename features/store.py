@@ -31,44 +31,83 @@ if TYPE_CHECKING:
 PROJECT = "grouppush"
 
 
-def repo_config(ws: Workspace, cfg: FeatureSettings) -> Any:
-    """RepoConfig: local provider, file registry, DuckDB (or, with features.engine = spark,
-    Spark) offline store, SQLite or Redis online."""
-    from feast.repo_config import RegistryConfig, RepoConfig
+REPO_YAML = "feature_store.yaml"
+REDIS_PASSWORD_ENV = "GROUPPUSH_REDIS_PASSWORD"
 
-    online: Any
+
+def repo_config_dict(ws: Workspace, cfg: FeatureSettings) -> dict[str, Any]:
+    """The workspace's Feast repo configuration as plain data: local provider, file registry,
+    DuckDB (or, with features.engine = spark, Spark) offline store, SQLite or Redis online.
+    `repo_config` builds the RepoConfig from it and `write_repo_yaml` writes it as the
+    workspace's feature_store.yaml, so code and the `feast` CLI use one configuration. It holds
+    the plain Redis connection string (RepoConfig needs it): never log or dump it as is."""
+    online: dict[str, Any]
     if cfg.online_store == "redis":
-        from feast.infra.online_stores.redis import RedisOnlineStoreConfig
-
-        plain = secret_value(cfg.redis_connection_string)
-        online = RedisOnlineStoreConfig(connection_string=plain)
+        # the plain string: RepoConfig needs it; write_repo_yaml masks the password on disk
+        plain = secret_value(cfg.redis_connection_string) or ""
+        online = {"type": "redis", "connection_string": plain}
     else:
-        from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
-
-        online = SqliteOnlineStoreConfig(path=str(ws.feast_online))
-    return RepoConfig(
-        project=PROJECT,
-        registry=RegistryConfig(path=str(ws.feast_registry), cache_ttl_seconds=60),
-        provider="local",
-        offline_store=_offline_store(cfg),
-        online_store=online,
-        entity_key_serialization_version=3,
-        repo_path=ws.feast,
-    )
-
-
-def _offline_store(cfg: FeatureSettings) -> Any:
+        online = {"type": "sqlite", "path": str(ws.feast_online)}
+    offline: dict[str, Any] = {"type": "duckdb"}
     if cfg.engine == "spark":
-        from feast.infra.offline_stores.contrib.spark_offline_store.spark import (
-            SparkOfflineStoreConfig,
-        )
-
         from features.engine_spark import session_conf
 
-        return SparkOfflineStoreConfig(spark_conf=session_conf(cfg))
-    from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
+        offline = {"type": "spark", "spark_conf": dict(session_conf(cfg))}
+    return {
+        "project": PROJECT,
+        "provider": "local",
+        "registry": {"path": str(ws.feast_registry), "cache_ttl_seconds": 60},
+        "offline_store": offline,
+        "online_store": online,
+        "entity_key_serialization_version": 3,
+    }
 
-    return DuckDBOfflineStoreConfig()
+
+def repo_config(ws: Workspace, cfg: FeatureSettings) -> Any:
+    """RepoConfig of the workspace (repo_config_dict), rooted at its feast folder."""
+    from feast.repo_config import RepoConfig
+
+    return RepoConfig(repo_path=ws.feast, **repo_config_dict(ws, cfg))
+
+
+def _mask_password(connection_string: str) -> str:
+    """A Redis connection string with its password replaced by an env-var reference: the
+    feast CLI expands `${VAR}` when it reads feature_store.yaml, so no secret lands on disk."""
+    parts = connection_string.split(",")
+    masked = [
+        f"password=${{{REDIS_PASSWORD_ENV}}}" if p.strip().startswith("password=") else p
+        for p in parts
+    ]
+    return ",".join(masked)
+
+
+def write_repo_yaml(ws: Workspace, cfg: FeatureSettings) -> Path:
+    """Write <workspace>/features/feast/feature_store.yaml (the same configuration as
+    get_store), so `feast -c <that folder> feature-views list` / `materialize` work on the
+    workspace's own registry and online store. Written only when its text changes."""
+    import yaml
+
+    data = repo_config_dict(ws, cfg)
+    online = data["online_store"]
+    secret = online["type"] == "redis" and "password=" in online["connection_string"]
+    if secret:
+        online["connection_string"] = _mask_password(online["connection_string"])
+    header = (
+        "# Written by `grouppush features build` from the workspace settings (features/store.py):\n"
+        "# the same configuration GroupPush uses in code. Use it with the feast CLI, e.g.\n"
+        f"#   feast -c {ws.feast} feature-views list\n"
+        "# Do not run `feast apply` here: `grouppush features build` applies the definitions.\n"
+    )
+    if secret:
+        header += f"# The Redis password is read from ${REDIS_PASSWORD_ENV} when feast loads it.\n"
+    text = header + yaml.safe_dump(data, sort_keys=False)
+    path = ws.feast / REPO_YAML
+    ws.feast.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        tmp = ws.feast / f".{REPO_YAML}.tmp"  # a killed writer's is swept (workspace_lock)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return path
 
 
 def get_store(ws: Workspace, cfg: FeatureSettings) -> feast.FeatureStore:

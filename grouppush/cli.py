@@ -434,6 +434,34 @@ def export_push_lists(
             raise typer.Exit(1)
 
 
+@export_app.command("feedback-eval")
+def export_feedback_eval(
+    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
+    attribution_days: Annotated[
+        int | None,
+        typer.Option(help="Days after a push an order counts (default serving setting)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Online evaluation of /feedback per day and model version: conversion of pushed members
+    vs the group's unpushed members. Example: grouppush export feedback-eval --out eval.csv
+    """
+    if attribution_days is not None and attribution_days <= 0:
+        raise typer.BadParameter("must be > 0", param_hint="--attribution-days")
+    from grouppush.preflight import require_export_suffix
+
+    require_export_suffix(out)
+    settings, ws = _context()
+    from serving.feedback_export import export_feedback_eval as run
+
+    try:
+        rows = run(settings, ws, out, attribution_days)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+        raise
+    _exported(rows, out, as_json)
+
+
 @app.command()
 def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,

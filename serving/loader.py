@@ -236,11 +236,15 @@ def load_snapshot(
     score cache on disk and are streamed into the CSR (serving.interest_csr), the
     repurchase champion scores blocks of rows, and user_activity is cut to the columns the
     snapshot keeps before the CSR is built."""
+    from serving.feedback import feedback_log
+    from serving.feedback_live import FEEDBACK_MARK, with_feedback_pushes
     from serving.interest_scoring import PAIR_INPUTS
 
     registered = safe_champion_versions(ws.mlflow_tracking_uri) if champions else {}
     wanted = PAIR_INPUTS if "interest" in registered else SERVED_INTEREST
     tables, contracts, data_as_of, marker, blocks = _inputs(ws, settings, as_of, wanted)
+    # pushes fed back to /feedback count toward the push cap too (serving.feedback_live)
+    contracts, feedback_mark = with_feedback_pushes(contracts, feedback_log(ws, settings.features))
     try:
         loaded = load_champions(ws.mlflow_tracking_uri, registered) if registered else {}
     except Exception as exc:
@@ -272,7 +276,7 @@ def load_snapshot(
         model_versions=versions,
         data_as_of=data_as_of,
     )
-    extra = {"registered": registered, "feature_marker": marker}
+    extra = {"registered": registered, "feature_marker": marker, FEEDBACK_MARK: feedback_mark}
     del tables, scored, blocks
     _release_memory()
     if push is not None:

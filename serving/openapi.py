@@ -1,22 +1,42 @@
-"""Make /docs.json true: the statuses the service answers and the limits it is configured with.
+"""GroupPush's own, true OpenAPI document at /docs.json.
 
-Why: BentoML documents every endpoint as 200/400/404/500 and the request models' hard
-ceilings (pydantic: 100,000 ids), but the service answers 401 (API key), 413 (a list or the
-body over its configured limit), 415 (not JSON), 422 (validation) and 503 (load shed, with
-Retry-After), and a preset or env var sets smaller limits. The document is rewritten once
-per request for it (a rare, small request), from the live settings.
+- Info: GroupPush's title, version and description instead of BentoML's template text (its
+  README stub, "version": "None" outside a Bento, its own contact). Paths and schemas stay
+  BentoML's, generated from serving.schemas, whose field descriptions carry the API contract.
+- Statuses and limits: BentoML documents every endpoint as 200/400/404/500 and the request
+  models' hard ceilings (pydantic: 100,000 ids), but the service answers 401 (API key), 413
+  (a list or the body over its configured limit), 415 (not JSON), 422 (validation) and 503
+  (load shed, with Retry-After), and a preset or env var sets smaller limits.
+
+The document is rewritten once per request for it (a rare, small request), from the live
+settings.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from configs.settings import ServingSettings
+from configs.workspace import REPO_ROOT
 from serving.middleware import App, Message, Receive, Scope, Send
 
 PATH = "/docs.json"
+TITLE = "GroupPush"
+DESCRIPTION = (
+    "Push lists of slow-moving products for community-group commerce: for each group, the "
+    "products to push ranked by expected buyers, the members to target and why (tags). Also "
+    "per-user repurchase probabilities, tags and segments, and a feedback endpoint for push "
+    "outcomes (pushed / clicked / ordered). Errors are 4xx with a JSON body naming the field; "
+    "404 lists unknown ids; 401 when an API key is configured and missing or wrong; lists "
+    "past their configured limits and oversized bodies get 413; a busy worker answers 503 "
+    "with Retry-After. Models: the MLflow registry's `champion` aliases; features: the Feast "
+    "feature store of the workspace."
+)
+
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 ERROR_SCHEMA = {
     "title": "ErrorBody",
@@ -90,8 +110,29 @@ def patch_openapi(doc: dict[str, Any], cfg: ServingSettings, paths: frozenset[st
     return doc
 
 
+def project_version() -> str:
+    """The grouppush package version; in a Bento (sources only, not installed) the version in
+    the pyproject.toml the Bento carries."""
+    try:
+        return metadata.version("grouppush")
+    except metadata.PackageNotFoundError:
+        pass
+    pyproject = REPO_ROOT / "pyproject.toml"
+    if pyproject.exists():
+        with pyproject.open("rb") as fh:
+            return str(tomllib.load(fh)["project"]["version"])
+    return "unknown"
+
+
+def branded(spec: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's generated document with GroupPush's info block."""
+    info = {"title": TITLE, "version": project_version(), "description": DESCRIPTION}
+    return {**spec, "info": info}
+
+
 class OpenApiMiddleware:
-    """Rewrites the GET /docs.json answer with patch_openapi and the live SETTINGS."""
+    """Rewrites the GET /docs.json answer: GroupPush's info block (branded) and the
+    statuses and limits of the live SETTINGS (patch_openapi)."""
 
     def __init__(
         self, app: App, settings: Callable[[], ServingSettings | None], paths: frozenset[str]
@@ -116,7 +157,8 @@ class OpenApiMiddleware:
         await self.app(scope, receive, capture)
         body = b"".join(chunks)
         if start.get("status") == 200:
-            body = json.dumps(patch_openapi(json.loads(body), cfg, self.paths)).encode()
+            doc = branded(patch_openapi(json.loads(body), cfg, self.paths))
+            body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**start, "headers": headers})

@@ -7,6 +7,9 @@ When the registry does not answer (RegistryUnavailable), the live snapshot stays
 `health` says so: never a silent switch to heuristic scores.
 After every load, `retire(current)` may free what the snapshots no longer live hold (the
 service deletes the folders of replaced mapped snapshots: serving.snapshot_store).
+`adjust(loaded)` gives the snapshot that goes live (the service adds the pushes fed back since
+the load: serving.feedback_live); `refresh()` applies it again to the loaded snapshot; `tick()`
+runs after every check (the service reads other workers' and replicas' feedback there).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ Marker = Callable[[], object]
 Loader = Callable[[], Snapshot]
 Retire = Callable[[Snapshot], object]
 STARTUP_RETRY_SECONDS = 2.0
+Adjust = Callable[[Snapshot], Snapshot]
 
 
 class SnapshotHolder:
@@ -36,13 +40,18 @@ class SnapshotHolder:
         retire: Retire | None = None,
         health: RegistryHealth | None = None,
         startup_wait_seconds: float = 0.0,
+        adjust: Adjust | None = None,
+        tick: Callable[[], object] | None = None,
     ) -> None:
         self._loader, self._marker, self._interval = loader, marker, interval_seconds
-        self._retire = retire
+        self._retire, self._adjust, self._tick = retire, adjust, tick
         self._stop = threading.Event()
+        self._swap = threading.Lock()
         self._thread: threading.Thread | None = None
         self.health = health or RegistryHealth()
-        self._seen, self.current = self._first_load(startup_wait_seconds)
+        self.loaded: Snapshot  # as built; `current` is what requests read
+        self._seen, self.loaded = self._first_load(startup_wait_seconds)
+        self.current: Snapshot = self._live(self.loaded)
         self.health.ok()
         self.reloads = 0
         self._retired()
@@ -66,7 +75,7 @@ class SnapshotHolder:
     def _retired(self) -> None:
         if self._retire is not None:
             try:
-                self._retire(self.current)
+                self._retire(self.loaded)
             except Exception:  # noqa: BLE001 - leftovers are retried after the next load
                 log.exception("could not free replaced snapshots")
 
@@ -84,14 +93,24 @@ class SnapshotHolder:
             return False
         self.health.ok()
         self._seen = seen
-        changed = fresh.fingerprint != self.current.fingerprint or fresh.extra != self.current.extra
+        changed = fresh.fingerprint != self.loaded.fingerprint or fresh.extra != self.loaded.extra
         if changed:
-            self.current = fresh
+            with self._swap:
+                self.loaded = fresh
+                self.current = self._live(fresh)
             self.reloads += 1
             log.info("snapshot reloaded: %s", fresh.fingerprint)
         del fresh  # unchanged: dropped here, so retire may free it
         self._retired()
         return changed
+
+    def _live(self, snap: Snapshot) -> Snapshot:
+        return self._adjust(snap) if self._adjust is not None else snap
+
+    def refresh(self) -> None:
+        """Apply `adjust` again to the loaded snapshot (new feedback arrived)."""
+        with self._swap:
+            self.current = self._live(self.loaded)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -99,6 +118,11 @@ class SnapshotHolder:
                 self.check_now()
             except Exception:  # keep serving the old snapshot; try again next round
                 log.exception("snapshot reload failed; keeping %s", self.current.fingerprint)
+            if self._tick is not None:
+                try:
+                    self._tick()
+                except Exception:  # noqa: BLE001 - retried next round
+                    log.exception("reload tick failed")
 
     def start(self) -> None:
         if self._thread is None and self._interval > 0:

@@ -23,71 +23,93 @@ class _Strict(BaseModel):
 
 
 class PushListRequest(_Strict):
-    group_ids: IdList
-    top_k: int = Field(10, ge=1, le=10_000)
-    members_per_product: int = Field(20, ge=1, le=100_000)
-    product_ids: Annotated[list[Id], Field(max_length=HARD_MAX_IDS)] | None = None
+    """Groups to build push lists for (slow-moving products in stock unless product_ids)."""
+
+    group_ids: IdList = Field(description="ids of the groups to answer (at most max_group_ids)")
+    top_k: int = Field(10, ge=1, le=10_000, description="products per group, best first")
+    members_per_product: int = Field(
+        20, ge=1, le=100_000, description="members to target per product, best first"
+    )
+    product_ids: Annotated[list[Id], Field(max_length=HARD_MAX_IDS)] | None = Field(
+        None, description="candidate products; null: the slow-moving products in stock"
+    )
 
 
 class MemberOut(BaseModel):
-    user_id: str
-    score: float
-    reasons: list[str]
+    """One member to target."""
+
+    user_id: str = Field(description="the member's user id")
+    score: float = Field(description="chance the member buys the product (interest, repurchase)")
+    reasons: list[str] = Field(description="human-readable reasons (tags and interest)")
 
 
 class ItemOut(BaseModel):
-    product_id: str
-    category_id: str
-    score: float
-    expected_buyers: float
-    members: list[MemberOut]
+    """One product to push into the group."""
+
+    product_id: str = Field(description="the slow-moving product")
+    category_id: str = Field(description="its category")
+    score: float = Field(description="mean score of the targeted members")
+    expected_buyers: float = Field(description="sum of the targeted members' scores (<= stock)")
+    members: list[MemberOut] = Field(description="the members to target, best first")
 
 
 class GroupOut(BaseModel):
-    group_id: str
-    stage: str
-    warnings: list[str] = []
-    items: list[ItemOut] = []
-    suggested_group_id: str | None = None
-    move_members: list[MemberOut] = []
+    """The push list of one group."""
+
+    group_id: str = Field(description="the group")
+    stage: str = Field(description="group stage: early, mid, late or zombie")
+    warnings: list[str] = Field([], description="e.g. stale features, every member capped")
+    items: list[ItemOut] = Field([], description="products to push, by expected buyers")
+    suggested_group_id: str | None = Field(
+        None, description="zombie groups: the active group to move members to"
+    )
+    move_members: list[MemberOut] = Field(
+        [], description="zombie groups: the still active members to move"
+    )
 
 
 class PushListResponse(BaseModel):
-    as_of: date
-    model_version: str
-    groups: list[GroupOut]
-    unknown_group_ids: list[str] = []
-    unknown_product_ids: list[str] = []
-    warnings: list[str] = []  # response-wide notes, each once (e.g. no inventory feed)
+    """Push lists per known group; unknown ids are listed, not fatal."""
+
+    as_of: date = Field(description="as-of date of the features")
+    model_version: str = Field(description="champion model versions that scored the members")
+    groups: list[GroupOut] = Field(description="one push list per known group, in request order")
+    unknown_group_ids: list[str] = Field([], description="requested groups that are not known")
+    unknown_product_ids: list[str] = Field([], description="requested products not known")
+    warnings: list[str] = Field(
+        [], description="response-wide notes, each once (e.g. no inventory feed)"
+    )
 
 
 class UsersRequest(_Strict):
-    user_ids: IdList
+    """Users to answer for."""
+
+    user_ids: IdList = Field(description="user ids (at most max_user_ids)")
 
 
 class RepurchaseScore(BaseModel):
-    user_id: str
-    repurchase_prob: float
+    user_id: str = Field(description="the user")
+    repurchase_prob: float = Field(description="probability of another order within the horizon")
 
 
 class RepurchaseResponse(BaseModel):
-    as_of: date
-    model_version: str
-    scores: list[RepurchaseScore]
-    unknown_user_ids: list[str] = []
+    as_of: date = Field(description="as-of date of the features")
+    model_version: str = Field(description="repurchase champion version (or heuristic)")
+    scores: list[RepurchaseScore] = Field(description="one score per known user")
+    unknown_user_ids: list[str] = Field([], description="requested users that are not known")
 
 
 class UserSegments(BaseModel):
-    user_id: str
-    tags: list[str]
-    segments: list[str]
+    user_id: str = Field(description="the user")
+    tags: list[str] = Field(description="business-scenario tags (configs/tags.yaml)")
+    segments: list[str] = Field(description="interest:<category> segments and repurchase:likely")
 
 
 class SegmentsResponse(BaseModel):
-    as_of: date
-    model_version: str
-    users: list[UserSegments]
-    unknown_user_ids: list[str] = []
+    as_of: date = Field(description="as-of date of the features")
+    model_version: str = Field(description="champion model versions")
+    users: list[UserSegments] = Field(description="one entry per known user")
+    unknown_user_ids: list[str] = Field([], description="requested users that are not known")
 
 
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -103,23 +125,43 @@ def _plausible(at: datetime) -> datetime:
 
 
 class FeedbackEvent(_Strict):
-    push_id: Id | None = None
-    group_id: Id
-    user_id: Id | None = None
-    product_id: Id
-    event: Literal["pushed", "clicked", "ordered"]
-    at: Annotated[AwareDatetime, AfterValidator(_plausible)]  # ISO 8601 with a zone, e.g. Z
+    """One push outcome."""
+
+    push_id: Id | None = Field(None, description="the campaign's push id, when it has one")
+    group_id: Id = Field(description="the group the product was pushed into")
+    user_id: Id | None = Field(None, description="the member; null: the whole group")
+    product_id: Id = Field(description="the pushed product")
+    event: Literal["pushed", "clicked", "ordered"] = Field(
+        description="pushed counts toward the push cap; clicked/ordered feed the evaluation"
+    )
+    at: Annotated[AwareDatetime, AfterValidator(_plausible)] = Field(
+        description="when it happened: ISO 8601 with a zone (e.g. Z), from 2000-01-01 to "
+        "tomorrow (UTC)"
+    )
+    model_version: Annotated[str, Field(max_length=256)] | None = Field(
+        None,
+        description="the push list's model_version (pushed events); null: the serving version",
+    )
 
 
 class FeedbackRequest(_Strict):
-    events: Annotated[list[FeedbackEvent], Field(min_length=1, max_length=HARD_MAX_IDS)]
-    # a client's retry with the same key is answered from the first call, not stored twice
-    idempotency_key: Id | None = None
+    """Push outcomes, appended durably."""
+
+    events: Annotated[list[FeedbackEvent], Field(min_length=1, max_length=HARD_MAX_IDS)] = Field(
+        description="at most max_feedback_events events"
+    )
+    idempotency_key: Id | None = Field(
+        None,
+        description="a client's retry with the same key is answered from the first call "
+        "(replayed: true) and its events are not stored twice",
+    )
 
 
 class FeedbackResponse(BaseModel):
-    accepted: int
-    replayed: bool = False  # true: this key was seen before; nothing new was stored
+    accepted: int = Field(description="events written (on a replay: by the first call)")
+    replayed: bool = Field(
+        False, description="true: this idempotency_key was seen before; nothing new was stored"
+    )
 
 
 class ErrorBody(BaseModel):

@@ -27,7 +27,9 @@ from configs.settings import ServingSettings, Settings, load_settings, secret_va
 from configs.workspace import resolve_workspace
 from serving import handlers
 from serving.fastpath import Handle, PushListFastPath, validation_error_body
-from serving.feedback import append_feedback, append_once
+from serving.feedback import feedback_log
+from serving.feedback_live import FeedbackTracker
+from serving.feedback_metrics import MetricsPublisher, count_events
 from serving.guards import Limits, RequestGuard, quiet_rejections
 from serving.middleware import ApiKeyMiddleware, ReadinessMiddleware, ValidationStatusMiddleware
 from serving.openapi import OpenApiMiddleware
@@ -182,6 +184,9 @@ class GroupPush:
         )
         self.ws = resolve_workspace(None)
         ws, settings = self.ws, self.settings
+        # fed-back pushes count toward the cap at once; outcomes feed /metrics
+        self.feedback_log = feedback_log(ws, settings.features)
+        self.tracker = FeedbackTracker(self.feedback_log, settings.serving)
         self.holder = SnapshotHolder(
             # built in a child process, arrays mapped from files: a reload's build never
             # shares the worker's memory with the live snapshot (DESIGN.md section 9)
@@ -194,9 +199,13 @@ class GroupPush:
             retire=lambda current: prune_snapshots(ws, current),
             health=RegistryHealth(_registry_seen),
             startup_wait_seconds=cfg.registry_wait_seconds,
+            adjust=self.tracker.adjust,
+            tick=self._feedback_tick,
         )
         self.holder.start()
         _ACTIVE["holder"] = self.holder
+        self._metrics = MetricsPublisher(lambda: self.tracker.evaluation(self.holder.current))
+        self._metrics.request(bool(self.tracker.evaluation_events()))
 
     @bentoml.on_shutdown
     def shutdown(self) -> None:
@@ -239,11 +248,29 @@ class GroupPush:
         same idempotency_key is answered without storing the events again."""
         if err := limit_error("events", len(events), self.settings.serving):
             return _reply(err)  # type: ignore[no-any-return]
-        rows = [e.model_dump(mode="json") for e in events]
+        version = self.holder.current.model_version  # unless the caller echoes the push list's
+        rows = [
+            {**e.model_dump(mode="json"), "model_version": e.model_version or version}
+            for e in events
+        ]
         if idempotency_key is None:
-            return FeedbackResponse(accepted=append_feedback(self.ws.feedback, rows))
-        accepted, replayed = append_once(self.ws.feedback, idempotency_key, rows)
-        return FeedbackResponse(accepted=accepted, replayed=replayed)
+            accepted, replayed = self.feedback_log.append(rows), False
+        else:
+            accepted, replayed = self.feedback_log.append_once(idempotency_key, rows)
+        if replayed:  # nothing new stored: nothing new to count
+            return FeedbackResponse(accepted=accepted, replayed=True)
+        count_events(rows)
+        self._feedback_tick()
+        return FeedbackResponse(accepted=accepted)
+
+    def _feedback_tick(self) -> None:
+        """Read new feedback (this worker's, other workers', other replicas'): new pushes cap
+        their members from now on; the evaluation gauges follow."""
+        events, pushes = self.tracker.catch_up()
+        if pushes:
+            self.holder.refresh()
+        if hasattr(self, "_metrics"):  # the first tick runs while the holder starts
+            self._metrics.request(events > 0)
 
 
 # first added = outermost: shed load and refuse oversized/non-JSON bodies before anything

@@ -22,6 +22,7 @@ def test_every_command_has_help_with_an_example() -> None:
         ["export", "scores"],
         ["export", "interest"],
         ["export", "push-lists"],
+        ["export", "feedback-eval"],
         ["serve"],
         ["demo"],
     ):

@@ -25,7 +25,7 @@ USER_FEATURES = ["recency_days", "order_days_30d", "spend_180d", "identity_type"
 def _redis_settings(settings: Settings, redis_url: str) -> Settings:
     features = settings.features.model_copy(
         update={"online_store": "redis", "redis_connection_string": SecretStr(redis_url)}
-    )
+    )  # SecretStr as the settings hold it (model_copy does not validate)
     return settings.model_copy(update={"features": features})
 
 
@@ -99,7 +99,7 @@ def test_two_service_replicas_answer_from_redis(redis_build, tmp_path: Path) -> 
         "GROUPPUSH__FEATURES__REDIS_CONNECTION_STRING": secret_value(
             settings.features.redis_connection_string
         ),
-        "GROUPPUSH__SERVING__RELOAD_INTERVAL_SECONDS": "0",
+        "GROUPPUSH__SERVING__RELOAD_INTERVAL_SECONDS": "1",  # also reads others' feedback
     }
     replicas = []
     try:
@@ -118,6 +118,7 @@ def test_two_service_replicas_answer_from_redis(redis_build, tmp_path: Path) -> 
             )
             assert r.status_code == 200, r.text
             bodies.append(r.json())
+        capped = _push_cap_through_feedback(ws, settings, group_id, replicas[0][1], replicas[1][1])
     finally:
         for proc, _, _ in replicas:
             stop_service(proc)
@@ -127,9 +128,39 @@ def test_two_service_replicas_answer_from_redis(redis_build, tmp_path: Path) -> 
     assert bodies[0]["groups"] == bodies[1]["groups"]
     for _, _, root in replicas:
         assert not root.offline.exists() and not root.data.exists()
+        assert not root.feedback.exists()  # feedback went to the Redis stream
+    assert any("push cap" in w for w in capped["warnings"]) and not capped["items"], capped
 
 
-def _hashes(url: str) -> dict[bytes, dict[bytes, bytes]]:
+def _push_cap_through_feedback(
+    ws: Workspace, settings: Settings, group_id: str, first: str, second: str
+) -> dict:
+    """Pushes fed back to the FIRST replica cap the group's members on the SECOND."""
+    import time
+    from datetime import UTC, datetime
+
+    import httpx
+
+    m = pd.read_parquet(ws.data / "memberships.parquet")
+    members = m.loc[m["group_id"].astype(str) == group_id, "user_id"].astype(str).unique()
+    now = datetime.now(UTC).isoformat()
+    events = [
+        {"event": "pushed", "group_id": group_id, "user_id": u, "product_id": "x", "at": now}
+        for u in members
+        for _ in range(settings.serving.push_cap)
+    ]
+    r = httpx.post(f"{first}/feedback", json={"events": events}, timeout=30)
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60
+    while True:
+        body = httpx.post(f"{second}/push_lists", json={"group_ids": [group_id]}, timeout=30)
+        group: dict = body.json()["groups"][0]
+        if not group["items"] or time.monotonic() > deadline:
+            return group
+        time.sleep(0.5)
+
+
+def _hashes(url: SecretStr | str) -> dict[bytes, dict[bytes, bytes]]:
     from features.redis_snapshot import redis_client
 
     client = redis_client(url)

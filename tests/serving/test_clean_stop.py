@@ -39,17 +39,35 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 300) -
     raise AssertionError("not ready")
 
 
+@pytest.fixture(scope="module")
+def serve_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A serving workspace that passes `grouppush serve`'s preflight (orders present, feature
+    tables built); no champions: the stop does not depend on the models."""
+    import pandas as pd
+
+    from configs import columns as C
+    from features.io import write_parquet_atomic
+    from tests.serving.conftest import write_workspace
+
+    ws = write_workspace(
+        tmp_path_factory.mktemp("clean_stop"), n_users=60, n_cats=4, products_per_cat=4, n_groups=3
+    )
+    order = {C.ORDER_ID: ["o1"], C.USER_ID: ["u0"], C.ORDERED_AT: [pd.Timestamp("2025-12-01")]}
+    write_parquet_atomic(pd.DataFrame(order), ws.data / "orders.parquet")
+    return ws
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_the_service_tree(serving_ws: Workspace, sig: signal.Signals) -> None:
+def test_signal_stops_the_service_tree(serve_ws: Workspace, sig: signal.Signals) -> None:
     import psutil
 
     port = free_port()
     env = {
         **os.environ,
         "GROUPPUSH__SERVING__RELOAD_INTERVAL_SECONDS": "0",
-        "BENTOML_HOME": str(serving_ws.root / ".bentoml"),
+        "BENTOML_HOME": str(serve_ws.root / ".bentoml"),
     }
-    cmd = [sys.executable, "-m", "grouppush.cli", "--workspace", str(serving_ws.root)]
+    cmd = [sys.executable, "-m", "grouppush.cli", "--workspace", str(serve_ws.root)]
     proc = subprocess.Popen([*cmd, "serve", "--port", str(port)], cwd=ROOT, env=env)
     try:
         _wait_ready(f"http://127.0.0.1:{port}", proc)
