@@ -5,9 +5,11 @@ Protocol (issue 15, "Done when"), per cut-off date c:
    as of c and the push model trained with labels before c only (`train --target push
    --as-of c`): nothing after c is seen. The interest/repurchase champions are not trained
    here: the cold members' category-level score is the features' decayed interest.
-2. Slow movers without inventory: products whose units in the 28 days before c are under half
-   their trailing-year pace (and >= MIN_UNITS units that year); a group's candidates are those
-   its members bought in the year before c. Up to --per-group of them per group (seeded), one
+2. Slow movers: the service's own (the snapshot's default candidates, i.e. product_stats
+   .is_slow_moving as of c: velocity-based without an inventory table; `--slow-movers bench`
+   keeps the older in-bench definition: units in the 28 days before c under half the
+   trailing-year pace, >= MIN_UNITS units that year); a group's candidates are those its
+   members bought in the year before c. Up to --per-group of them per group (seeded), one
    product per request, 5 members per product.
 3. Targets per method: the service's engine (snapshot as of c with the push champion when one
    was promoted; the push cap is lifted so every method ranks the same members), each simple
@@ -195,7 +197,10 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
     snap = load_snapshot(ws, settings, cutoff)
     orders = read_push_orders(ws.data)
     before = orders[orders[C.ORDERED_AT] < pd.Timestamp(cutoff, tz="UTC")]
-    slow = slow_movers(before, cutoff)
+    if args.slow_movers == "service":
+        slow = pd.Index(snap.prod_ids[snap.default_candidates])
+    else:
+        slow = slow_movers(before, cutoff)
     reqs, zombies = requests(snap, before, cutoff, slow, args.per_group, args.seed)
     t = pd.Timestamp(cutoff, tz="UTC")
     window = orders[(orders[C.ORDERED_AT] >= t) & (orders[C.ORDERED_AT] < t + timedelta(HORIZON))]
@@ -224,6 +229,7 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
         "groups_over_5_members": int(sum(sizes[g] > K for g in {g for g, _ in reqs})),
         "zombie_groups_skipped": zombies,
         "slow_movers": len(slow),
+        "slow_mover_definition": args.slow_movers,
         "buyers_in_window": buyers_in_window(snap, reqs, bought),
         "hits": results,
         "best_rule": best,
@@ -244,6 +250,12 @@ def main() -> None:
     ap.add_argument("--name", default="real", help="names the results file")
     ap.add_argument(
         "--pin", action="store_true", help="serve the new push model even if not promoted"
+    )
+    ap.add_argument(
+        "--slow-movers",
+        choices=("service", "bench"),
+        default="service",
+        help="service: the snapshot's slow movers (product_stats.is_slow_moving)",
     )
     ap.add_argument("--max-products", type=int, default=3000, help="push products/snapshot")
     ap.add_argument("--scratch", type=Path, default=None, help="scratch folder (deleted)")
