@@ -101,3 +101,31 @@ def test_rules_and_hits() -> None:
     assert top2["hits@2"] == 1  # p_d28 picks rows 0 and 3
     cat = hits_at_k(frame, scores["category_hl28"], seed=0, k=2)
     assert cat["hits@2"] == 1 and cat["recall@2"] == pytest.approx(1 / 3)
+
+
+def test_recent_own_products_stay_warm_outside_the_targets() -> None:
+    """A large catalog scores only the slow movers (targets); a product the member bought
+    recently must still get an own warm entry, so campaign product_ids outside the slow-mover
+    set are ranked by the push model rather than the category path."""
+    from serving.push_scores import recent_own, score_warm_pairs
+
+    orders = _orders()
+
+    def predict(f: pd.DataFrame) -> np.ndarray:
+        return np.asarray(0.01 + 0.1 * f["p_d56"] + 0.01 * f["sub_score"])
+
+    def pairs(recent: int) -> set[tuple[str, str]]:
+        scored = score_warm_pairs(
+            orders, _memberships(), T, predict, pd.Index(["A"]), 1, recent_per_member=recent
+        )
+        return set(zip(scored["user_id"], scored["product_id"], strict=True))
+
+    before = pairs(0)
+    assert ("u2", "C") not in before and ("u0", "A") in before
+    after = pairs(1)
+    assert {("u2", "C"), ("u1", "B"), ("u0", "A")} <= after
+    # u3's most recent product is A (1 day before B): kept beyond the per-member cap of 1
+    h = pp.push_history(orders, T)
+    rec = recent_own(h.up, 1)
+    got = set(zip(h.users[rec.u.to_numpy()], h.products[rec.p.to_numpy()], strict=True))
+    assert got == {("u0", "A"), ("u1", "B"), ("u2", "C"), ("u3", "A")}
