@@ -129,3 +129,21 @@ def test_recent_own_products_stay_warm_outside_the_targets() -> None:
     rec = recent_own(h.up, 1)
     got = set(zip(h.users[rec.u.to_numpy()], h.products[rec.p.to_numpy()], strict=True))
     assert got == {("u0", "A"), ("u1", "B"), ("u2", "C"), ("u3", "A")}
+
+
+def test_push_rules_are_registrable_candidates() -> None:
+    """Each rule is a predict_proba model over the pair features that ranks the members as
+    the rule does, so the best rule can take `champion` when the learned model loses."""
+    from training.baseline_models import push_candidates
+
+    f = _features(_orders(), T)
+    y = (f.index == "u0").astype(int)
+    cands = push_candidates(f, y)
+    rules = rule_scores(f, [28, 56, 112])
+    assert set(cands) == set(rules)
+    for name, model in cands.items():
+        assert set(model.columns) <= set(pp.PUSH_FEATURES)
+        prob = model.predict_proba(f[list(pp.PUSH_FEATURES)])[:, 1]
+        order = np.argsort(-rules[name], kind="stable")
+        assert np.all(np.diff(prob[order]) <= 1e-12), name  # the rule's order, as probabilities
+        assert prob.min() >= 0 and prob.max() <= 1
