@@ -154,6 +154,49 @@ def service_targets(snap, settings, reqs):  # type: ignore[no-untyped-def]
     return out, seconds
 
 
+def _entry(snap, u: int, p: int) -> int:  # type: ignore[no-untyped-def]
+    """The push CSR entry of (member u, product p); -1 when none."""
+    if snap.push_indptr is None or u < 0:
+        return -1
+    lo, hi = int(snap.push_indptr[u]), int(snap.push_indptr[u + 1])
+    at = lo + int(np.searchsorted(snap.push_indices[lo:hi], p))
+    return at if at < hi and int(snap.push_indices[at]) == p else -1
+
+
+def diagnose(snap, history, best, service, bought) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Why the service missed the best rule's hits: each (member, product) the rule hit and
+    the service did not target, by what the snapshot holds for it: a warm entry the cycle
+    rule drops (bought it within its category's cycle), a warm entry ranked below 5 others,
+    no entry though the member bought the product (cap), or a cold member."""
+    served = {(g, pid): set(users) for g, pid, users in service}
+    out = {"warm_suppressed": 0, "warm_ranked_lower": 0, "bought_no_entry": 0, "cold": 0}
+    out |= {"service_targets_warm": 0}
+    for _, pid, users in service:
+        p = snap.prod_index[pid]
+        out["service_targets_warm"] += sum(_entry(snap, snap.user_index[u], p) >= 0 for u in users)
+    own = set(zip(history.up.u.to_numpy(), history.up.p.to_numpy(), strict=True))
+    for g, pid, users in best:
+        p = snap.prod_index[pid]
+        c = int(snap.prod_cat[p])
+        for u in users:
+            if (u, pid) not in bought or u in served.get((g, pid), ()):
+                continue
+            e = _entry(snap, snap.user_index[u], p)
+            if e >= 0:
+                last = float(snap.push_info[e, 1])
+                cyc = float(snap.cat_cycle[c])
+                hot = bool(snap.cat_high_freq[c])
+                key = "warm_suppressed" if 0 <= last < cyc and not hot else "warm_ranked_lower"
+            else:
+                code_u, code_p = (
+                    history.users.get_indexer([u])[0],
+                    history.products.get_indexer([pid])[0],
+                )
+                key = "bought_no_entry" if (code_u, code_p) in own else "cold"
+            out[key] += 1
+    return out
+
+
 def buyers_in_window(snap, reqs, bought) -> int:  # type: ignore[no-untyped-def]
     """Members of the requests' groups who buy the requested product: the ceiling."""
     return sum(
@@ -212,6 +255,7 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
     results["service"] = count_hits(service, bought)
     rules = {k: v for k, v in results.items() if k not in ("service", "random")}
     best = max(rules, key=lambda k: rules[k]["hits"])
+    missed = diagnose(snap, history, methods[best], service, bought)
     sizes = np.diff(snap.member_indptr)
     return {
         "cutoff": str(cutoff),
@@ -233,6 +277,7 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
         "buyers_in_window": buyers_in_window(snap, reqs, bought),
         "hits": results,
         "best_rule": best,
+        "best_rule_hits_missed_by_service": missed,
         "service_vs_best_rule": results["service"]["hits"] / max(rules[best]["hits"], 1),
         "service_vs_random": results["service"]["hits"] / max(results["random"]["hits"], 1),
         "engine_ms_p50": float(np.median(seconds) * 1e3) if seconds else None,
