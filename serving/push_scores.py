@@ -86,9 +86,15 @@ def score_warm_pairs(
         parts.append(f[["u", "p", "prob", "sub_q", *INFO]])
     scored = pd.concat(parts, ignore_index=True)
     scored = scored.sort_values(["u", "prob"], ascending=[True, False])
-    best = scored.groupby("u", sort=False).cumcount() < per_member
+    # the recent own entries are kept besides (not among) the PER_MEMBER best: a member's
+    # everyday products must not push their slow-mover entries out
     kept = scored[["u", "p"]].merge(recent.assign(r=1), on=["u", "p"], how="left")["r"]
-    scored = scored[best.to_numpy() | kept.notna().to_numpy()]
+    is_recent = kept.notna().to_numpy()
+    rest = scored[~is_recent]
+    best = rest.groupby("u", sort=False).cumcount().to_numpy() < per_member
+    scored = pd.concat([scored[is_recent], rest[best]]).sort_values(
+        ["u", "prob"], ascending=[True, False], kind="stable"
+    )
     scored["user_id"] = h.users[scored.u.to_numpy()]
     scored["product_id"] = h.products[scored.p.to_numpy()]
     sub = scored["sub_q"].to_numpy()

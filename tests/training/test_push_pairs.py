@@ -124,7 +124,10 @@ def test_recent_own_products_stay_warm_outside_the_targets() -> None:
     assert ("u2", "C") not in before and ("u0", "A") in before
     after = pairs(1)
     assert {("u2", "C"), ("u1", "B"), ("u0", "A")} <= after
-    # u3's most recent product is A (1 day before B): kept beyond the per-member cap of 1
+    # u1's recent B (not a target) scores above their substitute entry for target A: B is
+    # kept besides the cap of 1, not in it, so everyday products never evict target entries
+    assert ("u1", "A") in before and ("u1", "A") in after
+    # u3's most recent product is A (1 day before B)
     h = pp.push_history(orders, T)
     rec = recent_own(h.up, 1)
     got = set(zip(h.users[rec.u.to_numpy()], h.products[rec.p.to_numpy()], strict=True))
