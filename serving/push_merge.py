@@ -16,7 +16,6 @@ from serving.push_scores import push_reasons
 from serving.snapshot import Snapshot
 
 EPS = 1e-6
-OWN_CYCLE_DAYS = 3  # purchase days of a product before the member's own gap is their cycle
 PROB_STEPS = 1 << 30  # probability resolution of the within-candidate order
 
 
@@ -135,16 +134,11 @@ def drop_suppressed(warm: Warm, snap: Snapshot, cats: np.ndarray) -> Warm:
     to a member who bought that non-high-frequency product within its cycle): the member
     bought this very product fewer than its category's cycle days ago. CATS: category index of
     each candidate. (A warm member who bought another product of the category recently is
-    kept: their own history with this product or its substitutes is the signal.) The cycle is
-    the category's, or the member's own usual gap for this product when shorter and seen over
-    at least OWN_CYCLE_DAYS purchase days: a member who buys it every 10 days is not inside
-    "its cycle" 12 days after the last time, whatever the category's 30 days say."""
+    kept: their own history with this product or its substitutes is the signal.)"""
     assert snap.push_info is not None
     cat = cats[warm.cand]
-    info = snap.push_info[warm.entry]
-    last = info[:, 1]  # days since they last bought this product (NaN: never)
-    own = np.where((info[:, 0] >= OWN_CYCLE_DAYS) & (info[:, 2] > 0), info[:, 2], np.inf)
-    cycle = np.minimum(snap.cat_cycle[cat], own)
+    last = snap.push_info[warm.entry, 1]  # days since they last bought this product (NaN: never)
+    cycle = snap.cat_cycle[cat]
     with np.errstate(invalid="ignore"):
         recent = (last >= 0) & (last < cycle) & ~snap.cat_high_freq[cat]
     if not recent.any():

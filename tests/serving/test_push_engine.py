@@ -187,24 +187,3 @@ def test_warm_member_who_just_bought_a_slow_cycle_product_is_not_pushed() -> Non
         candidates=np.array([p]),
     )
     assert worst not in [m.user_id for m in res.items[0].members]
-    # ... unless their own usual gap for it (3 purchase days, every 4 days) says they are due
-    info[:, 2] = 4.0
-    res = push_list(
-        replace(warm, push_info=info),
-        g,
-        ServingSettings(),
-        top_k=1,
-        members_per_product=3,
-        candidates=np.array([p]),
-    )
-    assert res.items[0].members[0].user_id == worst
-    info[:, 0] = 2.0  # one gap is not a habit: the category's cycle holds
-    res = push_list(
-        replace(warm, push_info=info),
-        g,
-        ServingSettings(),
-        top_k=1,
-        members_per_product=3,
-        candidates=np.array([p]),
-    )
-    assert worst not in [m.user_id for m in res.items[0].members]
