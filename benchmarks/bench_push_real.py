@@ -5,9 +5,11 @@ Protocol (issue 15, "Done when"), per cut-off date c:
    as of c and the push model trained with labels before c only (`train --target push
    --as-of c`): nothing after c is seen. The interest/repurchase champions are not trained
    here: the cold members' category-level score is the features' decayed interest.
-2. Slow movers without inventory: products whose units in the 28 days before c are under half
-   their trailing-year pace (and >= MIN_UNITS units that year); a group's candidates are those
-   its members bought in the year before c. Up to --per-group of them per group (seeded), one
+2. Slow movers: the service's own (the snapshot's default candidates, i.e. product_stats
+   .is_slow_moving as of c: velocity-based without an inventory table; `--slow-movers bench`
+   keeps the older in-bench definition: units in the 28 days before c under half the
+   trailing-year pace, >= MIN_UNITS units that year); a group's candidates are those its
+   members bought in the year before c. Up to --per-group of them per group (seeded), one
    product per request, 5 members per product.
 3. Targets per method: the service's engine (snapshot as of c with the push champion when one
    was promoted; the push cap is lifted so every method ranks the same members), each simple
@@ -152,6 +154,49 @@ def service_targets(snap, settings, reqs):  # type: ignore[no-untyped-def]
     return out, seconds
 
 
+def _entry(snap, u: int, p: int) -> int:  # type: ignore[no-untyped-def]
+    """The push CSR entry of (member u, product p); -1 when none."""
+    if snap.push_indptr is None or u < 0:
+        return -1
+    lo, hi = int(snap.push_indptr[u]), int(snap.push_indptr[u + 1])
+    at = lo + int(np.searchsorted(snap.push_indices[lo:hi], p))
+    return at if at < hi and int(snap.push_indices[at]) == p else -1
+
+
+def diagnose(snap, history, best, service, bought) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Why the service missed the best rule's hits: each (member, product) the rule hit and
+    the service did not target, by what the snapshot holds for it: a warm entry the cycle
+    rule drops (bought it within its category's cycle), a warm entry ranked below 5 others,
+    no entry though the member bought the product (cap), or a cold member."""
+    served = {(g, pid): set(users) for g, pid, users in service}
+    out = {"warm_suppressed": 0, "warm_ranked_lower": 0, "bought_no_entry": 0, "cold": 0}
+    out |= {"service_targets_warm": 0}
+    for _, pid, users in service:
+        p = snap.prod_index[pid]
+        out["service_targets_warm"] += sum(_entry(snap, snap.user_index[u], p) >= 0 for u in users)
+    own = set(zip(history.up.u.to_numpy(), history.up.p.to_numpy(), strict=True))
+    for g, pid, users in best:
+        p = snap.prod_index[pid]
+        c = int(snap.prod_cat[p])
+        for u in users:
+            if (u, pid) not in bought or u in served.get((g, pid), ()):
+                continue
+            e = _entry(snap, snap.user_index[u], p)
+            if e >= 0:
+                last = float(snap.push_info[e, 1])
+                cyc = float(snap.cat_cycle[c])
+                hot = bool(snap.cat_high_freq[c])
+                key = "warm_suppressed" if 0 <= last < cyc and not hot else "warm_ranked_lower"
+            else:
+                code_u, code_p = (
+                    history.users.get_indexer([u])[0],
+                    history.products.get_indexer([pid])[0],
+                )
+                key = "bought_no_entry" if (code_u, code_p) in own else "cold"
+            out[key] += 1
+    return out
+
+
 def buyers_in_window(snap, reqs, bought) -> int:  # type: ignore[no-untyped-def]
     """Members of the requests' groups who buy the requested product: the ceiling."""
     return sum(
@@ -195,7 +240,10 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
     snap = load_snapshot(ws, settings, cutoff)
     orders = read_push_orders(ws.data)
     before = orders[orders[C.ORDERED_AT] < pd.Timestamp(cutoff, tz="UTC")]
-    slow = slow_movers(before, cutoff)
+    if args.slow_movers == "service":
+        slow = pd.Index(snap.prod_ids[snap.default_candidates])
+    else:
+        slow = slow_movers(before, cutoff)
     reqs, zombies = requests(snap, before, cutoff, slow, args.per_group, args.seed)
     t = pd.Timestamp(cutoff, tz="UTC")
     window = orders[(orders[C.ORDERED_AT] >= t) & (orders[C.ORDERED_AT] < t + timedelta(HORIZON))]
@@ -207,6 +255,7 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
     results["service"] = count_hits(service, bought)
     rules = {k: v for k, v in results.items() if k not in ("service", "random")}
     best = max(rules, key=lambda k: rules[k]["hits"])
+    missed = diagnose(snap, history, methods[best], service, bought)
     sizes = np.diff(snap.member_indptr)
     return {
         "cutoff": str(cutoff),
@@ -224,9 +273,11 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
         "groups_over_5_members": int(sum(sizes[g] > K for g in {g for g, _ in reqs})),
         "zombie_groups_skipped": zombies,
         "slow_movers": len(slow),
+        "slow_mover_definition": args.slow_movers,
         "buyers_in_window": buyers_in_window(snap, reqs, bought),
         "hits": results,
         "best_rule": best,
+        "best_rule_hits_missed_by_service": missed,
         "service_vs_best_rule": results["service"]["hits"] / max(rules[best]["hits"], 1),
         "service_vs_random": results["service"]["hits"] / max(results["random"]["hits"], 1),
         "engine_ms_p50": float(np.median(seconds) * 1e3) if seconds else None,
@@ -244,6 +295,12 @@ def main() -> None:
     ap.add_argument("--name", default="real", help="names the results file")
     ap.add_argument(
         "--pin", action="store_true", help="serve the new push model even if not promoted"
+    )
+    ap.add_argument(
+        "--slow-movers",
+        choices=("service", "bench"),
+        default="service",
+        help="service: the snapshot's slow movers (product_stats.is_slow_moving)",
     )
     ap.add_argument("--max-products", type=int, default=3000, help="push products/snapshot")
     ap.add_argument("--scratch", type=Path, default=None, help="scratch folder (deleted)")

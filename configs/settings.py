@@ -200,6 +200,9 @@ class ServingSettings(_Section):
     # only the slow movers (default candidates) get warm entries; substitutes with more
     # buyers than this do not make their buyers warm
     push_warm_per_member: int = Field(30, gt=0)
+    # ... plus, for any product (targets or not), an entry for each of the member's this many
+    # most recently bought products (product_ids chosen by campaign tooling stay warm)
+    push_warm_recent_per_member: int = Field(30, ge=0)
     push_warm_products: int = Field(5_000, gt=0)
     push_neighbour_max_buyers: int = Field(20_000, gt=0)
 

@@ -129,6 +129,12 @@ class _Request:
     # push champion's entries of these members and candidates (serving.push_merge)
     warm: Warm = NO_WARM
 
+    @property
+    def eps(self) -> float:
+        """The "positive score" threshold: EPS on the unscaled category scale (a cold rate
+        of ~1e-3 would otherwise drop every member whose category score is under ~1e-3)."""
+        return EPS * min(self.warm.scale, 1.0)
+
     def row(self, r: int) -> np.ndarray:
         """The members' category-level scores of score row r (x the push model's cold rate)."""
         c = self.row_cat[r]
@@ -195,7 +201,7 @@ def _expected(req: _Request, k: int) -> np.ndarray:
     if req.warm.scale != 1.0:
         top = top * np.float32(req.warm.scale)
     csum = np.cumsum(top, axis=1, dtype=np.float64)  # per score row, not per candidate
-    positive = (top > EPS).sum(axis=1)
+    positive = (top > req.eps).sum(axis=1)
     whole = np.where(positive > 0, csum[np.arange(len(top)), np.maximum(positive - 1, 0)], 0.0)
     out = whole[req.cand_combo]  # stock above the row's k best: all its positive members
     short = np.flatnonzero(req.stock + EPS < csum[req.cand_combo, -1])
@@ -216,7 +222,7 @@ def _pick(req: _Request, p: int, k: int, cap_left: np.ndarray) -> tuple[np.ndarr
     idx = np.argpartition(-row, m - 1)[:m] if m < len(row) else np.arange(len(row))
     while True:
         idx = idx[np.argsort(-row[idx], kind="stable")]
-        ok = (cap_left[idx] > 0) & (row[idx] > EPS)
+        ok = (cap_left[idx] > 0) & (row[idx] > req.eps)
         if ok.sum() >= k or len(idx) == len(row):
             break
         idx = np.arange(len(row))
@@ -235,7 +241,7 @@ def _select(req: _Request, top_k: int, k: int, max_per_cat: int) -> list[Pick]:
     per_cat: dict[int, int] = {}
     picks: list[Pick] = []
     for p in np.argsort(-expected, kind="stable"):
-        if len(picks) >= top_k or expected[p] <= EPS:
+        if len(picks) >= top_k or expected[p] <= req.eps:
             break
         c = int(req.cats[p])
         if per_cat.get(c, 0) >= max_per_cat:

@@ -305,6 +305,7 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
             targets,
             cfg.push_warm_per_member,
             cfg.push_neighbour_max_buyers,
+            cfg.push_warm_recent_per_member,
         )
         metrics = _client(ws.mlflow_tracking_uri).get_run(push.run_id).data.metrics
         cold_rate = float(metrics.get("cold_rate", 0.0))

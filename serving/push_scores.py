@@ -45,21 +45,30 @@ def score_warm_pairs(
     targets: pd.Index | None,
     per_member: int,
     max_neighbour_buyers: int | None = None,
+    recent_per_member: int = 0,
 ) -> pd.DataFrame:
     """Warm pairs of the target products (all when None) as of DAY, with the champion's
-    probability (PREDICT: frame -> array) and reason columns; each member's PER_MEMBER best.
-    Group features use the member's first group (memberships sorted by group id)."""
+    probability (PREDICT: frame -> array) and reason columns; each member's PER_MEMBER best,
+    plus (whatever TARGETS is) an own entry for each of the RECENT_PER_MEMBER products the
+    member bought most recently (recent_own): campaign tooling may request any product, and a
+    member's own recent purchase of it is the strongest signal there is. Group features use
+    the member's first group (memberships sorted by group id)."""
     h = pp.push_history(orders, day)
     members, _, sizes = pp.member_groups(memberships, h, day)
     primary = members.sort_values(["u", "g"]).drop_duplicates("u")
     eligible = np.arange(len(h.products))
     if targets is not None:
         eligible = np.flatnonzero(h.products.isin(targets))
-    edges = pp.substitutes(h, eligible, max_buyers=max_neighbour_buyers)
-    sub = pp.substitute_scores(h, edges)
+    recent = recent_own(h.up, recent_per_member)
     own = h.up.loc[h.up.p.isin(eligible), ["u", "p"]]
-    # substitute-only pairs: each member's PER_MEMBER strongest, before any model call
-    via = sub.merge(own.assign(own=1), on=["u", "p"], how="left")
+    own = pd.concat([own, recent], ignore_index=True).drop_duplicates(ignore_index=True)
+    edges = pp.substitutes(
+        h, np.union1d(eligible, recent.p.to_numpy()), max_buyers=max_neighbour_buyers
+    )
+    sub = pp.substitute_scores(h, edges)
+    # substitute-only pairs (of the targets only): each member's PER_MEMBER strongest, before
+    # any model call
+    via = sub[sub.p.isin(eligible)].merge(own.assign(own=1), on=["u", "p"], how="left")
     via = via[via["own"].isna()].sort_values(["u", "sub_score"], ascending=[True, False])
     via = via.groupby("u", sort=False).head(per_member)[["u", "p"]]
     warm = pd.concat([own, via], ignore_index=True).merge(primary, on="u")
@@ -77,7 +86,15 @@ def score_warm_pairs(
         parts.append(f[["u", "p", "prob", "sub_q", *INFO]])
     scored = pd.concat(parts, ignore_index=True)
     scored = scored.sort_values(["u", "prob"], ascending=[True, False])
-    scored = scored.groupby("u", sort=False).head(per_member)
+    # the recent own entries are kept besides (not among) the PER_MEMBER best: a member's
+    # everyday products must not push their slow-mover entries out
+    kept = scored[["u", "p"]].merge(recent.assign(r=1), on=["u", "p"], how="left")["r"]
+    is_recent = kept.notna().to_numpy()
+    rest = scored[~is_recent]
+    best = rest.groupby("u", sort=False).cumcount().to_numpy() < per_member
+    scored = pd.concat([scored[is_recent], rest[best]]).sort_values(
+        ["u", "prob"], ascending=[True, False], kind="stable"
+    )
     scored["user_id"] = h.users[scored.u.to_numpy()]
     scored["product_id"] = h.products[scored.p.to_numpy()]
     sub = scored["sub_q"].to_numpy()
@@ -86,6 +103,15 @@ def score_warm_pairs(
     ids[ok] = h.products[sub[ok].astype(np.int64)]
     scored["sub_product_id"] = ids
     return scored.reset_index(drop=True)
+
+
+def recent_own(up: pd.DataFrame, n: int) -> pd.DataFrame:
+    """(u, p) of each member's N most recently bought products (ties: more decayed
+    purchases first, then product code): bounded per member, whatever the catalog size."""
+    if n <= 0 or not len(up):
+        return up.loc[[], ["u", "p"]].reset_index(drop=True)
+    order = up.sort_values(["u", "last", "d56", "p"], ascending=[True, True, False, True])
+    return order.groupby("u", sort=False).head(n)[["u", "p"]].reset_index(drop=True)
 
 
 def _user_blocks(users: np.ndarray, size: int) -> list[tuple[int, int]]:

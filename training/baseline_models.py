@@ -63,8 +63,27 @@ def _most_recent(frame: pd.DataFrame, p: dict[str, Any]) -> np.ndarray:
     return np.where(bought, -np.nan_to_num(frame["last_days"].to_numpy(dtype=float)), -NEVER)
 
 
+def _push_rule(kind: str, h: int) -> Callable[[pd.DataFrame, dict[str, Any]], np.ndarray]:
+    """The push rules (training.push.rule_scores) over the pair features: the member's own
+    decayed purchases of the product, of its category, or product then category."""
+
+    def score(frame: pd.DataFrame, p: dict[str, Any]) -> np.ndarray:
+        prod = frame[f"p_d{h}"].to_numpy(dtype=float)
+        cat = frame[f"c_d{h}"].to_numpy(dtype=float)
+        return {"product": prod, "category": cat, "product_then_category": prod * 1e4 + cat}[kind]
+
+    return score
+
+
+PUSH_RULES = {
+    f"{kind}_hl{h}": (_push_rule(kind, h), (f"p_d{h}", f"c_d{h}"), False)
+    for h in (28, 56, 112)
+    for kind in ("product", "category", "product_then_category")
+}
+
 # name -> (raw score: higher = likelier, columns read, already a probability)
 SCORERS: dict[str, tuple[Callable[..., np.ndarray], tuple[str, ...], bool]] = {
+    **PUSH_RULES,
     "recency_rule": (_recency, ("recency_days",), False),
     "rfm_score": (_rfm, ("recency_days", "order_days_180d", "spend_180d"), False),
     "bgnbd": (_bgnbd, ("recency_days", "order_days_total", "mean_gap_days"), True),
@@ -171,3 +190,10 @@ def interest_candidates(
         "popularity": {},
     }
     return {name: BaselineModel(name, p).fit(valid_pairs, y) for name, p in params.items()}
+
+
+def push_candidates(valid_warm: pd.DataFrame, y: np.ndarray) -> dict[str, BaselineModel]:
+    """The push rules as registrable models, Platt-scaled on the validation snapshot's warm
+    pairs (serving scores warm pairs with the champion, cold members by the category path),
+    so the best rule serves when the learned push model does not beat it."""
+    return {name: BaselineModel(name, {}).fit(valid_warm, y) for name in PUSH_RULES}

@@ -26,6 +26,7 @@ from configs import columns as C
 from configs.settings import TrainingSettings
 from features import push_pairs as pp
 from features.stages import Stages
+from training.baseline_models import push_candidates
 from training.datasets import SnapshotSplit, utc
 from training.estimator import ModelResult, fit_on_split, importances, predict
 
@@ -229,6 +230,7 @@ def train_push(
             primary
         ],
         importance=importances(pipe),
+        candidates=push_candidates(valid, valid[C.LABEL].to_numpy()),
         example=test.loc[test["warm"], numeric].head(5).reset_index(drop=True),
         data={
             "train_snapshots": [str(d) for d in split.train],

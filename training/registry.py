@@ -41,6 +41,7 @@ FEATURE_SERVICE_TAG = "feature_service"
 SCORER_TAG = "scorer"  # "learned" or the baseline's name
 HORIZON_TAG = "horizon_days"
 LEARNED = "learned"
+SERVING_METRICS = ("cold_rate",)  # run metrics the service reads (push: cold-member scale)
 PROJECT_PACKAGES = ("configs", "features", "training", "serving", "grouppush")
 
 
@@ -354,6 +355,9 @@ def _register_baseline(
         mlflow.log_params({f"baseline.{k}": str(v)[:6000] for k, v in model.params.items()})
         mlflow.log_params({"as_of": str(as_of), "scorer": scorer})
         mlflow.log_metric(metric_key(result.primary), score)
+        for key in SERVING_METRICS:  # what serving reads from the run besides the model
+            if key in result.metrics:
+                mlflow.log_metric(key, float(result.metrics[key]))
         mlflow.log_dict(model.params, "baseline/params.json")
     return _log_model(result, run, model), run.info.run_id
 

@@ -25,7 +25,9 @@ def _snapshot() -> Snapshot:
     return build_snapshot(tables, push_cap_window_days=7, memberships=members)
 
 
-def _with_push(snap: Snapshot, user: str, product: str, prob: float) -> Snapshot:
+def _with_push(
+    snap: Snapshot, user: str, product: str, prob: float, cold_rate: float = COLD_RATE
+) -> Snapshot:
     scored = pd.DataFrame(
         {
             "user_id": [user],
@@ -39,7 +41,7 @@ def _with_push(snap: Snapshot, user: str, product: str, prob: float) -> Snapshot
             "g_size": [80.0],
         }
     )
-    arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, COLD_RATE)
+    arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, cold_rate)
     return replace(
         snap,
         push_indptr=arrays.indptr,
@@ -90,6 +92,23 @@ def test_warm_member_outranks_category_interest() -> None:
     assert np.allclose(
         [m.score for m in others], [m.score * COLD_RATE for m in cold[:2]], atol=1e-4
     )
+
+
+def test_a_small_cold_rate_keeps_every_positive_cold_member() -> None:
+    """Scaling the category scores by a real log's cold rate (~1e-3) must not push them under
+    the "positive score" threshold: the same cold members stay targetable, in the same order."""
+    snap = _snapshot()
+    g, p = 0, 0
+    settings = ServingSettings()
+    one = np.array([p])
+    plain = push_list(snap, g, settings, top_k=1, members_per_product=500, candidates=one)
+    cold = [m.user_id for m in plain.items[0].members]
+    assert min(m.score for m in plain.items[0].members) < 0.5  # some weak members
+    warm_user = cold[-1]
+    warm = _with_push(snap, warm_user, str(snap.prod_ids[p]), 0.4, cold_rate=2e-6)
+    res = push_list(warm, g, settings, top_k=1, members_per_product=500, candidates=one)
+    got = [m.user_id for m in res.items[0].members]
+    assert got == [warm_user, *cold[:-1]]
 
 
 def test_rules_apply_after_the_push_ranking() -> None:

@@ -209,3 +209,29 @@ def test_every_registered_model_loads_without_the_project(
             assert info["shape"][1] == 2 == info["spec"]["tensor-spec"]["shape"][1], (uri, info)
             assert 0.0 <= info["min"] <= info["max"] <= 1.0
         frames = {}
+
+
+def test_the_best_push_rule_serves_when_the_push_model_loses(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_ws: Workspace, as_of: date
+) -> None:
+    """A push model too weak to beat the rules: the best rule is registered and takes
+    `champion`, with the cold rate the service's snapshot scales cold members by."""
+    from configs import columns as C
+    from features.io import read_table
+    from training.baseline_models import PUSH_RULES
+    from training.train import train
+
+    ws = copy_workspace(synthetic_ws, tmp_path_factory.mktemp("weak_push"))
+    users = sorted(read_table(ws.data, "orders")[C.USER_ID].astype(str).unique())
+    groups = [f"g{i % 8}" for i in range(len(users))]  # 8 groups of ~50 members
+    pd.DataFrame({C.GROUP_ID: groups, C.USER_ID: users}).to_parquet(ws.data / "memberships.parquet")
+    settings = small_settings(num_boost_round=1, num_leaves=2, learning_rate=0.01)
+    push = train(settings, ws, "push", as_of, show_progress=False)["push"]
+    champ = push["champion"]
+    assert champ["scorer"] in PUSH_RULES, champ
+    assert champ["candidates"][champ["scorer"]] == max(champ["candidates"].values())
+    client = configure(ws)
+    alias = client.get_model_version_by_alias(MODEL_NAMES["push"], CHAMPION)
+    assert str(alias.version) == champ["version"] and alias.tags["scorer"] == champ["scorer"]
+    metrics = client.get_run(champ["run_id"]).data.metrics
+    assert metrics["cold_rate"] == pytest.approx(push["metrics"]["cold_rate"])

@@ -101,3 +101,52 @@ def test_rules_and_hits() -> None:
     assert top2["hits@2"] == 1  # p_d28 picks rows 0 and 3
     cat = hits_at_k(frame, scores["category_hl28"], seed=0, k=2)
     assert cat["hits@2"] == 1 and cat["recall@2"] == pytest.approx(1 / 3)
+
+
+def test_recent_own_products_stay_warm_outside_the_targets() -> None:
+    """A large catalog scores only the slow movers (targets); a product the member bought
+    recently must still get an own warm entry, so campaign product_ids outside the slow-mover
+    set are ranked by the push model rather than the category path."""
+    from serving.push_scores import recent_own, score_warm_pairs
+
+    orders = _orders()
+
+    def predict(f: pd.DataFrame) -> np.ndarray:
+        return np.asarray(0.01 + 0.1 * f["p_d56"] + 0.01 * f["sub_score"])
+
+    def pairs(recent: int) -> set[tuple[str, str]]:
+        scored = score_warm_pairs(
+            orders, _memberships(), T, predict, pd.Index(["A"]), 1, recent_per_member=recent
+        )
+        return set(zip(scored["user_id"], scored["product_id"], strict=True))
+
+    before = pairs(0)
+    assert ("u2", "C") not in before and ("u0", "A") in before
+    after = pairs(1)
+    assert {("u2", "C"), ("u1", "B"), ("u0", "A")} <= after
+    # u1's recent B (not a target) scores above their substitute entry for target A: B is
+    # kept besides the cap of 1, not in it, so everyday products never evict target entries
+    assert ("u1", "A") in before and ("u1", "A") in after
+    # u3's most recent product is A (1 day before B)
+    h = pp.push_history(orders, T)
+    rec = recent_own(h.up, 1)
+    got = set(zip(h.users[rec.u.to_numpy()], h.products[rec.p.to_numpy()], strict=True))
+    assert got == {("u0", "A"), ("u1", "B"), ("u2", "C"), ("u3", "A")}
+
+
+def test_push_rules_are_registrable_candidates() -> None:
+    """Each rule is a predict_proba model over the pair features that ranks the members as
+    the rule does, so the best rule can take `champion` when the learned model loses."""
+    from training.baseline_models import push_candidates
+
+    f = _features(_orders(), T)
+    y = (f.index == "u0").astype(int)
+    cands = push_candidates(f, y)
+    rules = rule_scores(f, [28, 56, 112])
+    assert set(cands) == set(rules)
+    for name, model in cands.items():
+        assert set(model.columns) <= set(pp.PUSH_FEATURES)
+        prob = model.predict_proba(f[list(pp.PUSH_FEATURES)])[:, 1]
+        order = np.argsort(-rules[name], kind="stable")
+        assert np.all(np.diff(prob[order]) <= 1e-12), name  # the rule's order, as probabilities
+        assert prob.min() >= 0 and prob.max() <= 1
