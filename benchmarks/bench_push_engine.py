@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from configs.settings import ServingSettings  # noqa: E402
 from serving.engine import push_list  # noqa: E402
-from serving.push_scores import INFO, build_push_arrays  # noqa: E402
+from serving.push_scores import INFO, build_push_arrays, with_push  # noqa: E402
 from serving.snapshot import Snapshot, build_snapshot  # noqa: E402
 from tests.serving.synthetic import feature_tables  # noqa: E402
 
@@ -62,15 +61,7 @@ def with_warm(snap: Snapshot, per_member: int, seed: int) -> Snapshot:
         }
     )
     arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, 0.01)
-    return replace(
-        snap,
-        push_indptr=arrays.indptr,
-        push_indices=arrays.indices,
-        push_prob=arrays.prob,
-        push_info=arrays.info,
-        push_sub=arrays.sub,
-        push_cold_rate=arrays.cold_rate,
-    )
+    return with_push(snap, arrays)
 
 
 def timings(snap: Snapshot, n: int) -> dict[str, float]:

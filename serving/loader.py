@@ -289,7 +289,7 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
     the workspace lacks what the pair features need (logged)."""
     from features.push_pairs import read_memberships, read_push_orders
     from serving.models import _client
-    from serving.push_scores import build_push_arrays, score_warm_pairs
+    from serving.push_scores import build_push_arrays, score_warm_pairs, with_push
 
     try:
         orders, memberships = read_push_orders(ws.data, snap.as_of), read_memberships(ws.data)
@@ -314,16 +314,7 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
         return snap
     arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, cold_rate)
     versions = {**snap.model_versions, "push": push.version}
-    return replace(
-        snap,
-        model_versions=versions,
-        push_indptr=arrays.indptr,
-        push_indices=arrays.indices,
-        push_prob=arrays.prob,
-        push_info=arrays.info,
-        push_sub=arrays.sub,
-        push_cold_rate=arrays.cold_rate,
-    )
+    return with_push(snap, arrays, model_versions=versions)
 
 
 def _predict_rows(champion: Champion | None, frame: pd.DataFrame) -> np.ndarray | None:

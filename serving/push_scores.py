@@ -12,7 +12,7 @@ buyers, the substitute that contributed most) is stored per entry.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features import push_pairs as pp
+from serving.snapshot import Snapshot
 
 CHUNK_PAIRS = 200_000  # warm pairs per feature frame (whole users per block)
 INFO = ("p_days", "p_last_days", "p_gap_days", "g_buyers", "g_size")
@@ -177,3 +178,17 @@ def push_reasons(info: np.ndarray, sub_name: str | None) -> list[str]:
     if buyers > 0:
         out.append(f"the group's buyers of this product: {buyers:.0f} of {size:.0f}")
     return out
+
+
+def with_push(snap: Snapshot, arrays: PushArrays, **changes: Any) -> Snapshot:
+    """SNAP carrying the push champion's warm entries (and any other CHANGES)."""
+    return replace(
+        snap,
+        push_indptr=arrays.indptr,
+        push_indices=arrays.indices,
+        push_prob=arrays.prob,
+        push_info=arrays.info,
+        push_sub=arrays.sub,
+        push_cold_rate=arrays.cold_rate,
+        **changes,
+    )

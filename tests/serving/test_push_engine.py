@@ -12,7 +12,7 @@ import pytest
 
 from configs.settings import ServingSettings
 from serving.engine import push_list
-from serving.push_scores import build_push_arrays
+from serving.push_scores import build_push_arrays, with_push
 from serving.snapshot import Snapshot, build_snapshot
 from tests.serving.synthetic import feature_tables
 
@@ -42,15 +42,7 @@ def _with_push(
         }
     )
     arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, cold_rate)
-    return replace(
-        snap,
-        push_indptr=arrays.indptr,
-        push_indices=arrays.indices,
-        push_prob=arrays.prob,
-        push_info=arrays.info,
-        push_sub=arrays.sub,
-        push_cold_rate=arrays.cold_rate,
-    )
+    return with_push(snap, arrays)
 
 
 def _first_and_last(snap: Snapshot, g: int, p: int) -> tuple[str, str]:
