@@ -72,9 +72,9 @@ def slow_movers(orders: pd.DataFrame, cutoff: date) -> pd.Index:
     return units.index[(units >= MIN_UNITS) & (units_28 < 0.5 * pace)]
 
 
-def requests(snap, orders, cutoff, slow, per_group, seed):  # type: ignore[no-untyped-def]
-    """(group index, product id) requests: per non-zombie group, up to PER_GROUP slow movers
-    its members bought in the year before CUTOFF."""
+def requests(snap, orders, cutoff, slow, per_group, seed, zombies_too=False):  # type: ignore[no-untyped-def]
+    """(group index, product id) requests: per group (zombies only with ZOMBIES_TOO), up to
+    PER_GROUP slow movers its members bought in the year before CUTOFF (0: all of them)."""
     t = pd.Timestamp(cutoff, tz="UTC")
     year = orders[(orders[C.ORDERED_AT] < t) & (orders[C.ORDERED_AT] >= t - timedelta(365))]
     year = year[year[C.PRODUCT_ID].isin(slow)]
@@ -85,7 +85,8 @@ def requests(snap, orders, cutoff, slow, per_group, seed):  # type: ignore[no-un
         members = snap.group_members(g)
         if snap.group_stage[g] == "zombie":
             zombies += 1
-            continue
+            if not zombies_too:
+                continue
         ids = snap.user_ids[members]
         found = users_of.reindex(ids).dropna()
         if not len(found):
@@ -94,7 +95,8 @@ def requests(snap, orders, cutoff, slow, per_group, seed):  # type: ignore[no-un
         products = np.array([p for p in products if p in snap.prod_index], dtype=object)
         if not len(products):
             continue
-        pick = rng.choice(products, size=min(per_group, len(products)), replace=False)
+        size = len(products) if per_group <= 0 else min(per_group, len(products))
+        pick = rng.choice(products, size=size, replace=False)
         out.extend((g, str(p)) for p in sorted(pick))
     return out, zombies
 
@@ -244,7 +246,9 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
         slow = pd.Index(snap.prod_ids[snap.default_candidates])
     else:
         slow = slow_movers(before, cutoff)
-    reqs, zombies = requests(snap, before, cutoff, slow, args.per_group, args.seed)
+    reqs, zombies = requests(
+        snap, before, cutoff, slow, args.per_group, args.seed, args.zombies == "include"
+    )
     t = pd.Timestamp(cutoff, tz="UTC")
     window = orders[(orders[C.ORDERED_AT] >= t) & (orders[C.ORDERED_AT] < t + timedelta(HORIZON))]
     bought = set(zip(window[C.USER_ID], window[C.PRODUCT_ID], strict=True))
@@ -253,6 +257,11 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
     service, seconds = service_targets(snap, settings, reqs)
     results = {name: count_hits(t, bought) for name, t in methods.items()}
     results["service"] = count_hits(service, bought)
+    zombie = {g for g, _ in reqs if snap.group_stage[g] == "zombie"}
+    in_zombies = {
+        name: count_hits([r for r in t if r[0] in zombie], bought)["hits"]
+        for name, t in [*methods.items(), ("service", service)]
+    }
     rules = {k: v for k, v in results.items() if k not in ("service", "random")}
     best = max(rules, key=lambda k: rules[k]["hits"])
     missed = diagnose(snap, history, methods[best], service, bought)
@@ -271,12 +280,14 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
         "requests": len(reqs),
         "groups": len({g for g, _ in reqs}),
         "groups_over_5_members": int(sum(sizes[g] > K for g in {g for g, _ in reqs})),
-        "zombie_groups_skipped": zombies,
+        "zombie_groups": zombies,
+        "zombie_groups_asked": args.zombies == "include",
         "slow_movers": len(slow),
         "slow_mover_definition": args.slow_movers,
         "buyers_in_window": buyers_in_window(snap, reqs, bought),
         "hits": results,
         "best_rule": best,
+        "hits_in_zombie_groups": in_zombies,
         "best_rule_hits_missed_by_service": missed,
         "service_vs_best_rule": results["service"]["hits"] / max(rules[best]["hits"], 1),
         "service_vs_random": results["service"]["hits"] / max(results["random"]["hits"], 1),
@@ -290,7 +301,13 @@ def main() -> None:
     ap.add_argument("--workspace", type=Path, required=True)
     ap.add_argument("--preset", default=None)
     ap.add_argument("--cutoffs", nargs="+", required=True, help="as-of dates (YYYY-MM-DD)")
-    ap.add_argument("--per-group", type=int, default=3, help="slow movers asked per group")
+    ap.add_argument("--per-group", type=int, default=3, help="slow movers asked per group (0: all)")
+    ap.add_argument(
+        "--zombies",
+        choices=("skip", "include"),
+        default="skip",
+        help="include: ask zombie groups too (the service answers them with no pushes)",
+    )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--name", default="real", help="names the results file")
     ap.add_argument(

@@ -28,8 +28,17 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL_SECONDS = 10.0
 
 
-@lru_cache(maxsize=1)
+_SERIES_LOCK = threading.Lock()
+
+
 def _series() -> dict[str, Any]:
+    """The series, created once per process (the request and metrics threads both ask)."""
+    with _SERIES_LOCK:
+        return _make_series()
+
+
+@lru_cache(maxsize=1)
+def _make_series() -> dict[str, Any]:
     from prometheus_client import Counter as PromCounter
     from prometheus_client import Gauge
 

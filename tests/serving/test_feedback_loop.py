@@ -147,9 +147,12 @@ def test_outcomes_reach_metrics_over_http(ws: Workspace) -> None:
     proc = start_service(ws, "127.0.0.1", port, env, ws.root / "serve.log")
     url = f"http://127.0.0.1:{port}"
     members = _members(ws, "g1")
+    log = ws.root / "serve.log"
     try:
         wait_ready(url, proc, timeout=300)
-        with httpx.Client(base_url=url, timeout=30) as c:
+        # a generous read timeout: a loaded CI machine once took > 30 s on a first request;
+        # a real hang still fails, with the server's log in the message
+        with httpx.Client(base_url=url, timeout=120) as c:
             version = c.post("/push_lists", json={"group_ids": ["g1"]}).json()["model_version"]
             assert c.post("/feedback", json={"events": _outcomes(members)}).status_code == 200
             labels = f'arm="pushed",model_version="{version}"'
@@ -160,6 +163,9 @@ def test_outcomes_reach_metrics_over_http(ws: Workspace) -> None:
                 if expected in text or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
+    except httpx.TimeoutException as exc:
+        tail = log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
+        raise AssertionError(f"{exc!r}; serve.log ends with:\n{tail}") from exc
     finally:
         stop_service(proc)
     ours = [line for line in text.splitlines() if line.startswith("grouppush_")]
