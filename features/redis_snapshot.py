@@ -5,9 +5,10 @@ the service snapshot needs every row of every table at once (1M users on the lar
 and a full scan of Feast's hash-per-entity layout would deserialize one protobuf per value.
 So `features build` with `online_store: redis` also publishes, beside the Feast rows, the
 same as-of rows as Parquet blobs (chunked under Redis's 512 MB value limit), plus the contract
-tables the snapshot reads (memberships, pushes). Publishing is atomic for readers: the blobs
-go under a fresh build id, then one SET of the `current` manifest swaps them in, then the old
-build's keys are deleted; a reader that lost that race retries once with the new manifest.
+tables the snapshot reads (memberships, pushes) and the operator page's side tables
+(features.side_tables). Publishing is atomic for readers: the blobs go under a fresh build id,
+then one SET of the `current` manifest swaps them in, then the old build's keys are deleted;
+a reader that lost that race retries once with the new manifest.
 
 Connection strings use Feast's format: `host:port[,db=0][,password=...][,ssl=true]`.
 """
@@ -32,6 +33,7 @@ from configs.settings import FeatureSettings, secret_value
 from configs.workspace import Workspace
 from features.catalog import TABLES
 from features.io import table_path
+from features.side_tables import side_tables
 from features.snapshots import default_as_of
 
 PREFIX = "grouppush:snapshot"
@@ -129,8 +131,11 @@ def _read(client: Any, manifest: Mapping[str, Any]) -> dict[str, pd.DataFrame] |
     return out
 
 
-def read_snapshot(client: Any) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Every published table and the build's meta; fails clearly when nothing is published."""
+def read_snapshot(
+    client: Any, names: tuple[str, ...] | None = None
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Every published table (or those of NAMES that were published) and the build's meta;
+    fails clearly when nothing is published."""
     for _ in range(3):
         manifest = current_manifest(client)
         if manifest is None:
@@ -138,6 +143,9 @@ def read_snapshot(client: Any) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]
                 f"Redis has no {CURRENT!r}: run `grouppush features build` with "
                 "features.online_store=redis against this Redis first"
             )
+        if names is not None:
+            chunks = {n: c for n, c in manifest["tables"].items() if n in names}
+            manifest = {**manifest, "tables": chunks}
         got = _read(client, manifest)
         if got is not None:
             return got, {**manifest["meta"], "build": manifest["build"]}
@@ -154,6 +162,7 @@ def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[
     for name in CONTRACT_TABLES:
         path = table_path(ws.data, name)
         tables[name] = pq.read_table(path) if path.exists() else None
+    tables.update(side_tables(ws))  # the operator page's (features.side_tables)
     try:
         data_as_of: str | None = default_as_of(ws.data).isoformat()
     except (FileNotFoundError, ValueError):

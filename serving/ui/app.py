@@ -114,7 +114,7 @@ def create_app(context: Callable[[], UiContext | None]) -> Starlette:
         return ctx, ctx.snapshot
 
     async def tables(ctx: UiContext, snap: Snapshot) -> UiTables:
-        return await cache.get(snap, "tables", lambda: load_tables(ctx.ws, snap))  # type: ignore[no-any-return]
+        return await cache.get(snap, "tables", lambda: load_tables(ctx.ws, snap, ctx.settings))  # type: ignore[no-any-return]
 
     async def page(request: Request) -> Response:
         got = ready(request, api=False)
