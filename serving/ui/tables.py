@@ -59,7 +59,7 @@ def _frame_of(
 ) -> pd.DataFrame:
     table = read(ws)
     if table is None:
-        raise FileNotFoundError(f"no {what} yet; run `grouppush features build`")
+        raise FileNotFoundError(f"no {what}: its source table is not in this workspace")
     return table.to_pandas() if isinstance(table, pa.Table) else table
 
 
