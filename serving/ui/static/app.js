@@ -39,7 +39,7 @@ async function api(path) {
   return body;
 }
 
-function show(...nodes) { main.replaceChildren(...nodes); }
+function show(...nodes) { main.replaceChildren(...nodes.filter(n => n !== null && n !== undefined)); }
 function fail(err) { show(el("p", { class: "error", id: "error" }, String(err.message || err))); }
 function setStatus(text) { document.getElementById("status").textContent = text; }
 
@@ -177,8 +177,8 @@ function previousChampion(reg) {
   const prev = reg && reg.previous_champion;
   if (!reg) return null;
   if (!prev) return el("p", { class: "muted previous-champion" }, "previous champion: none recorded (the first champion, or trained before train recorded it)");
-  const delta = prev.delta === null ? "" : ` (this version ${fmt(prev.champion_score, 4)}, ${prev.delta >= 0 ? "+" : ""}${prev.delta.toFixed(4)})`;
-  return el("p", { class: "previous-champion" }, `previous champion v${prev.version}: ${prev.metric || "score"} ${fmt(prev.score, 4)}${delta} on the holdout ${prev.holdout || ""} it was replaced on`);
+  const delta = prev.delta === null ? "" : ` vs this version ${fmt(prev.champion_score, 4)} (${prev.delta >= 0 ? "+" : ""}${prev.delta.toFixed(4)})`;
+  return el("p", { class: "previous-champion" }, `previous champion v${prev.version}: ${prev.metric || "score"} ${fmt(prev.score, 4)}${delta}, both on the holdout` + (prev.holdout ? ` of ${prev.holdout}` : "") + " of the training that replaced it");
 }
 
 // ---- data ---------------------------------------------------------------------------------
