@@ -178,16 +178,22 @@ def load_champion(ws: Workspace, kind: str) -> tuple[Any, Any]:
 def newest_learned(ws: Workspace, kind: str) -> tuple[Any, Any] | None:
     """(model, ModelVersion) of the newest learned version of KIND, or None."""
     client = configure(ws)
-    import mlflow.sklearn
-
     name = MODEL_NAMES[kind]
     versions = client.search_model_versions(f"name='{name}'")
     learned = [v for v in versions if (v.tags or {}).get(SCORER_TAG, LEARNED) == LEARNED]
     if not learned:
         return None
     newest = max(learned, key=lambda v: int(v.version))
+    return load_version(ws, kind, str(newest.version)), newest
+
+
+def load_version(ws: Workspace, kind: str, version: str) -> Any:
+    """The model of version VERSION of KIND (e.g. the previous champion a version records)."""
+    configure(ws)
+    import mlflow.sklearn
+
     lightgbm()
-    return mlflow.sklearn.load_model(f"models:/{name}/{newest.version}"), newest
+    return mlflow.sklearn.load_model(f"models:/{MODEL_NAMES[kind]}/{version}")
 
 
 def _flat(prefix: str, value: Any, out: dict[str, float]) -> dict[str, float]:

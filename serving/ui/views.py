@@ -145,6 +145,7 @@ def models_payload(
                 "serving_version": snap.model_versions.get(kind, "heuristic"),
                 "registry": registry.get(kind),
                 "model": figures.get("model"),
+                "candidates": figures.get("candidates") or {},  # previous champion, learned
                 "baselines": figures.get("baselines") or {},
             }
         )

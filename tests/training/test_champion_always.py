@@ -99,6 +99,12 @@ def test_promotion_records_the_previous_champion(
     assert float(tags[PREVIOUS_SCORE_TAG]) == pytest.approx(out["champion_score"], abs=1e-6)
     assert float(tags[PREVIOUS_SCORE_TAG]) < float(tags[tags[PRIMARY_TAG]])
     assert PREVIOUS_TAG not in configure(ws).get_model_version(MODEL_NAMES["repurchase"], old).tags
+    # evaluate scores the previous champion on its holdout next to the champion and baselines
+    from training.evaluate import evaluate
+
+    held = evaluate(small_settings(), ws, as_of, show_progress=False)["held_out"]["repurchase"]
+    previous = held["candidates"][f"previous champion v{old}"]
+    assert 0.5 < previous["auc"] < held["model"]["auc"], (previous, held["model"])
 
 
 def test_every_consumer_works_with_a_baseline_champion(

@@ -136,9 +136,10 @@ async function viewGroup(groupId) {
 }
 
 // ---- models -------------------------------------------------------------------------------
-function metricsTable(model, baselines) {
+function metricsTable(model, baselines, candidates) {
   const rows = [];
   if (model) rows.push(["champion", model]);
+  for (const [name, m] of Object.entries(candidates || {})) rows.push([name, m]);
   for (const [name, m] of Object.entries(baselines)) rows.push([name, m]);
   if (!rows.length) return el("p", { class: "muted" }, "No held-out figures: run `grouppush evaluate`.");
   const keys = [...new Set(rows.flatMap(([, m]) => Object.keys(m).filter(k => typeof m[k] === "number")))];
@@ -156,7 +157,7 @@ async function viewModels() {
     parts.push(el("h2", {}, `${m.kind}: version ${m.serving_version}`),
       reg ? el("p", { class: "muted" }, `${reg.name} v${reg.version}` + (reg.scorer && reg.scorer !== "learned" ? ` (baseline ${reg.scorer})` : "") + `, trained and registered ${new Date(reg.registered_ms).toISOString().slice(0, 16).replace("T", " ")} UTC` + (reg.trained_as_of ? ` on data as of ${reg.trained_as_of}` : "") + `, run ${reg.run_id}` + (reg.feature_service ? `, features ${reg.feature_service}` : "")) : null,
       previousChampion(reg),
-      metricsTable(m.model, m.baselines));
+      metricsTable(m.model, m.baselines, m.candidates));
   }
   if (data.has_report) parts.push(el("p", {}, el("a", { href: BASE + "/report" }, "Full evaluation report with plots")));
   parts.push(el("h2", {}, `Online conversion per model version (feedback, last ${data.online.window_days} days)`));
