@@ -314,7 +314,37 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
         return snap
     arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, cold_rate)
     versions = {**snap.model_versions, "push": push.version}
-    return with_push(snap, arrays, model_versions=versions)
+    block_indptr, block_indices = product_suppression(ws, settings, snap, orders)
+    return with_push(
+        snap,
+        arrays,
+        model_versions=versions,
+        block_indptr=block_indptr,
+        block_indices=block_indices,
+    )
+
+
+def product_suppression(
+    ws: Workspace, settings: Settings, snap: Snapshot, orders: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 1 at the product level (serving.suppression) from the order log: each product's
+    cycle (the products table's, else its category's) unless it is a high-frequency item."""
+    from serving.suppression import day_gaps, product_cycles, recent_buys
+
+    cat = snap.prod_cat.astype(np.int64)
+    cat_cycle = np.where(cat >= 0, snap.cat_cycle[np.maximum(cat, 0)], np.nan)
+    products = read_table(ws.data, "products")
+    given = None
+    if products is not None and C.REPURCHASE_CYCLE_DAYS in products.columns:
+        values = pd.to_numeric(products[C.REPURCHASE_CYCLE_DAYS], errors="coerce")
+        at = products[C.PRODUCT_ID].astype(str).map(snap.prod_index).to_numpy(np.float64)
+        ok = np.isfinite(at) & values.notna().to_numpy()
+        given = np.full(len(snap.prod_ids), np.nan)
+        given[at[ok].astype(np.int64)] = values.to_numpy(np.float64)[ok]
+    hf_days = settings.features.high_frequency_cycle_days
+    gaps = day_gaps(orders)
+    cycle, high = product_cycles(gaps, snap.prod_index, cat_cycle, hf_days, given)
+    return recent_buys(orders, snap.as_of, snap.user_index, snap.prod_index, cycle, high, gaps)
 
 
 def _predict_rows(champion: Champion | None, frame: pd.DataFrame) -> np.ndarray | None:
