@@ -21,6 +21,7 @@ import numpy as np
 
 from configs.settings import ServingSettings
 from serving.explain import Explainer, zombie_list
+from serving.names import category_names, product_names
 from serving.push_merge import (
     Warm,
     drop_suppressed,
@@ -272,6 +273,8 @@ def _items(snap: Snapshot, req: _Request, picks: list[Pick], used: np.ndarray | 
     scores = np.concatenate([sc for _, _, sc in picks]).tolist()
     prod_ids = snap.prod_ids[req.cand[prods]].tolist()
     cat_ids = snap.cat_ids[req.cats[prods]].tolist()
+    prod_names = product_names(snap, req.cand[prods])
+    cat_names = category_names(snap, req.cats[prods])
     items, start = [], 0
     for i, (_, _, sc) in enumerate(picks):
         stop = start + sizes[i]
@@ -283,7 +286,15 @@ def _items(snap: Snapshot, req: _Request, picks: list[Pick], used: np.ndarray | 
         ]
         total = float(sc.sum(dtype=np.float64))
         items.append(
-            Item(prod_ids[i], cat_ids[i], round(total / sizes[i], 4), round(total, 4), members)
+            Item(
+                prod_ids[i],
+                cat_ids[i],
+                prod_names[i],
+                cat_names[i],
+                round(total / sizes[i], 4),
+                round(total, 4),
+                members,
+            )
         )
         start = stop
     return items

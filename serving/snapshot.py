@@ -81,6 +81,9 @@ class Snapshot:
     push_info: np.ndarray | None = None  # float32 (entries, len(push_scores.INFO))
     push_sub: np.ndarray | None = None  # int32 top substitute's product index (-1: none)
     push_cold_rate: float = 1.0  # scales cold members' category-level scores (1: no push model)
+    # display names aligned with prod_ids / cat_ids (object, None: no name; serving.names)
+    prod_names: np.ndarray | None = None
+    cat_names: np.ndarray | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
     # folder whose files back the numeric arrays (serving.snapshot_store; None: in memory)
     storage: Path | None = field(default=None, compare=False)
