@@ -5,9 +5,10 @@ at the category level (dense categories x members, from the members' sparse inte
 per (category, price band) combination, so a 500-member x 2,000-product request touches a few
 small matrices. Rules: (1) no non-high-frequency product to a member who bought it within its
 repurchase cycle (serving.suppression: at the product level when the service reads the order
-log, as it does with a push champion; else the whole category is the proxy); (2) a per-member push cap over a rolling window (logged pushes, group-wide
-pushes and this response's own assignments); (3) expected buyers never exceed stock; (4) at most
-`max_per_category` products of one category; (5) zombie groups get the members to move instead.
+log, as it does with a push champion; else the whole category is the proxy); (2) a per-member
+push cap over a rolling window (logged pushes, group-wide pushes and this response's own
+assignments); (3) expected buyers never exceed stock; (4) at most `max_per_category` products
+of one category; (5) zombie groups get the members to move instead.
 With a push champion, members with a product-level signal ("warm": serving.push_merge) rank by
 its probability and the others by their category-level score x its cold rate; the rules
 apply after the ranking.
@@ -22,6 +23,7 @@ import numpy as np
 
 from configs.settings import ServingSettings
 from serving.explain import Explainer, zombie_list
+from serving.names import category_names, product_names
 from serving.push_merge import (
     Warm,
     drop_blocked,
@@ -287,6 +289,8 @@ def _items(snap: Snapshot, req: _Request, picks: list[Pick], used: np.ndarray | 
     scores = np.concatenate([sc for _, _, sc in picks]).tolist()
     prod_ids = snap.prod_ids[req.cand[prods]].tolist()
     cat_ids = snap.cat_ids[req.cats[prods]].tolist()
+    prod_names = product_names(snap, req.cand[prods])
+    cat_names = category_names(snap, req.cats[prods])
     items, start = [], 0
     for i, (_, _, sc) in enumerate(picks):
         stop = start + sizes[i]
@@ -298,7 +302,15 @@ def _items(snap: Snapshot, req: _Request, picks: list[Pick], used: np.ndarray | 
         ]
         total = float(sc.sum(dtype=np.float64))
         items.append(
-            Item(prod_ids[i], cat_ids[i], round(total / sizes[i], 4), round(total, 4), members)
+            Item(
+                prod_ids[i],
+                cat_ids[i],
+                prod_names[i],
+                cat_names[i],
+                round(total / sizes[i], 4),
+                round(total, 4),
+                members,
+            )
         )
         start = stop
     return items

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serving.names import product_labels
 from serving.push_scores import push_reasons
 from serving.snapshot import Snapshot
 from serving.suppression import Blocked
@@ -122,7 +123,7 @@ def warm_reasons(
         e = lookup.get((c, m))
         if e is not None:
             sub = int(snap.push_sub[e])
-            name = str(snap.prod_ids[sub]) if sub >= 0 else None
+            name = product_labels(snap, [sub])[0] if sub >= 0 else None
             why = [*push_reasons(snap.push_info[e], name), *why]
             out.append(list(dict.fromkeys(why)))
         else:
