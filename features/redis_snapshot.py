@@ -5,10 +5,10 @@ the service snapshot needs every row of every table at once (1M users on the lar
 and a full scan of Feast's hash-per-entity layout would deserialize one protobuf per value.
 So `features build` with `online_store: redis` also publishes, beside the Feast rows, the
 same as-of rows as Parquet blobs (chunked under Redis's 512 MB value limit), plus the contract
-tables the snapshot reads (memberships, pushes) and the operator page's side tables
-(features.side_tables). Publishing is atomic for readers: the blobs go under a fresh build id,
-then one SET of the `current` manifest swaps them in, then the old build's keys are deleted;
-a reader that lost that race retries once with the new manifest.
+tables the snapshot reads (memberships, pushes; products' ids and names when it has names) and
+the operator page's side tables (features.side_tables). Publishing is atomic for readers: the
+blobs go under a fresh build id, then one SET of the `current` manifest swaps them in, then the
+old build's keys are deleted; a reader that lost that race retries once with the new manifest.
 
 Connection strings use Feast's format: `host:port[,db=0][,password=...][,ssl=true]`.
 """
@@ -32,7 +32,7 @@ from pydantic import SecretStr
 from configs.settings import FeatureSettings, secret_value
 from configs.workspace import Workspace
 from features.catalog import TABLES
-from features.io import table_path
+from features.io import read_names, table_path
 from features.side_tables import side_tables
 from features.snapshots import default_as_of
 
@@ -153,7 +153,8 @@ def read_snapshot(
 
 
 def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[str, Any]:
-    """Publish the AS_OF rows of every catalog table + the snapshot's contract tables."""
+    """Publish the AS_OF rows of every catalog table + the snapshot's contract tables (and
+    product/category names: a service reading an older publication shows ids)."""
     from features.offline_tables import read_date
 
     tables: dict[str, pa.Table | None] = {
@@ -162,6 +163,7 @@ def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[
     for name in CONTRACT_TABLES:
         path = table_path(ws.data, name)
         tables[name] = pq.read_table(path) if path.exists() else None
+    tables["products"] = read_names(ws.data)
     tables.update(side_tables(ws))  # the operator page's (features.side_tables)
     try:
         data_as_of: str | None = default_as_of(ws.data).isoformat()
