@@ -287,7 +287,7 @@ def load_snapshot(
 def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion) -> Snapshot:
     """SNAP with the push champion's warm entries (serving.push_scores); SNAP unchanged when
     the workspace lacks what the pair features need (logged)."""
-    from features.push_pairs import read_memberships, read_push_orders
+    from modelinput.push_pairs import read_memberships, read_push_orders
     from serving.models import _client
     from serving.push_scores import build_push_arrays, score_warm_pairs, with_push
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from configs import columns as C
-from features.pairs import explode_interest
+from modelinput.pairs import explode_interest
 from serving.interest_csr import ChunkSource, LongChunk, build_csr
 from serving.memory import release_memory
 

@@ -161,7 +161,7 @@ def against_truth(settings: Settings, ws: Workspace, models: dict[str, Any]) -> 
             settings.training.interest_popular_candidates,
         )
         inter["model"] = ranking_metrics(scored, truth)
-    from features.pairs import build_pairs
+    from modelinput.pairs import build_pairs
 
     pairs = build_pairs(interest, stats, activity, settings.training.interest_popular_candidates)
     rankings = interest_baselines(pairs, history, stats, as_of, settings.training.decay_half_lives)

@@ -24,8 +24,8 @@ import pandas as pd
 
 from configs import columns as C
 from configs.settings import TrainingSettings
-from features import push_pairs as pp
 from features.stages import Stages
+from modelinput import push_pairs as pp
 from training.baseline_models import push_candidates
 from training.datasets import SnapshotSplit, utc
 from training.estimator import ModelResult, fit_on_split, importances, predict

@@ -42,7 +42,7 @@ SCORER_TAG = "scorer"  # "learned" or the baseline's name
 HORIZON_TAG = "horizon_days"
 LEARNED = "learned"
 SERVING_METRICS = ("cold_rate",)  # run metrics the service reads (push: cold-member scale)
-PROJECT_PACKAGES = ("configs", "features", "training", "serving", "grouppush")
+PROJECT_PACKAGES = ("configs", "features", "modelinput", "training", "serving", "grouppush")
 
 
 def configure(ws: Workspace) -> Any:

@@ -11,7 +11,7 @@ import pyarrow as pa
 from pytest import MonkeyPatch
 
 from configs import columns as C
-from features.pairs import ARRAYS, PAIR_FEATURES, build_pairs, explode_interest
+from modelinput.pairs import ARRAYS, PAIR_FEATURES, build_pairs, explode_interest
 from serving.interest_scoring import score_interest
 from serving.models import Champion
 from serving.snapshot import build_snapshot
@@ -111,7 +111,7 @@ def test_a_model_that_cannot_score_the_pairs_gives_none() -> None:
 
 def test_index_joins_equal_the_pandas_merges() -> None:
     """build_pairs' lookups give what the hash joins they replace gave (missing keys too)."""
-    from features.pairs import _left_join, _missing_popular
+    from modelinput.pairs import _left_join, _missing_popular
 
     tables = _tables()
     long = explode_interest(tables["user_interest"])

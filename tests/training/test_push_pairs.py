@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from configs import columns as C
-from features import push_pairs as pp
+from modelinput import push_pairs as pp
 from training.push import hits_at_k, rule_scores
 
 T = date(2025, 6, 1)

@@ -1,6 +1,6 @@
 """The interest model's pair features as numpy arrays on integer positions, straight from Arrow.
 
-Why: `features.pairs.build_pairs` (pandas, string keys) is what training uses, but serving
+Why: `modelinput.pairs.build_pairs` (pandas, string keys) is what training uses, but serving
 scores every user x candidate category (large preset: ~28M pairs), and there the frame
 copies, string joins and per-chunk `isin` over all users cost about a third of the
 scoring time next to LightGBM. This computes the same values (same row order, float64
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from configs import columns as C
-from features.pairs import CATEGORY_COLUMNS, PAIR_FEATURES, USER_COLUMNS, popular_categories
+from modelinput.pairs import CATEGORY_COLUMNS, PAIR_FEATURES, USER_COLUMNS, popular_categories
 
 EXTRA_RANK = 999.0  # interest_rank of an added popular candidate (as build_pairs)
 

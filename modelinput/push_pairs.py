@@ -1,6 +1,6 @@
 """Member x product pair features for the push model, point in time from the order log.
 
-Lives in features/ because training builds its sets with it and the serving snapshot scores
+Lives in modelinput/ because training builds its sets with it and the serving snapshot scores
 with it (serving never imports training). Everything is computed from the orders strictly
 before the snapshot day `t` (and within `lookback_days` of it), so a pair's features never see
 its label window [t, t + horizon).

@@ -1,6 +1,6 @@
 """User x candidate-category pair features for the interest model.
 
-Lives in features/ because training builds its sets with it and serving scores with it, and
+Lives in modelinput/ because training builds its sets with it and serving scores with it, and
 serving must not import training code. Candidates per user = every category in the user's
 sparse interest vector (all categories bought before t + the top similarity-spread ones) plus
 the top-N popular categories. One row per (user, category); vectorised through Arrow.
