@@ -288,7 +288,7 @@ def features_build(
     day = _parse_date(as_of, "--as-of")
     settings, ws = _context()
     _require_orders(ws)
-    from features.build import build_features
+    from features.compute.build import build_features
 
     with _writing(ws, "features build", no_wait):
         summary = build_features(settings, ws, day, show_progress=True, full=full)

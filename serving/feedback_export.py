@@ -38,12 +38,12 @@ def group_sizes(settings: Settings, ws: Workspace) -> dict[str, int]:
     n_members of the latest group_stats features (groups derived from orders)."""
     cfg = settings.features
     if cfg.online_store == "redis":
-        from features.redis_snapshot import read_snapshot, redis_client
+        from features.store.redis_snapshot import read_snapshot, redis_client
 
         published, _ = read_snapshot(redis_client(cfg.redis_connection_string))
         memberships, stats = published.get("memberships"), published.get(GROUP_STATS)
     else:
-        from features.store import latest_snapshot
+        from features.store.feast_store import latest_snapshot
 
         path = table_path(ws.data, "memberships")
         names = set(pq.read_schema(path).names) if path.exists() else set()

@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 from configs import columns as C
 from configs.settings import FeatureSettings, Settings
 from configs.workspace import Workspace
-from features import catalog
 from features.io import read_table, table_path
-from features.offline_tables import (
+from features.store import catalog
+from features.store.offline_tables import (
     as_of_timestamp,
     date_file,
     offline_files,
@@ -70,7 +70,7 @@ def read_feature_tables(
     """Every catalog table's (or NAMES') rows as of AS_OF (default: the latest), Parquet only,
     no Feast: pandas frames, or Arrow tables for the names in AS_ARROW (list columns stay
     flat); only COLUMNS[name] of the tables named there."""
-    from features.store import latest_snapshot_arrow
+    from features.store.feast_store import latest_snapshot_arrow
 
     columns = columns or {}
     out: dict[str, Any] = {}
@@ -99,7 +99,7 @@ def feature_marker(ws: Workspace, cfg: FeatureSettings | None = None) -> int | s
     """Newest modification time under the offline folder (Redis: the published build id):
     cheap 'features were rebuilt' check."""
     if cfg is not None and cfg.online_store == "redis":
-        from features.redis_snapshot import current_manifest, redis_client
+        from features.store.redis_snapshot import current_manifest, redis_client
 
         manifest = current_manifest(redis_client(cfg.redis_connection_string))
         return manifest["build"] if manifest else ""
@@ -110,7 +110,7 @@ def feature_marker(ws: Workspace, cfg: FeatureSettings | None = None) -> int | s
 
 def _tag_names(cfg: FeatureSettings, activity: pd.DataFrame) -> dict[str, str]:
     """Tag id -> English name, including generated ids such as 'region:<v>'."""
-    from features.tags import load_taxonomy, tag_names, taxonomy_path
+    from features.compute.tags import load_taxonomy, tag_names, taxonomy_path
 
     path = taxonomy_path(cfg)
     return tag_names(load_taxonomy(path), activity) if path.exists() else {}
@@ -203,7 +203,7 @@ def _inputs(
 
     cfg = settings.features
     if cfg.online_store == "redis" and as_of is None:
-        from features.redis_snapshot import read_snapshot, redis_client
+        from features.store.redis_snapshot import read_snapshot, redis_client
 
         published, meta = read_snapshot(redis_client(cfg.redis_connection_string))
         tables = {name: published[name] for name in catalog.TABLES if name != "user_interest"}

@@ -32,7 +32,7 @@ def shop_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.integration
 def test_shop_export_end_to_end(shop_export: Path, tmp_path: Path) -> None:
-    from features.build import build_features
+    from features.compute.build import build_features
     from features.ingest import ingest
     from training.export import export_interest
     from training.train import train

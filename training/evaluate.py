@@ -16,8 +16,8 @@ from rich.console import Console
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features import catalog
 from features.snapshots import default_as_of, training_snapshot_dates
+from features.store import catalog
 from training import interest as interest_mod
 from training import repurchase as repurchase_mod
 from training.datasets import (

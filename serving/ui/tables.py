@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from configs import columns as C
 from configs.workspace import Workspace
 from features.io import table_path
-from features.offline_tables import table_files
+from features.store.offline_tables import table_files
 from serving.snapshot import Snapshot
 
 log = logging.getLogger(__name__)

@@ -121,9 +121,9 @@ def build_offline(
     root: Path, tables: dict[str, pd.DataFrame], dates: list[date], settings: Settings
 ) -> dict[str, pd.DataFrame]:
     """Write TABLES to a fresh workspace under ROOT, compute DATES, read every offline table."""
-    from features.build import compute_snapshots
-    from features.catalog import TABLES
-    from features.offline_tables import offline_path
+    from features.compute.build import compute_snapshots
+    from features.store.catalog import TABLES
+    from features.store.offline_tables import offline_path
 
     ws = resolve_workspace(root)
     write_tables(ws, tables)

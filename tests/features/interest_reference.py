@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from configs import columns as C
 from configs.settings import FeatureSettings
-from features.compute_interest import (  # unchanged helpers
+from features.compute.compute_interest import (  # unchanged helpers
     Similarity,
     _canonical,
     _csr_rows,
@@ -20,7 +20,7 @@ from features.compute_interest import (  # unchanged helpers
     _scale_rows,
     _top_k_mask,
 )
-from features.interest_inputs import EPOCH, PurchaseDays, RunStats
+from features.compute.interest_inputs import EPOCH, PurchaseDays, RunStats
 
 USER_BLOCK = 65_536  # users per spreading block: local row numbers fit in uint16
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.compute_renewal import (  # unchanged helpers
+from features.compute.compute_renewal import (  # unchanged helpers
     ALPHAS,
     CENTERS,
     FIT_USERS,

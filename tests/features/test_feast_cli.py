@@ -16,7 +16,7 @@ import yaml
 
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features.catalog import INTEREST_SERVICE, PUSH_SERVICE, REPURCHASE_SERVICE, TABLES
+from features.store.catalog import INTEREST_SERVICE, PUSH_SERVICE, REPURCHASE_SERVICE, TABLES
 from tests.features.feature_data import AS_OF
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def _feast(ws: Workspace, *args: str) -> str:
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Settings]:
     from configs.settings import load_settings
     from configs.workspace import resolve_workspace
-    from features.build import build_features
+    from features.compute.build import build_features
     from tests.features.feature_data import random_tables, write_tables
 
     ws = resolve_workspace(tmp_path_factory.mktemp("feastcli") / "ws")
@@ -57,7 +57,7 @@ def _registries(root: Path) -> list[Path]:
 
 
 def test_build_writes_the_workspace_feature_store_yaml(built: tuple[Workspace, Settings]) -> None:
-    from features.store import repo_config_dict
+    from features.store.feast_store import repo_config_dict
 
     ws, settings = built
     written = yaml.safe_load((ws.feast / "feature_store.yaml").read_text(encoding="utf-8"))
@@ -92,7 +92,7 @@ def test_feast_materialize_fills_the_workspace_online_store(
     _feast(ws, "materialize", start, end, "--views", view)
     with sqlite3.connect(ws.feast_online) as con:
         n = con.execute(f"SELECT COUNT(DISTINCT entity_key) FROM {table}").fetchone()[0]
-    from features.store import latest_snapshot
+    from features.store.feast_store import latest_snapshot
 
     assert n == len(latest_snapshot(ws, view)) > 0
     assert _registries(ws.root) == [ws.feast_registry]
@@ -102,7 +102,7 @@ def test_redis_password_stays_out_of_the_yaml(tmp_path: Path, tiny_settings: Set
     from pydantic import SecretStr
 
     from configs.workspace import resolve_workspace
-    from features.store import REDIS_PASSWORD_ENV, repo_config_dict, write_repo_yaml
+    from features.store.feast_store import REDIS_PASSWORD_ENV, repo_config_dict, write_repo_yaml
 
     ws = resolve_workspace(tmp_path / "ws")
     secret = SecretStr("r:6379,password=s3cret")  # the settings' type for it

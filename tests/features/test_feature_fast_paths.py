@@ -19,10 +19,10 @@ from configs import columns as C
 from configs.settings import Settings, load_settings
 from configs.workspace import resolve_workspace
 from features import bgnbd as B
-from features import compute_renewal as R
-from features.compute_inputs import connect, load_inputs, prepare_as_of
-from features.compute_product import compute_category_stats
-from features.interest_inputs import EPOCH, load_purchase_days
+from features.compute import compute_renewal as R
+from features.compute.compute_inputs import connect, load_inputs, prepare_as_of
+from features.compute.compute_product import compute_category_stats
+from features.compute.interest_inputs import EPOCH, load_purchase_days
 from tests.features import renewal_reference as REF
 from tests.features.feature_data import (
     AS_OF,

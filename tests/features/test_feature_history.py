@@ -15,17 +15,17 @@ import pytest
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace, resolve_workspace
-from features import offline_tables
-from features.build import run_snapshots
-from features.catalog import TABLES
-from features.offline_tables import (
+from features.compute.build import run_snapshots
+from features.store import offline_tables
+from features.store.catalog import TABLES
+from features.store.feast_store import latest_snapshot
+from features.store.offline_tables import (
     offline_files,
     offline_path,
     read_date,
     table_dir,
     table_files,
 )
-from features.store import latest_snapshot
 from tests.features.feature_data import AS_OF, build_offline, random_tables, rows_at, write_tables
 
 DATES = [date(2025, 5, 1), AS_OF]
@@ -188,17 +188,18 @@ def test_old_single_file_history_is_read_then_split(
 
 
 def test_code_digest_covers_feature_code_only() -> None:
-    from features import build_plan
+    from features.compute import build_plan
 
-    names = {p.name for p in build_plan.FEATURE_CODE_DIR.glob("*.py")}
+    root = build_plan.FEATURE_CODE_DIR
+    names = {p.relative_to(root).as_posix() for p in root.rglob("*.py")}
     assert set(build_plan.FEATURE_CODE) <= names  # a renamed module must be renamed here too
-    assert "compute_user.py" in names and "online.py" not in build_plan.FEATURE_CODE
+    assert "compute/compute_user.py" in names and "store/online.py" not in build_plan.FEATURE_CODE
 
 
 def test_order_sums_equal_the_per_date_query(tiny_ws: Workspace) -> None:
     """The one-scan digest input equals what a scan per date returns (so digests are stable)."""
-    from features.build_plan import _order_sums
-    from features.compute_inputs import connect, load_inputs, ts_literal
+    from features.compute.build_plan import _order_sums
+    from features.compute.compute_inputs import connect, load_inputs, ts_literal
 
     con = connect(1, "1GB", tiny_ws.offline / ".staging" / "duckdb")
     load_inputs(con, tiny_ws.data)

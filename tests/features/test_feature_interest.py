@@ -102,7 +102,7 @@ def test_interest_top_n_caps_spread_only_categories(
 def test_top_k_mask_equals_a_three_key_lexsort_with_ties() -> None:
     import scipy.sparse as sp
 
-    from features.compute_interest import _top_k_mask
+    from features.compute.compute_interest import _top_k_mask
 
     rng = np.random.default_rng(3)
     dense = rng.integers(0, 4, size=(300, 12)).astype(float)  # many equal values per row
@@ -119,7 +119,7 @@ def test_top_k_mask_equals_a_three_key_lexsort_with_ties() -> None:
 def test_user_blocks_do_not_change_interest(
     tmp_path: Path, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import features.compute_interest as ci
+    import features.compute.compute_interest as ci
     from tests.features.feature_data import random_tables
 
     tables = random_tables(seed=5, n_users=40)

@@ -14,8 +14,8 @@ import pytest
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features.catalog import TABLES
-from features.online_encode import encode_entity_keys, encode_values, value_texts, varint
+from features.store.catalog import TABLES
+from features.store.online_encode import encode_entity_keys, encode_values, value_texts, varint
 from tests.features.feature_data import AS_OF
 
 SAMPLES: dict[str, tuple[pa.Array, str]] = {
@@ -99,8 +99,8 @@ def _normalise(value: object) -> object:
 def test_online_values_equal_latest_offline_rows(
     tiny_ws: Workspace, tiny_settings: Settings, writer: str
 ) -> None:
-    from features.build import build_features
-    from features.store import get_store, latest_snapshot, online_features
+    from features.compute.build import build_features
+    from features.store.feast_store import get_store, latest_snapshot, online_features
 
     settings = tiny_settings.model_copy(
         update={
@@ -127,7 +127,7 @@ def test_online_values_equal_latest_offline_rows(
 @pytest.mark.integration
 def test_historical_features_match_hand_values(tmp_path: Path, tiny_settings: Settings) -> None:
     from configs.workspace import resolve_workspace
-    from features.store import apply_definitions, get_store, historical_features
+    from features.store.feast_store import apply_definitions, get_store, historical_features
     from tests.features.feature_data import build_offline, orders_frame
 
     orders = orders_frame(
@@ -189,7 +189,7 @@ def feast_loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, S
     """A tiny build whose online store Feast's own writer filled, and its rows."""
     from configs.settings import load_settings
     from configs.workspace import resolve_workspace
-    from features.build import build_features
+    from features.compute.build import build_features
     from tests.features.feature_data import random_tables, write_tables
 
     ws = resolve_workspace(tmp_path_factory.mktemp("online") / "ws")
@@ -204,8 +204,8 @@ def feast_loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, S
 def test_bulk_sqlite_rows_equal_feast_writers(feast_loaded) -> None:  # type: ignore[no-untyped-def]
     """Bulk load into the store Feast filled: same tables, same rows, byte for byte (value,
     value_text, event_ts), and Feast's reads and a re-apply still work on its tables."""
-    from features.online import load_online
-    from features.store import apply_definitions, get_store, online_features
+    from features.store.feast_store import apply_definitions, get_store, online_features
+    from features.store.online import load_online
 
     ws, settings, feast_rows = feast_loaded
     assert sum(len(r) for r in feast_rows.values()) > 1000
@@ -223,7 +223,7 @@ def test_bulk_sqlite_rows_equal_feast_writers(feast_loaded) -> None:  # type: ig
 
 
 def rows_at_latest(ws: Workspace) -> list[str]:
-    from features.store import latest_snapshot
+    from features.store.feast_store import latest_snapshot
 
     return latest_snapshot(ws, "user_activity")[C.USER_ID].tolist()
 
@@ -234,8 +234,8 @@ def test_feast_reads_use_the_primary_key(feast_loaded) -> None:  # type: ignore[
     (its `_ek` index name is held by an empty partial index)."""
     import sqlite3
 
-    from features.online import load_online
-    from features.store import get_store
+    from features.store.feast_store import get_store
+    from features.store.online import load_online
 
     ws, settings, _ = feast_loaded
     bulk = _settings_with(settings, online_writer="bulk")
@@ -262,9 +262,9 @@ def test_failed_load_leaves_the_live_store_whole(
     that was open during a successful load keeps the complete old file."""
     import sqlite3
 
-    from features import online_sqlite
-    from features.online import load_online
-    from features.store import get_store
+    from features.store import online_sqlite
+    from features.store.feast_store import get_store
+    from features.store.online import load_online
 
     ws, settings, feast_rows = feast_loaded
     bulk = _settings_with(settings, online_writer="bulk", online_chunk_rows=5)
@@ -299,8 +299,8 @@ def test_wide_values_round_trip(tmp_path: Path) -> None:
     import sqlite3
     from datetime import UTC, datetime
 
-    from features.catalog import Feature, FeatureTable
-    from features.online_sqlite import SqliteLoad
+    from features.store.catalog import Feature, FeatureTable
+    from features.store.online_sqlite import SqliteLoad
 
     spec = FeatureTable(
         "wide",

@@ -11,7 +11,7 @@ import pytest
 
 from configs import columns as C
 from configs.settings import Settings
-from features.catalog import TABLES
+from features.store.catalog import TABLES
 from tests.features.feature_data import (
     AS_OF,
     build_offline,

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from configs import columns as C
-from features.compute_inputs import connect
-from features.compute_readiness import DUE_COLUMN, READINESS_COLUMNS, user_readiness
-from features.group_momentum import group_momentum
-from features.interest_inputs import PurchaseDays, load_purchase_days, run_stats
-from features.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
+from features.compute.compute_inputs import connect
+from features.compute.compute_readiness import DUE_COLUMN, READINESS_COLUMNS, user_readiness
+from features.compute.group_momentum import group_momentum
+from features.compute.interest_inputs import PurchaseDays, load_purchase_days, run_stats
+from features.compute.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
 
 AS_OF = date(2025, 7, 1)
 CYCLES = {"cA": 10.0, "cB": 60.0, "cC": None}  # cC: no known cycle -> left out

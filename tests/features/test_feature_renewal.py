@@ -1,4 +1,4 @@
-"""Per-category renewal hazard features (features/compute_renewal.py) on hand-made orders."""
+"""Per-category renewal hazard features (features/compute/compute_renewal.py), hand-made orders."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from configs import columns as C
-from features import compute_renewal as R
-from features.compute_inputs import connect, prepare_as_of
-from features.interest_inputs import load_purchase_days
+from features.compute import compute_renewal as R
+from features.compute.compute_inputs import connect, prepare_as_of
+from features.compute.interest_inputs import load_purchase_days
 
 AS_OF = date(2025, 7, 1)
 CYCLES = {"cA": 10.0, "cB": 60.0, "cC": None}  # cC: no known cycle -> left out

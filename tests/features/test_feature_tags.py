@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from configs.settings import FeatureSettings
-from features.tags import evaluate_tags, load_taxonomy, tag_label, tag_names, taxonomy_path
+from features.compute.tags import evaluate_tags, load_taxonomy, tag_label, tag_names, taxonomy_path
 
 TAGS = load_taxonomy(taxonomy_path(FeatureSettings()))
 BASE: dict[str, Any] = {
@@ -178,7 +178,7 @@ def test_audience_is_checked_at_load(tmp_path: Path) -> None:
 
 
 def test_summary_warns_for_tags_firing_for_most_or_none() -> None:
-    from features.tag_summary import summary_lines, tag_summary
+    from features.compute.tag_summary import summary_lines, tag_summary
 
     n = 40
     users = pd.DataFrame([{**BASE, "spend_180d": float(i)} for i in range(n)])

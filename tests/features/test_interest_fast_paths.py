@@ -12,9 +12,9 @@ import pyarrow as pa
 import pytest
 import scipy.sparse as sp
 
-import features.compute_interest as ci
+import features.compute.compute_interest as ci
 from configs.settings import FeatureSettings, load_settings
-from features.interest_inputs import EPOCH, PurchaseDays, RunStats, run_stats
+from features.compute.interest_inputs import EPOCH, PurchaseDays, RunStats, run_stats
 from tests.features import interest_reference as ref
 
 FIRST_DAY = date(2025, 1, 1)

@@ -1,6 +1,6 @@
 """The purchase log and the user-line log built from the one coded pass over the orders
-(features/order_codes.py) equal what the two SQL loaders they replace built: the purchase log
-bit for bit, the line log up to the order of a (user, day)'s lines (which the SQL's sort left
+(features/compute/order_codes.py) equal what the two SQL loaders they replace built: the purchase
+log bit for bit, the line log up to the order of a (user, day)'s lines (which the SQL's sort left
 open). The reference line loader below is a copy of the SQL loader it replaced; the SQL
 purchase log is still the Spark engine's."""
 
@@ -15,15 +15,15 @@ import pyarrow as pa
 import pytest
 
 from configs import columns as C
-from features.compute_inputs import connect, load_inputs
-from features.interest_inputs import (
+from features.compute.compute_inputs import connect, load_inputs
+from features.compute.interest_inputs import (
     EPOCH,
     PurchaseDays,
     _purchase_days_sql,
     load_purchase_days,
 )
-from features.order_codes import LINES_KEY
-from features.user_lines import CACHE_KEY, FIRST_OF_DAY, NEW_ARRIVAL, UserLines, user_lines
+from features.compute.order_codes import LINES_KEY
+from features.compute.user_lines import CACHE_KEY, FIRST_OF_DAY, NEW_ARRIVAL, UserLines, user_lines
 from tests.features.feature_data import orders_frame, random_tables, write_tables
 
 HALF_LIFE = 30.0
@@ -234,7 +234,7 @@ def test_lines_of_a_user_day_come_in_orders_row_order(tmp_path: Path) -> None:
     """Ties of (user, day) are broken by the orders rowid, so the per-day float sums of
     user_activity add the same lines in the same order on every run."""
     from configs.workspace import resolve_workspace
-    from features.order_codes import read_order_lines
+    from features.compute.order_codes import read_order_lines
 
     ws = resolve_workspace(tmp_path / "ws")
     write_tables(ws, _edge_tables(True))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.compute_inputs import _parquet, connect
+from features.compute.compute_inputs import _parquet, connect
 
 
 def test_parquet_and_temp_dir_under_a_quoted_path(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import compute_renewal as R
+from features.compute import compute_renewal as R
 from tests.features import renewal_reference as REF
 
 T = 420  # as-of day: ages are T - day

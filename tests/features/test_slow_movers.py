@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from configs import columns as C
 from configs.settings import FeatureSettings, Settings, load_settings
 from configs.workspace import resolve_workspace
-from features.compute_inputs import connect, load_inputs, prepare_as_of
-from features.compute_product import compute_category_stats, compute_product_stats
-from features.slow_movers import describe, slow_mover_counts
+from features.compute.compute_inputs import connect, load_inputs, prepare_as_of
+from features.compute.compute_product import compute_category_stats, compute_product_stats
+from features.compute.slow_movers import describe, slow_mover_counts
 from tests.features.feature_data import AS_OF, build_offline, orders_frame, write_tables
 
 START = date(2025, 1, 1)

@@ -17,9 +17,9 @@ import pytest
 
 from configs.settings import Settings, load_settings
 from configs.workspace import Workspace, resolve_workspace
-from features.build import run_snapshots
-from features.offline_tables import read_date
-from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
+from features.compute.build import run_snapshots
+from features.compute.tags import evaluate_tags, load_taxonomy, taxonomy_path
+from features.store.offline_tables import read_date
 
 START = date(2025, 1, 1)
 DAYS = 240

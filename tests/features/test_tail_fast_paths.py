@@ -11,10 +11,10 @@ import pyarrow as pa
 import pytest
 
 from configs.settings import FeatureSettings
-from features.compute_readiness import readiness_by_position
-from features.interest_inputs import EPOCH, PurchaseDays, run_stats
-from features.population_bgnbd import population_bgnbd
-from features.tags import TagDef, evaluate_tags, load_taxonomy, taxonomy_path
+from features.compute.compute_readiness import readiness_by_position
+from features.compute.interest_inputs import EPOCH, PurchaseDays, run_stats
+from features.compute.population_bgnbd import population_bgnbd
+from features.compute.tags import TagDef, evaluate_tags, load_taxonomy, taxonomy_path
 from tests.features import tail_reference as ref
 
 FIRST_DAY, LAST_DAY = 20_000, 20_400
@@ -106,7 +106,7 @@ MANY = [
 
 
 def _users(seed: int, n: int = 5000) -> pd.DataFrame:
-    from features.catalog import USER_ACTIVITY
+    from features.store.catalog import USER_ACTIVITY
 
     rng = np.random.default_rng(seed)
     data: dict[str, object] = {}

@@ -12,11 +12,11 @@ import pytest
 
 from configs import columns as C
 from configs.settings import load_settings
-from features.compute_inputs import connect, load_inputs, prepare_as_of
-from features.compute_product import compute_category_stats, compute_product_stats
-from features.compute_user import _activity, _fetch_frame, activity_sql
-from features.interest_inputs import load_purchase_days, run_stats
-from features.user_lines import CACHE_KEY
+from features.compute.compute_inputs import connect, load_inputs, prepare_as_of
+from features.compute.compute_product import compute_category_stats, compute_product_stats
+from features.compute.compute_user import _activity, _fetch_frame, activity_sql
+from features.compute.interest_inputs import load_purchase_days, run_stats
+from features.compute.user_lines import CACHE_KEY
 from tests.features.feature_data import orders_frame, random_tables, write_tables
 
 T0 = date(2025, 7, 1)

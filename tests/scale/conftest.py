@@ -67,7 +67,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("redis-server not installed (Debian package redis-server)")
     import redis
 
-    from features.redis_snapshot import local_server_command
+    from features.store.redis_snapshot import local_server_command
 
     port = free_port()
     work = tmp_path_factory.mktemp("redis")

@@ -51,7 +51,7 @@ def register_champion(ws: Workspace, kind: str, seed: int = 0) -> str:
 
     import mlflow.sklearn
 
-    from features import catalog
+    from features.store import catalog
     from mlflow import MlflowClient
     from serving.models import REGISTERED
 

@@ -14,14 +14,14 @@ import pandas as pd
 
 from configs import columns as C
 from configs.settings import FeatureSettings
-from features.catalog import (
+from features.compute.compute_inputs import date_literal, ts_literal
+from features.store.catalog import (
     BASIS_NONE,
     BASIS_STOCK,
     BASIS_VELOCITY,
     CATEGORY_STATS,
     PRODUCT_STATS,
 )
-from features.compute_inputs import date_literal, ts_literal
 
 DAY_SECONDS = 86400.0
 BESTSELLER_SHARE = 0.1  # a bestseller is in the top 10% of its category by 90-day units

@@ -1,7 +1,7 @@
 """The order lines as integer codes, fetched from DuckDB in one sorted pass per build.
 
 Two per-build structures are made of the same order lines: the (user, category, day) purchase
-log (features/interest_inputs.py) and the per-user line log (features/user_lines.py). Each used
+log (interest_inputs.py) and the per-user line log (user_lines.py). Each used
 to join the 21.5M VARCHAR-keyed lines of the large preset to integer codes in its own pass
 (~6 s + ~4 s). Here one pass joins them once and sorts by (user, day), the line log's order;
 the purchase log re-sorts each user's few lines by category in numpy.

@@ -1,6 +1,6 @@
 """The serving snapshot's inputs published to Redis, so service replicas need no local files.
 
-Per-entity lookups go through Feast's Redis online store (features.store.online_features), but
+Per-entity lookups go through Feast's Redis online store (feast_store.online_features), but
 the service snapshot needs every row of every table at once (1M users on the large preset),
 and a full scan of Feast's hash-per-entity layout would deserialize one protobuf per value.
 So `features build` with `online_store: redis` also publishes, beside the Feast rows, the
@@ -30,9 +30,9 @@ from pydantic import SecretStr
 
 from configs.settings import FeatureSettings, secret_value
 from configs.workspace import Workspace
-from features.catalog import TABLES
 from features.io import table_path
 from features.snapshots import default_as_of
+from features.store.catalog import TABLES
 
 PREFIX = "grouppush:snapshot"
 CURRENT = f"{PREFIX}:current"
@@ -146,7 +146,7 @@ def read_snapshot(client: Any) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]
 
 def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[str, Any]:
     """Publish the AS_OF rows of every catalog table + the snapshot's contract tables."""
-    from features.offline_tables import read_date
+    from features.store.offline_tables import read_date
 
     tables: dict[str, pa.Table | None] = {
         name: read_date(ws.offline, name, as_of) for name in TABLES

@@ -4,7 +4,7 @@ Feast's RedisOnlineStore keeps one hash per entity: key = the v3-serialized Enti
 project name; fields = mmh3("<view>:<feature>") (4 bytes) -> serialized feast.types.Value, plus
 `_ts:<view>` -> a serialized google.protobuf.Timestamp. Views on the same entity share the hash.
 Its writer first reads every entity's timestamp, then builds each protobuf and each command
-in Python (~2.9k entities/s here). This one encodes the values with features/online_encode.py,
+in Python (~2.9k entities/s here). This one encodes the values with online_encode.py,
 builds whole chunks of HSET commands in the Redis wire protocol (RESP) with Arrow, sends each
 chunk as one buffer on one connection and reads the replies (Redis's documented mass-insertion
 pattern), while a thread encodes the next chunk. It overwrites unconditionally, like the
@@ -21,8 +21,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from features.catalog import FeatureTable
-from features.online_encode import encode_entity_keys, encode_values, join, lengths, prefetched
+from features.store.catalog import FeatureTable
+from features.store.online_encode import (
+    encode_entity_keys,
+    encode_values,
+    join,
+    lengths,
+    prefetched,
+)
 
 
 def _bulk(value: bytes) -> bytes:

@@ -2,12 +2,12 @@
 
 Runs on `ob` (orders before t) and the `cat_stats` / `prod_stats` temp tables. Day-based
 features count distinct UTC order days; recency and tenure are whole days to t. The `tags`
-column is left empty here: features.tags fills it from the taxonomy (build.py). Three helper
+column is left empty here: features.compute.tags fills it from the taxonomy (build.py). Three helper
 modules add the repurchase signals recency/frequency miss: compute_readiness (per-category
 recency vs cycle), population_bgnbd (BG/NBD refitted as of t) and group_momentum.
 
 On DuckDB the SQL's columns come from numpy over a per-build user-line log instead
-(features/user_lines.py, features/user_activity_np.py; ~10 s -> ~1.5 s per date on 1M users);
+(user_lines.py, user_activity_np.py; ~10 s -> ~1.5 s per date on 1M users);
 the Spark engine runs the SQL (`activity_sql`), and tests compare both.
 
 Which users exist at t: users registered before t, plus users without a registration date
@@ -25,20 +25,20 @@ import pandas as pd
 
 from configs import columns as C
 from configs.settings import FeatureSettings
-from features.catalog import USER_ACTIVITY
-from features.compute_inputs import date_literal, ts_literal
-from features.compute_readiness import DUE_COLUMN, readiness_by_position
-from features.compute_renewal import (
+from features.compute.compute_inputs import date_literal, ts_literal
+from features.compute.compute_readiness import DUE_COLUMN, readiness_by_position
+from features.compute.compute_renewal import (
     RENEWAL_COLUMNS,
     align_renewal,
     renewal_by_position,
     renewal_inputs,
 )
-from features.group_momentum import GROUP_COLUMNS, group_momentum
-from features.interest_inputs import PurchaseDays, RunStats, load_purchase_days, run_stats
-from features.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
-from features.user_activity_np import activity_frame, user_rows
-from features.user_lines import user_lines
+from features.compute.group_momentum import GROUP_COLUMNS, group_momentum
+from features.compute.interest_inputs import PurchaseDays, RunStats, load_purchase_days, run_stats
+from features.compute.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
+from features.compute.user_activity_np import activity_frame, user_rows
+from features.compute.user_lines import user_lines
+from features.store.catalog import USER_ACTIVITY
 
 NEW_ARRIVAL_DAYS = 30
 
@@ -176,7 +176,7 @@ def _activity(
     stats: RunStats,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """SQL's columns and each row's position in LOG. On DuckDB from the build's user-line
-    log in numpy (features/user_activity_np.py: the same values, ~10x less time than the
+    log in numpy (user_activity_np.py: the same values, ~10x less time than the
     SQL per date on 1M users); on Spark the SQL."""
     if isinstance(con, duckdb.DuckDBPyConnection):
         lines = user_lines(con, log)

@@ -2,7 +2,7 @@
 
 Per-date SQL over the orders (joins on string ids, count DISTINCT per window, a sort of
 every user x category pair) cost ~25 s per as-of date at 20M order lines. Instead the order
-lines are read once per build as integer positions (features/order_codes.py, shared with the
+lines are read once per build as integer positions (order_codes.py, shared with the
 user-line log) and summed to one row per (user, category, order day), sorted; each as-of date
 is then a prefix of every (user, category) run (the days before t), reduced with numpy
 bincounts.
@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from configs import columns as C
-from features.order_codes import LINES_KEY, has_values, read_order_lines
+from features.compute.order_codes import LINES_KEY, has_values, read_order_lines
 
 EPOCH = date(1970, 1, 1)
 
@@ -72,8 +72,8 @@ class RunStats:
 def load_purchase_days(con: duckdb.DuckDBPyConnection, half_life_days: float) -> PurchaseDays:
     """One pass over the `orders` and `products` temp tables (compute_inputs.load_inputs).
 
-    The lines come sorted by (user, day) from features/order_codes.py, which also leaves them
-    in `cache` for features/user_lines.py (when the orders carry its columns): one join of the
+    The lines come sorted by (user, day) from order_codes.py, which also leaves them
+    in `cache` for user_lines.py (when the orders carry its columns): one join of the
     VARCHAR ids to codes per build. Each user's lines are then re-sorted by category, stably
     in numpy, and summed per (user, category, day) in `orders` row order, as the SQL sum."""
     hl = float(half_life_days)
@@ -126,7 +126,7 @@ def load_purchase_days(con: duckdb.DuckDBPyConnection, half_life_days: float) ->
 
 def _purchase_days_sql(con: Any, hl: float) -> PurchaseDays:
     """The same log from one SQL aggregate: the Spark engine's connection (which has no
-    DuckDB relation API for features/order_codes.py's streamed pass)."""
+    DuckDB relation API for order_codes.py's streamed pass)."""
     users = con.execute(
         f"SELECT DISTINCT {C.USER_ID} FROM orders ORDER BY {C.USER_ID}"
     ).fetchnumpy()

@@ -4,9 +4,9 @@
 value to protobuf in Python and writes it one statement (SQLite) or one command (Redis) at a
 time: ~1.1-2.9k entities/s here, minutes for 1M users. Every path below reads the as-of rows
 straight from the Parquet history with pyarrow and writes chunks of `online_chunk_rows`:
-- `bulk` (default): the bytes Feast stores, encoded per column (features/online_encode.py) and
+- `bulk` (default): the bytes Feast stores, encoded per column (online_encode.py) and
   written in Feast's exact layout - SQLite: a fresh file swapped in when every table is loaded
-  (features/online_sqlite.py); Redis: pipelined HSETs (features/online_redis.py);
+  (online_sqlite.py); Redis: pipelined HSETs (online_redis.py);
 - `feast`: Feast's own `store.write_to_online_store` per chunk (the reference path).
 Either way `get_online_features` reads the result. Rows/s per table are returned for
 benchmarks/bench_features.py and benchmarks/bench_online.py.
@@ -25,8 +25,8 @@ import pyarrow as pa
 
 from configs.settings import FeatureSettings
 from configs.workspace import Workspace
-from features.catalog import TABLES
-from features.offline_tables import as_of_timestamp, read_date
+from features.store.catalog import TABLES
+from features.store.offline_tables import as_of_timestamp, read_date
 
 if TYPE_CHECKING:
     import feast
@@ -68,7 +68,7 @@ def _writer(
 
         yield feast_write
     elif cfg.online_store == "sqlite":
-        from features.online_sqlite import SqliteLoad
+        from features.store.online_sqlite import SqliteLoad
 
         with SqliteLoad(ws.feast_online) as load:
             yield lambda name, rows: load.write(
@@ -76,8 +76,8 @@ def _writer(
             )
         _reopen(store)
     else:
-        from features.online_redis import write_rows
-        from features.redis_snapshot import redis_client
+        from features.store.online_redis import write_rows
+        from features.store.redis_snapshot import redis_client
 
         client = redis_client(cfg.redis_connection_string)
         try:

@@ -32,7 +32,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from configs import columns as C
-from features.catalog import TABLES, FeatureTable
+from features.store.catalog import TABLES, FeatureTable
 from features.table_commit import fsync_path as _fsync_dir
 
 STAGING = ".staging"

@@ -1,12 +1,12 @@
 """The per-build order-line log behind user_activity on DuckDB, read once per build.
 
-The user_activity SQL (features/compute_user.py) re-aggregated every order line before t at
+The user_activity SQL (compute_user.py) re-aggregated every order line before t at
 each as-of date (~10 s per date on 21.5M lines, VARCHAR ids, partly spilled). Most of that work
 does not depend on t: the build keeps each line's day, amount, quantity and product as
 compact integer-coded arrays, sorted by (user, day), so a date is a prefix of every user's run
-(the days before t), reduced with numpy in features/user_activity_np.py. Users are positions
+(the days before t), reduced with numpy in user_activity_np.py. Users are positions
 in the build's purchase log (`PurchaseDays.users`, the users with an order). The lines come
-from the one coded pass over the orders that load_purchase_days makes (features/order_codes.py).
+from the one coded pass over the orders that load_purchase_days makes (order_codes.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from configs import columns as C
-from features.interest_inputs import EPOCH, PurchaseDays
-from features.order_codes import LINES_KEY, OrderLines, read_order_lines
+from features.compute.interest_inputs import EPOCH, PurchaseDays
+from features.compute.order_codes import LINES_KEY, OrderLines, read_order_lines
 
 CACHE_KEY = "user_lines"
 FIRST_OF_DAY = 1  # flags bit: the first line of its (user, day)
@@ -85,7 +85,7 @@ def user_lines(con: duckdb.DuckDBPyConnection, log: PurchaseDays) -> UserLines:
 
 
 def load_user_lines(con: duckdb.DuckDBPyConnection, log: PurchaseDays) -> UserLines:
-    """One sorted pass over `orders` (features/order_codes.py)."""
+    """One sorted pass over `orders` (order_codes.py)."""
     coded, _ = read_order_lines(con, log.users, log.half_life_days, values=True)
     return from_order_lines(con, log, coded)
 

@@ -24,7 +24,7 @@ Per user (users with an order before t; categories without a cycle are left out)
                               (shrunk toward 1): a group or user slowing down shows here first
     renewal_expected_recent   renewal_expected_horizon * renewal_recent_ratio
 H = features.readiness_horizon_days. Reads only orders before t (the build's purchase log,
-features/interest_inputs.py), `users` and the `cat_stats` cycles.
+interest_inputs.py), `users` and the `cat_stats` cycles.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from configs import columns as C
-from features.interest_inputs import EPOCH, PurchaseDays
+from features.compute.interest_inputs import EPOCH, PurchaseDays
 
 RENEWAL_COLUMNS = (
     "renewal_expected_horizon",
@@ -368,7 +368,7 @@ def load_history(
     in LOG (PairHistory user i is log.users[positions[i]]). numpy only (no DuckDB), so it
     can run beside the user_activity SQL.
 
-    Read from the build's purchase log (features/interest_inputs.py): its rows are already
+    Read from the build's purchase log (interest_inputs.py): its rows are already
     the distinct (user, category, day) triples in (user, category, day) order, so the dense
     user / category numbers are running counts; re-deriving them in SQL per date cost ~20 s
     on 20M order lines."""

@@ -25,7 +25,7 @@ import yaml
 
 from configs import columns as C
 from configs.settings import CONFIG_DIR, FeatureSettings
-from features.catalog import USER_ACTIVITY
+from features.store.catalog import USER_ACTIVITY
 
 PCT_SUFFIX = "_pct"
 EXPAND_SEPARATOR = ":"

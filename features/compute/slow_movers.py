@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from features.catalog import BASIS_NONE, BASIS_STOCK, BASIS_VELOCITY, PRODUCT_STATS
-from features.offline_tables import read_date
+from features.store.catalog import BASIS_NONE, BASIS_STOCK, BASIS_VELOCITY, PRODUCT_STATS
+from features.store.offline_tables import read_date
 
 BASES = (BASIS_STOCK, BASIS_VELOCITY, BASIS_NONE)
 

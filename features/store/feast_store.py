@@ -22,8 +22,8 @@ import pyarrow as pa
 
 from configs.settings import FeatureSettings, secret_value
 from configs.workspace import Workspace
-from features.catalog import TABLES
-from features.offline_tables import offline_path, read_latest, read_latest_arrow
+from features.store.catalog import TABLES
+from features.store.offline_tables import offline_path, read_latest, read_latest_arrow
 
 if TYPE_CHECKING:
     import feast
@@ -93,7 +93,8 @@ def write_repo_yaml(ws: Workspace, cfg: FeatureSettings) -> Path:
     if secret:
         online["connection_string"] = _mask_password(online["connection_string"])
     header = (
-        "# Written by `grouppush features build` from the workspace settings (features/store.py):\n"
+        "# Written by `grouppush features build` from the workspace settings\n"
+        "# (features/store/feast_store.py):\n"
         "# the same configuration GroupPush uses in code. Use it with the feast CLI, e.g.\n"
         f"#   feast -c {ws.feast} feature-views list\n"
         "# Do not run `feast apply` here: `grouppush features build` applies the definitions.\n"
@@ -120,7 +121,7 @@ def get_store(ws: Workspace, cfg: FeatureSettings) -> feast.FeatureStore:
 
 def apply_definitions(store: feast.FeatureStore, ws: Workspace) -> None:
     """Register every catalog object, with FileSources pointing at this workspace's tables."""
-    from features.feature_repo.definitions import build_definitions
+    from features.store.feature_repo.definitions import build_definitions
 
     spark = store.config.offline_store.type == "spark"
     store.apply(build_definitions(ws.offline, spark=spark))

@@ -1,8 +1,8 @@
 """user_activity's SQL columns as of t in numpy, from the build's user-line log (DuckDB engine).
 
-Computes what the SQL in features/compute_user.py computes (the Spark engine still runs that
+Computes what the SQL in compute_user.py computes (the Spark engine still runs that
 SQL; tests/features/test_user_activity_np.py compares both): each user's lines before t are a
-prefix of their run in features/user_lines.py, reduced per user with `np.add.reduceat` over
+prefix of their run in user_lines.py, reduced per user with `np.add.reduceat` over
 user chunks (~2M lines each, which bounds the temporaries). Gaps between order days telescope:
 their sum is last - first day, so only the sum of squares needs a pass. The distinct
 categories in 180 days come from the purchase log's run_stats (its (user, category) runs).
@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from configs import columns as C
-from features.interest_inputs import EPOCH, PurchaseDays, RunStats
-from features.user_lines import FIRST_OF_DAY, NEW_ARRIVAL, UserLines, day_offset
+from features.compute.interest_inputs import EPOCH, PurchaseDays, RunStats
+from features.compute.user_lines import FIRST_OF_DAY, NEW_ARRIVAL, UserLines, day_offset
 
 ROWS_KEY = "user_rows"
 WINDOWS = (7, 30, 90, 180)
@@ -47,7 +47,7 @@ class UserRows:
 
 
 def user_rows(con: duckdb.DuckDBPyConnection, log: PurchaseDays, groups: pa.Array) -> UserRows:
-    """LOG's cached UserRows (GROUPS: the group ids by code of features/user_lines.py)."""
+    """LOG's cached UserRows (GROUPS: the group ids by code of user_lines.py)."""
     if ROWS_KEY not in log.cache:
         log.cache[ROWS_KEY] = _load_rows(con, log, groups)
     rows: UserRows = log.cache[ROWS_KEY]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.tags import EXPAND_SEPARATOR, PROFILE_COLUMNS, TagDef, is_unknown
+from features.compute.tags import EXPAND_SEPARATOR, PROFILE_COLUMNS, TagDef, is_unknown
 
 MAX_SHARE = 0.5
 

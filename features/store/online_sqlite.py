@@ -9,7 +9,7 @@ features are 44M rows. Measured on demo data (1.9M rows of user_activity, same r
   concatenated; offsets and lengths one character each, decoded with unicode(substr())) and an
   `INSERT .. SELECT` over `stage CROSS JOIN features` cuts it into Feast's rows inside SQLite
   (~2.6 s), in primary-key order (rows sorted by encoded key first: B-tree appends), with the
-  GIL released while a thread encodes the next chunk (features/online_encode.py). Fixed-width
+  GIL released while a thread encodes the next chunk (online_encode.py). Fixed-width
   slots instead of offsets, page sizes 16/64 KiB and dropping OR REPLACE changed nothing
   measurable; value_text (Feast's filter column, exact str() of each value) is ~1/3 of it;
 - the table is created here with Feast's columns and PRIMARY KEY but WITHOUT ROWID: the key is
@@ -19,7 +19,7 @@ features are 44M rows. Measured on demo data (1.9M rows of user_activity, same r
   `CREATE .. IF NOT EXISTS` on the next apply leaves both alone;
 - everything goes into a new file (journal off: it is not live yet), which is fsynced and
   renamed over the store. Readers see the old store or the new one, never half a load; a Feast
-  connection that was open keeps the old file until it reconnects (features/online.py resets
+  connection that was open keeps the old file until it reconnects (online.py resets
   the loading store's).
 """
 
@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from features.catalog import FeatureTable
-from features.online_encode import encode_values, key_order, lengths, prefetched, value_texts
+from features.store.catalog import FeatureTable
+from features.store.online_encode import encode_values, key_order, lengths, prefetched, value_texts
 
 _BASE = 32  # code point of length/offset 0 (31 = a null value_text; below: control chars)
 _SURROGATES = 0xD800  # code points from here skip the 0x800 surrogates

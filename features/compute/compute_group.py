@@ -16,9 +16,9 @@ import pandas as pd
 
 from configs import columns as C
 from configs.settings import FeatureSettings
-from features.catalog import GROUP_STATS
-from features.compute_inputs import InputInfo, date_literal, ts_literal
-from features.compute_user import active_memberships_sql
+from features.compute.compute_inputs import InputInfo, date_literal, ts_literal
+from features.compute.compute_user import active_memberships_sql
+from features.store.catalog import GROUP_STATS
 
 
 def _groups_sql(info: InputInfo, as_of: date) -> str:

@@ -22,28 +22,28 @@ from typing import Any
 
 from configs import columns as C
 from configs.settings import FeatureSettings
-from features.catalog import TABLES
-from features.compute_inputs import InputInfo, ts_literal
-from features.offline_tables import stored_dates
+from features.compute.compute_inputs import InputInfo, ts_literal
+from features.store.catalog import TABLES
+from features.store.offline_tables import stored_dates
 
 MANIFEST = "_built.json"
-FEATURE_CODE_DIR = Path(__file__).resolve().parent
-# the modules a feature value depends on (compute_*.py too); online / serving / simulator code
-# does not change stored values, so editing it must not force a rebuild
+FEATURE_CODE_DIR = Path(__file__).resolve().parents[1]  # features/
+# the modules a feature value depends on (compute/compute_*.py too); online / serving /
+# simulator code does not change stored values, so editing it must not force a rebuild
 FEATURE_CODE = (
-    "build.py",
-    "catalog.py",
+    "compute/build.py",
+    "store/catalog.py",
     "schema.py",
-    "tags.py",
-    "interest_inputs.py",
-    "order_codes.py",
-    "population_bgnbd.py",
+    "compute/tags.py",
+    "compute/interest_inputs.py",
+    "compute/order_codes.py",
+    "compute/population_bgnbd.py",
     "bgnbd.py",
     "derived.py",
-    "group_momentum.py",
-    "offline_tables.py",
-    "user_lines.py",
-    "user_activity_np.py",
+    "compute/group_momentum.py",
+    "store/offline_tables.py",
+    "compute/user_lines.py",
+    "compute/user_activity_np.py",
 )
 
 
@@ -52,7 +52,7 @@ def _code_digest(cfg: FeatureSettings, taxonomy: Path) -> str:
     h = hashlib.sha256(cfg.model_dump_json().encode())
     h.update(Path(taxonomy).read_bytes())
     paths = [FEATURE_CODE_DIR / name for name in FEATURE_CODE]
-    for path in sorted([*paths, *FEATURE_CODE_DIR.glob("compute_*.py")]):
+    for path in sorted([*paths, *FEATURE_CODE_DIR.glob("compute/compute_*.py")]):
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()
 

@@ -14,7 +14,7 @@ categories: each block is laid out as a small dense grid (a few MiB), so the (ro
 order of the sparse result comes from one flatnonzero instead of sparse clean-ups, with the
 same float operations as the sparse formulation (see _spread_block); no dense matrix of all
 users is ever built. The per-date inputs come from one pass over the orders
-(features/interest_inputs.py); ordering within a user sorts packed integer keys (see
+(interest_inputs.py); ordering within a user sorts packed integer keys (see
 _row_order and _row_grid) instead of a three-key lexsort.
 """
 
@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from configs import columns as C
 from configs.settings import FeatureSettings
-from features.interest_inputs import PurchaseDays, RunStats, load_purchase_days, run_stats
+from features.compute.interest_inputs import PurchaseDays, RunStats, load_purchase_days, run_stats
 
 USER_BLOCK = 65_536  # most users per spreading block: local row numbers fit in uint16
 BLOCK_CELLS = 1 << 19  # users x categories per block: dense float64 grids of 4 MiB (cache)

@@ -1,8 +1,8 @@
 """The bytes Feast's online stores hold, computed for whole Arrow columns with numpy.
 
 Feast encodes one value at a time in Python (a `feast.types.Value` protobuf per feature per
-entity, `serialize_entity_key` per entity). Both bulk loaders (features/online_sqlite.py,
-features/online_redis.py) need the same bytes for ~40M values, so this module builds them per
+entity, `serialize_entity_key` per entity). Both bulk loaders (online_sqlite.py,
+online_redis.py) need the same bytes for ~40M values, so this module builds them per
 column: protobuf wire format (tag byte(s), varint lengths, little-endian payload), NaN/None ->
 the empty Value (what Feast writes for nulls), and v3 entity keys. `value_texts` gives the
 `value_text` column of Feast's SQLite store (str() of numbers, the string itself).

@@ -19,7 +19,7 @@ forever and would swamp them. H = features.readiness_horizon_days; exposure = th
 observed days in the window, clipped to [MIN_EXPOSURE_DAYS, WINDOW_DAYS]. Also
     replenishment_due       = number of categories with cycle <= age < 2 * cycle
 Computed with numpy from the build's (user, category, day) purchase log
-(features/interest_inputs.py), which already holds every run's last day and 180-day count:
+(interest_inputs.py), which already holds every run's last day and 180-day count:
 the same per-(user, category) GROUP BY in SQL, with a DISTINCT day count, cost ~15-30 s per
 as-of date on 20M order lines; this takes ~1 s.
 """
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from configs import columns as C
-from features.interest_inputs import EPOCH, PurchaseDays, RunStats
+from features.compute.interest_inputs import EPOCH, PurchaseDays, RunStats
 
 WINDOW_DAYS = 180
 MIN_EXPOSURE_DAYS = 30

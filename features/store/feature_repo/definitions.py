@@ -1,10 +1,10 @@
-"""Every Feast object of GroupPush, built from features/catalog.py.
+"""Every Feast object of GroupPush, built from features/store/catalog.py.
 
-Code applies them with `build_definitions(ws.offline)` + `store.apply(...)` (features/store.py),
-because the FileSource paths depend on the workspace. For the Feast CLI (`feast apply` run in
-this folder) the objects are also reachable as module attributes, built lazily on first access
-for the workspace in GROUPPUSH_WORKSPACE (or the repo's default folders): importing this module
-creates nothing and reads nothing.
+Code applies them with `build_definitions(ws.offline)` + `store.apply(...)`
+(features/store/feast_store.py), because the FileSource paths depend on the workspace. For the
+Feast CLI (`feast apply` run in this folder) the objects are also reachable as module
+attributes, built lazily on first access for the workspace in GROUPPUSH_WORKSPACE (or the
+repo's default folders): importing this module creates nothing and reads nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from feast.data_format import ParquetFormat
 from feast.types import Array, Float32, Float64, Int64, String
 
 from configs import columns as C
-from features.catalog import (
+from features.store.catalog import (
     CATEGORY_STATS,
     GROUP_STATS,
     INTEREST_SERVICE,
@@ -31,7 +31,7 @@ from features.catalog import (
     USER_INTEREST,
     FeatureTable,
 )
-from features.offline_tables import offline_path
+from features.store.offline_tables import offline_path
 
 ENTITY_NAMES = {
     C.USER_ID: "user",

@@ -3,7 +3,7 @@
 For each date the stages run in dependency order on one DuckDB connection: category and
 product stats (the user features reuse their prices, cycles and bestseller flags), user
 activity + tags, user interest (+ similarity), group stats. Each date's rows are staged as
-one file per table and renamed into the offline history at the end (features/offline_tables.py
+one file per table and renamed into the offline history at the end (features/store/offline_tables.py
 explains the two-phase write that keeps a killed build from leaving half a table).
 """
 
@@ -20,15 +20,28 @@ import pyarrow as pa
 
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features import offline_tables as ot
-from features.build_plan import (
+from features.compute.build_plan import (
     dates_to_compute,
     forget_dates,
     input_digests,
     read_manifest,
     write_manifest,
 )
-from features.catalog import (
+from features.compute.compute_group import compute_group_stats
+from features.compute.compute_inputs import connect, load_inputs, prepare_as_of
+from features.compute.compute_interest import Similarity, compute_user_interest
+from features.compute.compute_product import compute_category_stats, compute_product_stats
+from features.compute.compute_user import compute_user_activity
+from features.compute.interest_inputs import PurchaseDays, load_purchase_days, run_stats
+from features.compute.slow_movers import slow_mover_counts
+from features.compute.tag_summary import tag_summary
+from features.compute.tags import evaluate_tags, load_taxonomy, taxonomy_path
+from features.compute.write_behind import WriteBehind
+from features.io import write_parquet_atomic
+from features.snapshots import default_as_of, training_snapshot_dates
+from features.stages import Stages, peak_rss_mib
+from features.store import offline_tables as ot
+from features.store.catalog import (
     CATEGORY_SIMILARITY,
     CATEGORY_STATS,
     GROUP_STATS,
@@ -37,19 +50,6 @@ from features.catalog import (
     USER_INTEREST,
     FeatureTable,
 )
-from features.compute_group import compute_group_stats
-from features.compute_inputs import connect, load_inputs, prepare_as_of
-from features.compute_interest import Similarity, compute_user_interest
-from features.compute_product import compute_category_stats, compute_product_stats
-from features.compute_user import compute_user_activity
-from features.interest_inputs import PurchaseDays, load_purchase_days, run_stats
-from features.io import write_parquet_atomic
-from features.slow_movers import slow_mover_counts
-from features.snapshots import default_as_of, training_snapshot_dates
-from features.stages import Stages, peak_rss_mib
-from features.tag_summary import tag_summary
-from features.tags import evaluate_tags, load_taxonomy, taxonomy_path
-from features.write_behind import WriteBehind
 
 # the per-user tables: encoding one date's file takes seconds (user_interest ~4 s on the large
 # preset), so WriteBehind does it while the next stages compute; the per-category, -product and
@@ -199,7 +199,7 @@ def run_snapshots(
         "seconds": timer.seconds,
         "peak_rss_mib": timer.peak_rss_mib,
         "rows": counts,
-        # the latest date's tag shares and warnings (features/tag_summary.py), when computed
+        # the latest date's tag shares and warnings (tag_summary.py), when computed
         "tags": tag_report.get(dates[-1].isoformat(), {}),
     }
 
@@ -214,7 +214,7 @@ def compute_snapshots(
     migrating = ot.has_legacy(ws.offline)
     run_snapshots(settings, ws, dates, show_progress=show_progress)
     if migrating and not ot.has_legacy(ws.offline) and ws.feast_registry.exists():
-        from features.store import apply_definitions, get_store
+        from features.store.feast_store import apply_definitions, get_store
 
         apply_definitions(get_store(ws, settings.features), ws)
 
@@ -239,8 +239,8 @@ def build_features(
     """Offline tables for AS_OF (default: day after the last order) and the training
     snapshots (those already built from the same inputs are kept unless FULL), Feast apply,
     then the latest values loaded into the online store."""
-    from features.online import load_online
-    from features.store import apply_definitions, get_store, write_repo_yaml
+    from features.store.feast_store import apply_definitions, get_store, write_repo_yaml
+    from features.store.online import load_online
 
     start = time.perf_counter()
     as_of = as_of or settings.features.as_of or default_as_of(ws.data)
@@ -256,7 +256,7 @@ def build_features(
     summary["seconds"]["online_load"] = online["seconds"]
     summary["peak_rss_mib"]["online_load"] = peak_rss_mib()
     if settings.features.online_store == "redis":  # replicas read their snapshot from Redis
-        from features.redis_snapshot import publish_workspace
+        from features.store.redis_snapshot import publish_workspace
 
         summary["snapshot_publish"] = publish_workspace(ws, settings.features, as_of)
         summary["seconds"]["snapshot_publish"] = summary["snapshot_publish"]["seconds"]
