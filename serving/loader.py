@@ -27,12 +27,12 @@ from features.store.offline_tables import (
     table_dir,
     table_files,
 )
-from serving.interest_csr import ChunkSource
+from serving.interest_csr import ChunkSource, InterestSource
 from serving.interest_scoring import FastRefused, Unscorable
 from serving.memory import release_memory as _release_memory
 from serving.models import Champion, champion_versions, load_champions, safe_predict
 from serving.registry_health import RegistryUnavailable, is_registry_error, unavailable
-from serving.snapshot import Snapshot, build_snapshot
+from serving.snapshot import Snapshot, SnapshotInputs, build_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -265,17 +265,21 @@ def load_snapshot(
     tables["user_activity"] = ua[[c for c in SNAPSHOT_ACTIVITY if c in ua.columns]]
     del ua, loaded
     _release_memory()
-    snap = build_snapshot(
-        tables,
+    interest = InterestSource(
+        lists=blocks if scored is None else None,
+        chunks=(scored, True) if scored is not None else None,
+    )
+    inputs = SnapshotInputs(
         push_cap_window_days=settings.serving.push_cap_window_days,
         contracts=contracts,
         tag_names=tag_names,
-        interest_lists=blocks if scored is None else None,
-        interest_chunks=(scored, True) if scored is not None else None,
+        interest=interest,
         repurchase_prob=rep,
         model_versions=versions,
         data_as_of=data_as_of,
     )
+    snap = build_snapshot(tables, inputs)
+    del inputs, interest
     extra = {"registered": registered, "feature_marker": marker, FEEDBACK_MARK: feedback_mark}
     del tables, scored, blocks
     _release_memory()
