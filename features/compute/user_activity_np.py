@@ -1,8 +1,8 @@
 """user_activity's SQL columns as of t in numpy, from the build's user-line log (DuckDB engine).
 
 Computes what the SQL in compute_user.py computes (the Spark engine still runs that
-SQL; tests/features/test_user_activity_np.py compares both): each user's lines before t are a
-prefix of their run in user_lines.py, reduced per user with `np.add.reduceat` over
+SQL; tests/features/compute/test_user_activity_np.py compares both): each user's lines before t
+are a prefix of their run in user_lines.py, reduced per user with `np.add.reduceat` over
 user chunks (~2M lines each, which bounds the temporaries). Gaps between order days telescope:
 their sum is last - first day, so only the sum of squares needs a pass. The distinct
 categories in 180 days come from the purchase log's run_stats (its (user, category) runs).

@@ -6,7 +6,7 @@ online_redis.py) need the same bytes for ~40M values, so this module builds them
 column: protobuf wire format (tag byte(s), varint lengths, little-endian payload), NaN/None ->
 the empty Value (what Feast writes for nulls), and v3 entity keys. `value_texts` gives the
 `value_text` column of Feast's SQLite store (str() of numbers, the string itself).
-tests/features/test_feature_online.py checks every function against Feast's own encoder.
+tests/features/store/test_feature_online.py checks every function against Feast's own encoder.
 `prefetched` overlaps encoding of the next chunk with writing of the current one.
 """
 

@@ -1,6 +1,6 @@
 """Reference copies of compute_user_interest and run_stats as they were before the dense
-block rewrite (HEAD 5323e69), for tests/features/test_interest_fast_paths.py: the current code
-must produce the same tables bit for bit. Not used by the package."""
+block rewrite (HEAD 5323e69), for tests/features/compute/test_interest_fast_paths.py: the
+current code must produce the same tables bit for bit. Not used by the package."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Reference copies of the user_activity tail as of 252cade (readiness by masking every run,
 population BG/NBD by .loc, tags over a copied frame with one factorize per tag): the fast
-versions must give the very same values (tests/features/test_tail_fast_paths.py)."""
+versions must give the very same values (tests/features/compute/test_tail_fast_paths.py)."""
 
 from __future__ import annotations
 
