@@ -72,9 +72,10 @@ def slow_movers(orders: pd.DataFrame, cutoff: date) -> pd.Index:
     return units.index[(units >= MIN_UNITS) & (units_28 < 0.5 * pace)]
 
 
-def requests(snap, orders, cutoff, slow, per_group, seed, zombies_too=False):  # type: ignore[no-untyped-def]
+def requests(snap, orders, cutoff, slow, per_group, seed, zombies_too=False, any_product=False):  # type: ignore[no-untyped-def]
     """(group index, product id) requests: per group (zombies only with ZOMBIES_TOO), up to
-    PER_GROUP slow movers its members bought in the year before CUTOFF (0: all of them)."""
+    PER_GROUP slow movers its members bought in the year before CUTOFF (0: all of them), or
+    with ANY_PRODUCT drawn from every slow mover (the cold case: nobody may have bought it)."""
     t = pd.Timestamp(cutoff, tz="UTC")
     year = orders[(orders[C.ORDERED_AT] < t) & (orders[C.ORDERED_AT] >= t - timedelta(365))]
     year = year[year[C.PRODUCT_ID].isin(slow)]
@@ -89,9 +90,12 @@ def requests(snap, orders, cutoff, slow, per_group, seed, zombies_too=False):  #
                 continue
         ids = snap.user_ids[members]
         found = users_of.reindex(ids).dropna()
-        if not len(found):
+        if any_product:
+            products = np.asarray(sorted(map(str, slow)), dtype=object)
+        elif not len(found):
             continue
-        products = np.unique(np.concatenate(found.to_numpy()))
+        else:
+            products = np.unique(np.concatenate(found.to_numpy()))
         products = np.array([p for p in products if p in snap.prod_index], dtype=object)
         if not len(products):
             continue
@@ -247,7 +251,14 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
     else:
         slow = slow_movers(before, cutoff)
     reqs, zombies = requests(
-        snap, before, cutoff, slow, args.per_group, args.seed, args.zombies == "include"
+        snap,
+        before,
+        cutoff,
+        slow,
+        args.per_group,
+        args.seed,
+        args.zombies == "include",
+        args.asked == "any",
     )
     t = pd.Timestamp(cutoff, tz="UTC")
     window = orders[(orders[C.ORDERED_AT] >= t) & (orders[C.ORDERED_AT] < t + timedelta(HORIZON))]
@@ -284,6 +295,7 @@ def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, ar
         "zombie_groups_asked": args.zombies == "include",
         "slow_movers": len(slow),
         "slow_mover_definition": args.slow_movers,
+        "asked": args.asked,
         "buyers_in_window": buyers_in_window(snap, reqs, bought),
         "hits": results,
         "best_rule": best,
@@ -302,6 +314,12 @@ def main() -> None:
     ap.add_argument("--preset", default=None)
     ap.add_argument("--cutoffs", nargs="+", required=True, help="as-of dates (YYYY-MM-DD)")
     ap.add_argument("--per-group", type=int, default=3, help="slow movers asked per group (0: all)")
+    ap.add_argument(
+        "--asked",
+        choices=("bought", "any"),
+        default="bought",
+        help="bought: slow movers some member of the group bought in the year; any: any of them",
+    )
     ap.add_argument(
         "--zombies",
         choices=("skip", "include"),

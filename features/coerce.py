@@ -1,7 +1,8 @@
 """Turning one input column (Arrow, as read) into its contract type, fast path first.
 
-Strings keep their exact value (only "" becomes null); numbers and timestamps are cast by Arrow
-when the whole column parses, else pandas parses value by value and marks the failures null.
+Strings keep their exact value (only "" becomes null; free-text names are trimmed and cut);
+numbers and timestamps are cast by Arrow when the whole column parses, else pandas parses value
+by value and marks the failures null.
 """
 
 from __future__ import annotations
@@ -90,8 +91,17 @@ def _bools(col: pa.Array) -> pa.Array:
     return pa.array(words.astype("boolean"), type=pa.bool_())
 
 
+def _text(col: pa.Array, max_chars: int) -> pa.Array:
+    """Free text (names) as strings without surrounding whitespace, cut to MAX_CHARS
+    characters (a name is for display: a long one is shortened, never rejected)."""
+    text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
+    return pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(text), 0, max_chars)
+
+
 def coerce(column: Column, col: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """(typed column, blank mask, unparseable mask) for one contract column of a chunk."""
+    if column.max_chars is not None:
+        col = _text(col, column.max_chars)  # blank after trimming: "  " is a missing name
     empty = blank(col, ids=column.kind == "str")
     col = _nulled(col, empty)
     if column.kind == "timestamp":

@@ -106,18 +106,27 @@ def _group_column(con: duckdb.DuckDBPyConnection, ocols: set[str]) -> str | None
 def _complete_products(
     staged: Mapping[str, Path], out: dict[str, pa.Table], said: list[str]
 ) -> None:
-    """A given products table without category_id (or with gaps): category_id = product_id."""
+    """A given products table without category_id (or with gaps): category_id = product_id
+    (and a category named so gets the product's name, when it has one)."""
     table = pq.read_table(staged["products"])
     if C.CATEGORY_ID in table.column_names:
         cat = table.column(C.CATEGORY_ID)
         missing = cat.null_count
         if not missing:
             return
+        own = pc.is_null(cat)
         filled = pc.coalesce(cat, table.column(C.PRODUCT_ID))
         table = table.set_column(table.column_names.index(C.CATEGORY_ID), C.CATEGORY_ID, filled)
     else:
         missing = table.num_rows
+        own = pa.repeat(pa.scalar(True), table.num_rows)
         table = table.append_column(C.CATEGORY_ID, table.column(C.PRODUCT_ID))
+    if C.PRODUCT_NAME in table.column_names:
+        names = pc.if_else(own, table.column(C.PRODUCT_NAME), None)
+        if C.CATEGORY_NAME in table.column_names:
+            names = pc.coalesce(table.column(C.CATEGORY_NAME), names)
+            table = table.drop_columns([C.CATEGORY_NAME])
+        table = table.append_column(C.CATEGORY_NAME, names)
     out["products"] = _typed("products", table)
     said.append(f"products: category_id = product_id for {missing} products without a category")
 

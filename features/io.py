@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from configs import columns as C
+
 
 def write_parquet_atomic(df: pd.DataFrame | pa.Table, path: Path) -> Path:
     """Temp file in the same folder, fsync, rename: readers never see half a file."""
@@ -38,6 +40,19 @@ def read_table(data_dir: Path, name: str, columns: list[str] | None = None) -> p
     if not path.exists():
         return None
     return pd.read_parquet(path, columns=columns)
+
+
+def read_names(data_dir: Path) -> pa.Table | None:
+    """The products table's ids and optional display names (None: no products table, or it
+    has no name column): what the serving snapshot needs to name products and categories."""
+    path = table_path(data_dir, "products")
+    if not path.exists():
+        return None
+    have = pq.read_schema(path).names
+    if C.PRODUCT_NAME not in have and C.CATEGORY_NAME not in have:
+        return None
+    wanted = (C.PRODUCT_ID, C.CATEGORY_ID, C.PRODUCT_NAME, C.CATEGORY_NAME)
+    return pq.read_table(path, columns=[c for c in wanted if c in have])
 
 
 def write_frame(df: pd.DataFrame, out: Path) -> Path:

@@ -8,6 +8,8 @@ from typing import Literal
 from configs import columns as C
 
 Kind = Literal["str", "timestamp", "float", "int", "bool"]
+# names are for display: a longer one is cut, not rejected (reasons and pages stay readable)
+MAX_NAME_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class Column:
     min_value: float | None = None  # inclusive bound; rows below are rejected
     strict_positive: bool = False  # value must be > 0
     meaning: str = ""  # what the value is, in the words ingest errors use to teach the contract
+    max_chars: int | None = None  # free text (names): trimmed, cut to this many characters
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ PRODUCTS = Table(
         Column(C.PRICE, "float", min_value=0.0),
         Column(C.LAUNCHED_AT, "timestamp"),
         Column(C.REPURCHASE_CYCLE_DAYS, "float", strict_positive=True),
+        Column(C.PRODUCT_NAME, "str", max_chars=MAX_NAME_CHARS, meaning="the product's name"),
+        Column(C.CATEGORY_NAME, "str", max_chars=MAX_NAME_CHARS, meaning="its category's name"),
     ),
     key=(C.PRODUCT_ID,),
 )

@@ -9,6 +9,7 @@ import pyarrow as pa
 from configs import columns as C
 from configs.settings import SimulateSettings
 from features.sim_catalog import Catalog
+from features.sim_names import name_columns
 from features.sim_tables import ids, strings, table, timestamps
 from features.sim_world import CHANNELS, NEVER, REGIONS, World
 
@@ -31,6 +32,7 @@ def users_table(cfg: SimulateSettings, world: World, rng: np.random.Generator) -
 
 
 def products_table(cfg: SimulateSettings, catalog: Catalog) -> pa.Table:
+    product_name, category_name = name_columns(catalog, cfg.seed, cfg.substitute_set_size)
     return table(
         "products",
         {
@@ -40,6 +42,8 @@ def products_table(cfg: SimulateSettings, catalog: Catalog) -> pa.Table:
             C.PRICE: catalog.prod_price,
             C.LAUNCHED_AT: timestamps(cfg.start_date, catalog.prod_launch, 9 * 3600),
             C.REPURCHASE_CYCLE_DAYS: catalog.cat_cycle[catalog.prod_cat],
+            C.PRODUCT_NAME: product_name,
+            C.CATEGORY_NAME: category_name,
         },
     )
 

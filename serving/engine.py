@@ -3,13 +3,15 @@
 Pure numpy on integer indices (no web imports, no pandas in the request path). Scores are built
 at the category level (dense categories x members, from the members' sparse interest rows), then
 per (category, price band) combination, so a 500-member x 2,000-product request touches a few
-small matrices. Rules: (1) no product from a non-high-frequency category the member bought within
-its repurchase cycle; (2) a per-member push cap over a rolling window (logged pushes, group-wide
-pushes and this response's own assignments); (3) expected buyers never exceed stock; (4) at most
-`max_per_category` products of one category; (5) zombie groups get the members to move instead.
+small matrices. Rules: (1) no non-high-frequency product to a member who bought it within its
+repurchase cycle (serving.suppression: at the product level when the service reads the order
+log, as it does with a push champion; else the whole category is the proxy); (2) a per-member
+push cap over a rolling window (logged pushes, group-wide pushes and this response's own
+assignments); (3) expected buyers never exceed stock; (4) at most `max_per_category` products
+of one category; (5) zombie groups get the members to move instead.
 With a push champion, members with a product-level signal ("warm": serving.push_merge) rank by
-its probability and the others by their category-level score x its cold rate; rule (1) holds
-for warm members at the product level, and rules (2)-(5) apply after the ranking.
+its probability and the others by their category-level score x its cold rate; the rules
+apply after the ranking.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import numpy as np
 
 from configs.settings import ServingSettings
 from serving.explain import Explainer, zombie_list
+from serving.names import category_names, product_names
 from serving.push_merge import (
     Warm,
+    drop_blocked,
     drop_suppressed,
     merge_expected,
     no_warm,
@@ -32,6 +36,7 @@ from serving.push_merge import (
 )
 from serving.results import GroupPushList, Item, Member
 from serving.snapshot import N_BANDS, Snapshot
+from serving.suppression import Blocked, blocked_pairs, no_blocks, unblocked
 from serving.topk import top_k_rows
 from serving.why import short_list_reasons
 
@@ -90,7 +95,8 @@ def _dense(snap: Snapshot, members: np.ndarray, ucat: np.ndarray, cfg: ServingSe
     keep = col >= 0
     if not keep.all():
         row, col, e, rep = row[keep], col[keep], e[keep], rep[keep]
-    live = csr.live[e]
+    # product-level rule 1 (serving.suppression) replaces the category-level flag
+    live = csr.live[e] if snap.block_indptr is None else np.float32(1.0)
     model, rel_e, due = np.take(csr.scoring, e, axis=0).T  # one read per entry, not three
     shape = (len(ucat), len(members))
     flat = col * len(members) + row  # scatter into raveled matrices: cheaper than 2-D indexing
@@ -128,6 +134,8 @@ class _Request:
     entry: np.ndarray
     # push champion's entries of these members and candidates (serving.push_merge)
     warm: Warm = NO_WARM
+    # (candidate, member) pairs rule 1 blocks at the product level (serving.suppression)
+    blocked: Blocked = no_blocks(0)
 
     @property
     def eps(self) -> float:
@@ -169,9 +177,17 @@ def _prepare(
     ucombo, cand_combo = _unique_small(combo_key, len(ucat) * N_BANDS)
     fit_t = np.ascontiguousarray(snap.user_fit[members].T)  # (bands, members): row reads
     row_cat, row_band = ucombo // N_BANDS, ucombo % N_BANDS
-    warm = no_warm(cand)
+    warm, blocked = no_warm(cand), no_blocks(len(cand))
+    if snap.block_indptr is not None and snap.block_indices is not None:
+        blocked = blocked_pairs(
+            snap.block_indptr, snap.block_indices, members, cand, len(snap.prod_ids)
+        )
     if snap.push_indptr is not None:  # rule 1 for warm members: at the product level
-        warm = drop_suppressed(warm_entries(snap, members, cand), snap, cats)
+        warm = warm_entries(snap, members, cand)
+        if snap.block_indptr is not None:
+            warm = drop_blocked(warm, blocked, len(members))
+        else:
+            warm = drop_suppressed(warm, snap, cats)
     return _Request(
         members,
         cap_left,
@@ -187,6 +203,7 @@ def _prepare(
         row_band,
         dense.entry,
         warm,
+        blocked,
     )
 
 
@@ -217,7 +234,7 @@ def _expected(req: _Request, k: int) -> np.ndarray:
 
 def _pick(req: _Request, p: int, k: int, cap_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The members for product p: best first, with cap left and a positive score, in stock."""
-    row = overlay(req.row(int(req.cand_combo[p])), req.warm, p)
+    row = unblocked(overlay(req.row(int(req.cand_combo[p])), req.warm, p), req.blocked, p)
     m = min(len(row), 4 * k)  # enough unless many of the best are capped
     idx = np.argpartition(-row, m - 1)[:m] if m < len(row) else np.arange(len(row))
     while True:
@@ -272,6 +289,8 @@ def _items(snap: Snapshot, req: _Request, picks: list[Pick], used: np.ndarray | 
     scores = np.concatenate([sc for _, _, sc in picks]).tolist()
     prod_ids = snap.prod_ids[req.cand[prods]].tolist()
     cat_ids = snap.cat_ids[req.cats[prods]].tolist()
+    prod_names = product_names(snap, req.cand[prods])
+    cat_names = category_names(snap, req.cats[prods])
     items, start = [], 0
     for i, (_, _, sc) in enumerate(picks):
         stop = start + sizes[i]
@@ -283,7 +302,15 @@ def _items(snap: Snapshot, req: _Request, picks: list[Pick], used: np.ndarray | 
         ]
         total = float(sc.sum(dtype=np.float64))
         items.append(
-            Item(prod_ids[i], cat_ids[i], round(total / sizes[i], 4), round(total, 4), members)
+            Item(
+                prod_ids[i],
+                cat_ids[i],
+                prod_names[i],
+                cat_names[i],
+                round(total / sizes[i], 4),
+                round(total, 4),
+                members,
+            )
         )
         start = stop
     return items

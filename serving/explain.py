@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from serving.names import category_labels
 from serving.results import GroupPushList, Member
 from serving.snapshot import NO_GROUP, Snapshot
 
@@ -16,7 +17,8 @@ LIKELY_REORDER = 0.6
 
 
 class Explainer:
-    """Reasons from the snapshot's interest entry of (user, category) and the user's profile."""
+    """Reasons from the snapshot's interest entry of (user, category) and the user's profile;
+    categories are named by their names when the products table gives them, else by id."""
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
@@ -46,7 +48,7 @@ class Explainer:
         with np.errstate(invalid="ignore"):
             due = (last >= 0) & np.isfinite(cycle) & (last >= cycle)
         related = (last < 0) & (model > 0)
-        names = snap.cat_ids[cats].tolist()
+        names = category_labels(snap, cats)
         rows = zip(
             users.tolist(),
             names,

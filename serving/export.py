@@ -31,6 +31,8 @@ COLUMNS = [
     C.RANK,
     C.PRODUCT_ID,
     C.CATEGORY_ID,
+    C.PRODUCT_NAME,  # null when the products table has no names
+    C.CATEGORY_NAME,
     "product_score",
     "expected_buyers",
     C.USER_ID,
@@ -67,6 +69,8 @@ def _rows(res: GroupPushList, rows: dict[str, list[Any]]) -> None:
             rank,
             item.product_id if item else None,
             item.category_id if item else None,
+            item.product_name if item else None,
+            item.category_name if item else None,
             item.score if item else None,
             item.expected_buyers if item else None,
             user,

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from configs import columns as C
 from configs.settings import FeatureSettings, Settings
 from configs.workspace import Workspace
-from features.io import read_table, table_path
+from features.io import read_names, read_table, table_path
 from features.store import catalog
 from features.store.offline_tables import (
     as_of_timestamp,
@@ -31,6 +31,7 @@ from serving.interest_csr import ChunkSource, InterestSource
 from serving.interest_scoring import FastRefused, Unscorable
 from serving.memory import release_memory as _release_memory
 from serving.models import Champion, champion_versions, load_champions, safe_predict
+from serving.names import with_names
 from serving.registry_health import RegistryUnavailable, is_registry_error, unavailable
 from serving.snapshot import Snapshot, SnapshotInputs, build_snapshot
 
@@ -195,10 +196,11 @@ def _inputs(
     ws: Workspace, settings: Settings, as_of: date | None, interest_columns: Sequence[str]
 ) -> tuple[Any, ...]:
     """(feature tables but user_interest, (since -> memberships, pushes), newest order day,
-    marker, user_interest blocks): from the workspace, or (features.online_store = redis, latest
-    date) from the snapshot `features build` published to Redis, so a replica needs no local
-    files. user_interest comes as Arrow blocks of users (flat list buffers: pandas makes a
-    numpy array per user and list, GBs at 1M users), only INTEREST_COLUMNS of it."""
+    marker, user_interest blocks, () -> product/category names): from the workspace, or
+    (features.online_store = redis, latest date) from the snapshot `features build` published
+    to Redis, so a replica needs no local files. user_interest comes as Arrow blocks of users
+    (flat list buffers: pandas makes a numpy array per user and list, GBs at 1M users), only
+    INTEREST_COLUMNS of it."""
     from serving.interest_scoring import USER_CHUNK
 
     cfg = settings.features
@@ -213,7 +215,8 @@ def _inputs(
         blocks = lambda: (ui.slice(s, USER_CHUNK) for s in range(0, ui.num_rows, USER_CHUNK))  # noqa: E731
         day = date.fromisoformat(meta["data_as_of"]) if meta.get("data_as_of") else None
         contracts = published.get("memberships"), published.get("pushes")
-        return tables, lambda since: contracts, day, meta["build"], blocks
+        names = published.get("products")  # absent from older publications: ids are shown
+        return tables, lambda since: contracts, day, meta["build"], blocks, lambda: names
     marker = feature_marker(ws)
     others = [name for name in catalog.TABLES if name != "user_interest"]
     return (
@@ -222,6 +225,7 @@ def _inputs(
         _newest_order_day(ws),
         marker,
         _interest_blocks(ws, as_of, interest_columns, USER_CHUNK),
+        lambda: read_names(ws.data),
     )
 
 
@@ -242,7 +246,7 @@ def load_snapshot(
 
     registered = safe_champion_versions(ws.mlflow_tracking_uri) if champions else {}
     wanted = PAIR_INPUTS if "interest" in registered else SERVED_INTEREST
-    tables, contracts, data_as_of, marker, blocks = _inputs(ws, settings, as_of, wanted)
+    tables, contracts, data_as_of, marker, blocks, names = _inputs(ws, settings, as_of, wanted)
     # pushes fed back to /feedback count toward the push cap too (serving.feedback_live)
     contracts, feedback_mark = with_feedback_pushes(contracts, feedback_log(ws, settings.features))
     try:
@@ -283,6 +287,7 @@ def load_snapshot(
     extra = {"registered": registered, "feature_marker": marker, FEEDBACK_MARK: feedback_mark}
     del tables, scored, blocks
     _release_memory()
+    snap = with_names(snap, names())
     if push is not None:
         snap = _with_push(ws, settings, snap, push)
     return replace(snap, extra=extra)
@@ -318,7 +323,37 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
         return snap
     arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, cold_rate)
     versions = {**snap.model_versions, "push": push.version}
-    return with_push(snap, arrays, model_versions=versions)
+    block_indptr, block_indices = product_suppression(ws, settings, snap, orders)
+    return with_push(
+        snap,
+        arrays,
+        model_versions=versions,
+        block_indptr=block_indptr,
+        block_indices=block_indices,
+    )
+
+
+def product_suppression(
+    ws: Workspace, settings: Settings, snap: Snapshot, orders: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 1 at the product level (serving.suppression) from the order log: each product's
+    cycle (the products table's, else its category's) unless it is a high-frequency item."""
+    from serving.suppression import day_gaps, product_cycles, recent_buys
+
+    cat = snap.prod_cat.astype(np.int64)
+    cat_cycle = np.where(cat >= 0, snap.cat_cycle[np.maximum(cat, 0)], np.nan)
+    products = read_table(ws.data, "products")
+    given = None
+    if products is not None and C.REPURCHASE_CYCLE_DAYS in products.columns:
+        values = pd.to_numeric(products[C.REPURCHASE_CYCLE_DAYS], errors="coerce")
+        at = products[C.PRODUCT_ID].astype(str).map(snap.prod_index).to_numpy(np.float64)
+        ok = np.isfinite(at) & values.notna().to_numpy()
+        given = np.full(len(snap.prod_ids), np.nan)
+        given[at[ok].astype(np.int64)] = values.to_numpy(np.float64)[ok]
+    hf_days = settings.features.high_frequency_cycle_days
+    gaps = day_gaps(orders)
+    cycle, high = product_cycles(gaps, snap.prod_index, cat_cycle, hf_days, given)
+    return recent_buys(orders, snap.as_of, snap.user_index, snap.prod_index, cycle, high, gaps)
 
 
 def _predict_rows(champion: Champion | None, frame: pd.DataFrame) -> np.ndarray | None:

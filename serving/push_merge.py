@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serving.names import product_labels
 from serving.push_scores import push_reasons
 from serving.snapshot import Snapshot
+from serving.suppression import Blocked
 
 EPS = 1e-6
 PROB_STEPS = 1 << 30  # probability resolution of the within-candidate order
@@ -121,12 +123,31 @@ def warm_reasons(
         e = lookup.get((c, m))
         if e is not None:
             sub = int(snap.push_sub[e])
-            name = str(snap.prod_ids[sub]) if sub >= 0 else None
+            name = product_labels(snap, [sub])[0] if sub >= 0 else None
             why = [*push_reasons(snap.push_info[e], name), *why]
             out.append(list(dict.fromkeys(why)))
         else:
             out.append(why)
     return out
+
+
+def drop_blocked(warm: Warm, blocked: Blocked, n_members: int) -> Warm:
+    """WARM without the (candidate, member) pairs product-level rule 1 blocks."""
+    if not len(blocked.member) or not len(warm.member):
+        return warm
+    cand = np.repeat(np.arange(len(blocked.ptr) - 1, dtype=np.int64), np.diff(blocked.ptr))
+    gone = np.isin(warm.cand * n_members + warm.member, cand * n_members + blocked.member)
+    return _kept(warm, ~gone)
+
+
+def _kept(warm: Warm, keep: np.ndarray) -> Warm:
+    if keep.all():
+        return warm
+    ptr = np.zeros_like(warm.ptr)
+    np.cumsum(np.bincount(warm.cand[keep], minlength=len(ptr) - 1), out=ptr[1:])
+    return Warm(
+        ptr, warm.cand[keep], warm.member[keep], warm.prob[keep], warm.entry[keep], warm.scale
+    )
 
 
 def drop_suppressed(warm: Warm, snap: Snapshot, cats: np.ndarray) -> Warm:
@@ -141,11 +162,4 @@ def drop_suppressed(warm: Warm, snap: Snapshot, cats: np.ndarray) -> Warm:
     cycle = snap.cat_cycle[cat]
     with np.errstate(invalid="ignore"):
         recent = (last >= 0) & (last < cycle) & ~snap.cat_high_freq[cat]
-    if not recent.any():
-        return warm
-    keep = ~recent
-    ptr = np.zeros_like(warm.ptr)
-    np.cumsum(np.bincount(warm.cand[keep], minlength=len(ptr) - 1), out=ptr[1:])
-    return Warm(
-        ptr, warm.cand[keep], warm.member[keep], warm.prob[keep], warm.entry[keep], warm.scale
-    )
+    return _kept(warm, ~recent)

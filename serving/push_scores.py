@@ -87,13 +87,14 @@ def score_warm_pairs(
         parts.append(f[["u", "p", "prob", "sub_q", *INFO]])
     scored = pd.concat(parts, ignore_index=True)
     scored = scored.sort_values(["u", "prob"], ascending=[True, False])
-    # the recent own entries are kept besides (not among) the PER_MEMBER best: a member's
-    # everyday products must not push their slow-mover entries out
+    # own entries (the member bought the product: recent ones, and every target) are all kept;
+    # the PER_MEMBER cap bounds the substitute-only entries: a member's everyday products
+    # must not push their slow-mover entries out, and an own purchase outranks any substitute
     kept = scored[["u", "p"]].merge(recent.assign(r=1), on=["u", "p"], how="left")["r"]
-    is_recent = kept.notna().to_numpy()
-    rest = scored[~is_recent]
+    is_own = kept.notna().to_numpy() | (scored["p_days"].to_numpy() > 0)
+    rest = scored[~is_own]
     best = rest.groupby("u", sort=False).cumcount().to_numpy() < per_member
-    scored = pd.concat([scored[is_recent], rest[best]]).sort_values(
+    scored = pd.concat([scored[is_own], rest[best]]).sort_values(
         ["u", "prob"], ascending=[True, False], kind="stable"
     )
     scored["user_id"] = h.users[scored.u.to_numpy()]

@@ -16,6 +16,8 @@ class Member:
 class Item:
     product_id: str
     category_id: str
+    product_name: str | None  # display names (None: the products table has none)
+    category_name: str | None
     score: float  # mean targeted member score (expected conversion rate)
     expected_buyers: float  # sum of the targeted members' scores, <= stock
     members: list[Member]

@@ -48,6 +48,12 @@ class ItemOut(BaseModel):
 
     product_id: str = Field(description="the slow-moving product")
     category_id: str = Field(description="its category")
+    product_name: str | None = Field(
+        None, description="the product's name (null: the products table has none)"
+    )
+    category_name: str | None = Field(
+        None, description="its category's name (null: the products table has none)"
+    )
     score: float = Field(description="mean score of the targeted members")
     expected_buyers: float = Field(description="sum of the targeted members' scores (<= stock)")
     members: list[MemberOut] = Field(description="the members to target, best first")

@@ -61,6 +61,13 @@ class Snapshot:
     push_info: np.ndarray | None = None  # float32 (entries, len(push_scores.INFO))
     push_sub: np.ndarray | None = None  # int32 top substitute's product index (-1: none)
     push_cold_rate: float = 1.0  # scales cold members' category-level scores (1: no push model)
+    # rule 1 at the product level (serving.suppression): per user, the products bought within
+    # their cycle; None: only the category-level flag (interest rows' `live`) holds
+    block_indptr: np.ndarray | None = None  # int64 (n_users + 1)
+    block_indices: np.ndarray | None = None  # int32 product index
+    # display names aligned with prod_ids / cat_ids (object, None: no name; serving.names)
+    prod_names: np.ndarray | None = None
+    cat_names: np.ndarray | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
     # folder whose files back the numeric arrays (serving.snapshot_store; None: in memory)
     storage: Path | None = field(default=None, compare=False)

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from configs.settings import ServingSettings
+from serving.names import category_labels, product_labels
 from serving.results import Item
 from serving.snapshot import Snapshot
 
-MAX_IDS = 3  # product ids named in one sentence; the rest are counted
+MAX_IDS = 3  # products named in one sentence (by name, else id); the rest are counted
 
 NO_MEMBERS = "no members"
 NO_GROUPS = (
@@ -35,11 +36,18 @@ def reason_key(warning: str) -> str:
     return warning.split(":", 1)[0].strip()
 
 
-def id_list(ids: Sequence[str], limit: int = MAX_IDS) -> str:
-    """'a, b, c and 4 more'."""
-    ids = list(ids)
-    shown = ", ".join(ids[:limit])
-    return f"{shown} and {len(ids) - limit} more" if len(ids) > limit else shown
+def id_list(ids: Sequence[str], limit: int = MAX_IDS, total: int | None = None) -> str:
+    """'a, b, c and 4 more' (TOTAL: how many IDS stand for, when only the first few are
+    given); a name given twice (two products may share one) is shown once."""
+    total = len(ids) if total is None else total
+    shown = list(dict.fromkeys(ids))[:limit]
+    more = total - len(shown)
+    return f"{', '.join(shown)} and {more} more" if more > 0 else ", ".join(shown)
+
+
+def _products(snap: Snapshot, idx: np.ndarray) -> str:
+    """The products at IDX as a sentence names them (names, else ids; the first few only)."""
+    return id_list(product_labels(snap, idx[: MAX_IDS * 2]), total=len(idx))
 
 
 def stock_feed_note() -> str:
@@ -72,10 +80,10 @@ def _candidates(snap: Snapshot, candidates: np.ndarray | None, out: list[str]) -
     cand = np.asarray(candidates, dtype=np.int64)
     empty = snap.prod_stock[cand] <= 0
     if empty.any():
-        out.append(f"out of stock: {id_list(snap.prod_ids[cand[empty]].tolist())}")
+        out.append(f"out of stock: {_products(snap, cand[empty])}")
     no_cat = snap.prod_cat[cand] < 0
     if no_cat.any():
-        out.append(f"no category features: {id_list(snap.prod_ids[cand[no_cat]].tolist())}")
+        out.append(f"no category features: {_products(snap, cand[no_cat])}")
     return cand[~empty & ~no_cat]
 
 
@@ -112,11 +120,10 @@ def short_list_reasons(
     n_cat = len(snap.cat_ids)
     any_row = np.bincount(cats, minlength=n_cat)[snap.prod_cat[cand]] > 0
     live_row = np.bincount(cats[live], minlength=n_cat)[snap.prod_cat[cand]] > 0
-    ids = snap.prod_ids[cand]
     if not any_row.any():
-        of = "the category of" if len(ids) == 1 else "the categories of"
+        of = "the category of" if len(cand) == 1 else "the categories of"
         out.append(
-            f"no member signal: no member bought or showed interest in {of} {id_list(ids.tolist())}"
+            f"no member signal: no member bought or showed interest in {of} {_products(snap, cand)}"
         )
     elif not any_row.all():
         n = int((~any_row).sum())
@@ -127,7 +134,7 @@ def short_list_reasons(
     suppressed = any_row & ~live_row
     if suppressed.any():
         out.append(
-            f"suppressed for recent buyers: {id_list(ids[suppressed].tolist())} (every"
+            f"suppressed for recent buyers: {_products(snap, cand[suppressed])} (every"
             " interested member bought the category within its repurchase cycle)"
         )
     listed = np.array([it.category_id for it in items], dtype=object)
@@ -137,8 +144,9 @@ def short_list_reasons(
         left = live_row & np.isin(cand_cats, list(full))
         n_left = int(left.sum()) - sum(int((listed == c).sum()) for c in full)
         if n_left > 0:
+            names = sorted(category_labels(snap, [snap.cat_index[c] for c in full]))
             out.append(
-                f"category limit: {n_left} more products of {id_list(sorted(full))} left out"
+                f"category limit: {n_left} more products of {id_list(names)} left out"
                 f" (at most {cfg.max_per_category} per category)"
             )
     return out

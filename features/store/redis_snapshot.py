@@ -5,7 +5,8 @@ the service snapshot needs every row of every table at once (1M users on the lar
 and a full scan of Feast's hash-per-entity layout would deserialize one protobuf per value.
 So `features build` with `online_store: redis` also publishes, beside the Feast rows, the
 same as-of rows as Parquet blobs (chunked under Redis's 512 MB value limit), plus the contract
-tables the snapshot reads (memberships, pushes). Publishing is atomic for readers: the blobs
+tables the snapshot reads (memberships, pushes; products' ids and names when it has names).
+Publishing is atomic for readers: the blobs
 go under a fresh build id, then one SET of the `current` manifest swaps them in, then the old
 build's keys are deleted; a reader that lost that race retries once with the new manifest.
 
@@ -30,7 +31,7 @@ from pydantic import SecretStr
 
 from configs.settings import FeatureSettings, secret_value
 from configs.workspace import Workspace
-from features.io import table_path
+from features.io import read_names, table_path
 from features.snapshots import default_as_of
 from features.store.catalog import TABLES
 
@@ -145,7 +146,8 @@ def read_snapshot(client: Any) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]
 
 
 def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[str, Any]:
-    """Publish the AS_OF rows of every catalog table + the snapshot's contract tables."""
+    """Publish the AS_OF rows of every catalog table + the snapshot's contract tables (and
+    product/category names: a service reading an older publication shows ids)."""
     from features.store.offline_tables import read_date
 
     tables: dict[str, pa.Table | None] = {
@@ -154,6 +156,7 @@ def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[
     for name in CONTRACT_TABLES:
         path = table_path(ws.data, name)
         tables[name] = pq.read_table(path) if path.exists() else None
+    tables["products"] = read_names(ws.data)
     try:
         data_as_of: str | None = default_as_of(ws.data).isoformat()
     except (FileNotFoundError, ValueError):

@@ -76,7 +76,8 @@ def test_snapshot_published_to_redis(redis_build) -> None:  # type: ignore[no-un
     plain = secret_value(settings.features.redis_connection_string)
     tables, meta = read_snapshot(redis_client(plain))
     assert meta["as_of"] == summary["as_of"]
-    assert set(TABLES) | {"memberships", "pushes"} <= set(tables)
+    assert set(TABLES) | {"memberships", "pushes", "products"} <= set(tables)
+    assert tables["products"]["product_name"].notna().all()  # names reach replicas too
     local = latest_snapshot(ws, "product_stats").reset_index(drop=True)
     pd.testing.assert_frame_equal(tables["product_stats"].reset_index(drop=True), local)
 
@@ -125,6 +126,7 @@ def test_two_service_replicas_answer_from_redis(redis_build, tmp_path: Path) -> 
     assert bodies[0]["as_of"] == summary["as_of"]
     group = bodies[0]["groups"][0]
     assert group["group_id"] == group_id and group["items"], group
+    assert all(it["product_name"] and it["category_name"] for it in group["items"])
     assert bodies[0]["groups"] == bodies[1]["groups"]
     for _, _, root in replicas:
         assert not root.offline.exists() and not root.data.exists()

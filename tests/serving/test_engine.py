@@ -121,6 +121,40 @@ def test_suppression_skips_recent_buyer_of_slow_cycle_category() -> None:
     assert "alice" in _targets(res, "h0")
 
 
+def _with_orders(snap, orders: list[tuple[str, str, int]]):  # type: ignore[no-untyped-def]
+    """SNAP with rule 1 at the product level from (user, product, days before as-of) lines."""
+    from dataclasses import replace
+
+    from serving.suppression import day_gaps, product_cycles, recent_buys
+
+    frame = pd.DataFrame(orders, columns=[C.USER_ID, C.PRODUCT_ID, "days"])
+    frame[C.ORDERED_AT] = TS - pd.to_timedelta(frame.pop("days"), unit="D")
+    cycle, high = product_cycles(
+        day_gaps(frame), snap.prod_index, snap.cat_cycle[snap.prod_cat], 14.0
+    )
+    indptr, indices = recent_buys(frame, AS_OF, snap.user_index, snap.prod_index, cycle, high)
+    return replace(snap, block_indptr=indptr, block_indices=indices)
+
+
+def test_product_level_suppression_blocks_the_product_not_its_category() -> None:
+    """With the order log, rule 1 holds for the very products bought within the cycle: alice
+    bought p0 5 days ago (c1: 21-day cycle) and hears about p1, not p0; a purchase older
+    than the cycle or of a high-frequency product blocks nothing."""
+    snap = _with_orders(
+        _snap(_hand_tables()),
+        [("alice", "p0", 5), ("alice", "h0", 2), ("bob", "p1", 30), ("carol", "p1", 25)],
+    )
+    assert snap.block_indices is not None and len(snap.block_indices) == 1
+    res = push_list(snap, snap.group_index["g0"], CFG, members_per_product=3)
+    assert "alice" not in _targets(res, "p0")
+    assert "alice" in _targets(res, "p1")  # the category-level rule dropped her from c1
+    assert {"bob", "carol"} <= set(_targets(res, "p1"))
+    assert "alice" in _targets(res, "h0")
+    # asked for p0 alone: still not alice, though she has the top c1 interest
+    only = push_list(snap, 0, CFG, candidates=np.array([snap.prod_index["p0"]]))
+    assert "alice" not in _targets(only, "p0") and len(_targets(only, "p0")) == 2
+
+
 def test_reasons_name_features_and_tags() -> None:
     snap = _snap(_hand_tables())
     res = push_list(snap, snap.group_index["g0"], CFG)

@@ -90,8 +90,8 @@ function pushItems(push) {
   return el("div", { id: "push-list" }, push.items.map((item, i) => {
     const p = item.product || {};
     return el("div", { class: "push-item", "data-product-id": item.product_id },
-      el("h2", {}, `${i + 1}. ${item.product_id}`),
-      el("p", {}, `category ${item.category_id}`, p.department_id ? ` · department ${p.department_id}` : "",
+      el("h2", {}, `${i + 1}. ${item.product_name ? `${item.product_name} (${item.product_id})` : item.product_id}`),
+      el("p", {}, `category ${item.category_name || item.category_id}`, p.department_id ? ` · department ${p.department_id}` : "",
         p.price !== undefined && p.price !== null ? ` · price ${fmt(p.price, 2)}` : "",
         p.stock_qty !== undefined && p.stock_qty !== null ? ` · stock ${fmt(p.stock_qty)}` : "",
         ` · score ${fmt(item.score, 3)} · expected buyers ${fmt(item.expected_buyers, 2)}`),
