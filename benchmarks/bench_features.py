@@ -64,7 +64,7 @@ def run(preset: str, workspace: Path, seed: int, feast_sample: int) -> dict[str,
         },
     }
     if not (ws.data / "orders.parquet").exists():
-        from features.simulate import simulate
+        from features.simulator.simulate import simulate
 
         start = time.perf_counter()
         result["simulated_rows"] = simulate(settings, ws.data, ws.truth, show_progress=False)

@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings(args.preset, overrides={"simulate": {"seed": args.seed}})
     duck = resolve_workspace(args.workspace / "duckdb")
     if not (duck.data / "orders.parquet").exists():
-        from features.simulate import simulate
+        from features.simulator.simulate import simulate
 
         simulate(settings, duck.data, duck.truth, show_progress=False)
     as_of = default_as_of(duck.data)

@@ -60,7 +60,7 @@ def run(
         },
     }
     if not (ws.data / "orders.parquet").exists():
-        from features.simulate import simulate
+        from features.simulator.simulate import simulate
 
         start = time.perf_counter()
         simulate(settings, ws.data, ws.truth, show_progress=False)

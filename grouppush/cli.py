@@ -104,7 +104,7 @@ NoWait = Annotated[
 def _writing(ws: Workspace, command: str, no_wait: bool) -> Iterator[None]:
     """The workspace's writer lock (configs.workspace_lock) around a writing command."""
     from configs.workspace_lock import WorkspaceBusy, writer_lock
-    from features.table_commit import finish_commit
+    from features.contract.table_commit import finish_commit
 
     notify = lambda message: typer.echo(message, err=True)  # noqa: E731
     try:
@@ -169,7 +169,7 @@ def simulate(
     overrides = {"simulate": {"seed": seed}} if seed is not None else {}
     settings, ws = _context(preset, overrides)
     from configs.workspace import remember_preset
-    from features.simulate import simulate as run
+    from features.simulator.simulate import simulate as run
 
     with _writing(ws, "simulate", no_wait):
         remember_preset(ws.root, preset)
@@ -213,8 +213,8 @@ def ingest(
     day = _parse_date(as_of, "--as-of")
     overrides = {"ingest": {"as_of": day}} if as_of else {}
     settings, ws = _context(None, overrides)
-    from features.ingest import IngestError
-    from features.ingest import ingest as run
+    from features.ingest.pipeline import IngestError
+    from features.ingest.pipeline import ingest as run
 
     files: dict[str, Path] = {}
     for item in table or []:

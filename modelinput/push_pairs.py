@@ -317,7 +317,7 @@ def member_groups(
 def read_push_orders(data: Path, before: date | None = None) -> pd.DataFrame:
     """The order lines the pair features read (strictly before BEFORE when given), ids as
     strings, ordered_at in UTC, category_id from the products table (else the product)."""
-    from features.io import read_table
+    from features.contract.io import read_table
 
     cols = [C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT, C.QUANTITY, C.AMOUNT]
     orders = read_table(data, "orders", cols)
@@ -339,7 +339,7 @@ def read_push_orders(data: Path, before: date | None = None) -> pd.DataFrame:
 
 def read_memberships(data: Path) -> pd.DataFrame:
     """Memberships (group_id, user_id, joined_at / left_at when present)."""
-    from features.io import read_table
+    from features.contract.io import read_table
 
     found = read_table(data, "memberships")
     if found is None or not len(found):

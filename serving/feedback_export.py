@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features.io import read_table, table_path, write_frame
+from features.contract.io import read_table, table_path, write_frame
 from serving.feedback import feedback_log
 from serving.feedback_eval import EVAL_COLUMNS, events_frame, online_evaluation
 

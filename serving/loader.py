@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from configs import columns as C
 from configs.settings import FeatureSettings, Settings
 from configs.workspace import Workspace
-from features.io import read_names, read_table, table_path
+from features.contract.io import read_names, read_table, table_path
 from features.store import catalog
 from features.store.offline_tables import (
     as_of_timestamp,

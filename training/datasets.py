@@ -14,7 +14,7 @@ import pandas as pd
 from configs import columns as C
 from configs.settings import FeatureSettings, Settings
 from configs.workspace import Workspace
-from features.io import read_table
+from features.contract.io import read_table
 from features.store import catalog
 from features.store.offline_tables import offline_path
 

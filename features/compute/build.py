@@ -37,7 +37,7 @@ from features.compute.slow_movers import slow_mover_counts
 from features.compute.tag_summary import tag_summary
 from features.compute.tags import evaluate_tags, load_taxonomy, taxonomy_path
 from features.compute.write_behind import WriteBehind
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from features.snapshots import default_as_of, training_snapshot_dates
 from features.stages import Stages, peak_rss_mib
 from features.store import offline_tables as ot

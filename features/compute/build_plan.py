@@ -33,7 +33,7 @@ FEATURE_CODE_DIR = Path(__file__).resolve().parents[1]  # features/
 FEATURE_CODE = (
     "compute/build.py",
     "store/catalog.py",
-    "schema.py",
+    "contract/schema.py",
     "compute/tags.py",
     "compute/interest_inputs.py",
     "compute/order_codes.py",

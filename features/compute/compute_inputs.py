@@ -18,8 +18,8 @@ import duckdb
 import pyarrow.parquet as pq
 
 from configs import columns as C
-from features.io import table_path
-from features.schema import TABLES, Table
+from features.contract.io import table_path
+from features.contract.schema import TABLES, Table
 
 _SQL_TYPES = {
     "str": "VARCHAR",

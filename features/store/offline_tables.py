@@ -32,8 +32,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from configs import columns as C
+from features.contract.table_commit import fsync_path as _fsync_dir
 from features.store.catalog import TABLES, FeatureTable
-from features.table_commit import fsync_path as _fsync_dir
 
 STAGING = ".staging"
 BATCH_ROWS = 256_000

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from configs.settings import FeatureSettings, secret_value
 from configs.workspace import Workspace
-from features.io import read_names, table_path
+from features.contract.io import read_names, table_path
 from features.snapshots import default_as_of
 from features.store.catalog import TABLES
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from configs import columns as C
 from configs.workspace import Workspace
-from features.io import table_path
+from features.contract.io import table_path
 from features.store.offline_tables import table_files
 from serving.snapshot import Snapshot
 

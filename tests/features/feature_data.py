@@ -12,7 +12,7 @@ import pandas as pd
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace, resolve_workspace
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 
 AS_OF = date(2025, 7, 1)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from configs.workspace import Workspace, resolve_workspace
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from tests.serving.synthetic import feature_tables
 
 REPURCHASE_COLUMNS = ["recency_days", "order_days_30d", "order_days_90d"]

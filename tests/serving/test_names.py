@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from configs import columns as C
 from configs.settings import load_settings
 from configs.workspace import Workspace
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from serving.export import export_push_lists
 from serving.names import with_names
 from tests.serving.conftest import point_env_at, write_workspace

@@ -218,7 +218,7 @@ def test_the_best_push_rule_serves_when_the_push_model_loses(
     """A push model too weak to beat the rules: the best rule is registered and takes
     `champion`, with the cold rate the service's snapshot scales cold members by."""
     from configs import columns as C
-    from features.io import read_table
+    from features.contract.io import read_table
     from training.baseline_models import PUSH_RULES
     from training.train import train
 

@@ -11,7 +11,7 @@ import pytest
 
 from configs import columns as C
 from configs.workspace import Workspace, resolve_workspace
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from features.snapshots import training_snapshot_dates
 from features.store import catalog
 from tests.training.conftest import small_settings

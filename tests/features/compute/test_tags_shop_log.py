@@ -66,7 +66,7 @@ def _grocery_log(out: Path, seed: int = 5, n_households: int = 160) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Workspace, dict]:
-    from features.ingest import ingest
+    from features.ingest.pipeline import ingest
 
     tmp = tmp_path_factory.mktemp("grocery")
     _grocery_log(tmp / "export")
