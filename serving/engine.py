@@ -41,6 +41,7 @@ from serving.topk import top_k_rows
 from serving.why import short_list_reasons
 
 EPS = 1e-6
+TIE = np.float32(1e-3)  # weight of the interest-based score under the push model's cold score
 NO_WARM = no_warm(np.zeros(0, np.int64))  # requests without a push champion
 
 
@@ -105,7 +106,25 @@ def _dense(snap: Snapshot, members: np.ndarray, ucat: np.ndarray, cfg: ServingSe
     extra.ravel()[flat] = w_a * (live * rel_e)
     entry = np.full(shape, -1, np.int64)
     entry.ravel()[flat] = e
+    if snap.cold_indptr is not None and snap.cold_indices is not None:
+        base, extra = _cold_scale(snap, members, pos, base, extra)
     return _Dense(base, extra, entry)
+
+
+def _cold_scale(
+    snap: Snapshot, members: np.ndarray, pos: np.ndarray, base: np.ndarray, extra: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """With a push champion: the members' category scores on the scale its cold rate was
+    fitted on (serving.push_scores.category_scores), the interest-based score kept only as a
+    tie-break (x TIE) for members without category purchases."""
+    assert snap.cold_indptr is not None and snap.cold_indices is not None
+    assert snap.cold_score is not None
+    row, e, _ = _row_entries(snap.cold_indptr, members)
+    col = pos[snap.cold_indices[e]]
+    keep = col >= 0
+    cold = np.zeros_like(base)
+    cold.ravel()[col[keep] * len(members) + row[keep]] = snap.cold_score[e[keep]]
+    return cold + TIE * base, TIE * extra
 
 
 def _take_within_stock(scores: np.ndarray, stock: float) -> int:

@@ -296,9 +296,14 @@ def load_snapshot(
 def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion) -> Snapshot:
     """SNAP with the push champion's warm entries (serving.push_scores); SNAP unchanged when
     the workspace lacks what the pair features need (logged)."""
-    from modelinput.push_pairs import read_memberships, read_push_orders
+    from modelinput.push_pairs import push_history, read_memberships, read_push_orders
     from serving.models import _client
-    from serving.push_scores import build_push_arrays, score_warm_pairs, with_push
+    from serving.push_scores import (
+        build_push_arrays,
+        category_scores,
+        score_warm_pairs,
+        with_push,
+    )
 
     try:
         orders, memberships = read_push_orders(ws.data, snap.as_of), read_memberships(ws.data)
@@ -306,6 +311,7 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
         targets = None  # every product, unless the catalog is large and slow movers are known
         if len(snap.prod_ids) > cfg.push_warm_products and len(snap.default_candidates):
             targets = pd.Index(snap.prod_ids[snap.default_candidates])
+        history = push_history(orders, snap.as_of)
         scored = score_warm_pairs(
             orders,
             memberships,
@@ -315,6 +321,7 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
             cfg.push_warm_per_member,
             cfg.push_neighbour_max_buyers,
             cfg.push_warm_recent_per_member,
+            history,
         )
         metrics = _client(ws.mlflow_tracking_uri).get_run(push.run_id).data.metrics
         cold_rate = float(metrics.get("cold_rate", 0.0))
@@ -324,12 +331,18 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
     arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, cold_rate)
     versions = {**snap.model_versions, "push": push.version}
     block_indptr, block_indices = product_suppression(ws, settings, snap, orders)
+    cold_indptr, cold_indices, cold_score = category_scores(
+        history, snap.user_index, snap.prod_index, snap.prod_cat
+    )
     return with_push(
         snap,
         arrays,
         model_versions=versions,
         block_indptr=block_indptr,
         block_indices=block_indices,
+        cold_indptr=cold_indptr,
+        cold_indices=cold_indices,
+        cold_score=cold_score,
     )
 
 

@@ -47,6 +47,7 @@ def score_warm_pairs(
     per_member: int,
     max_neighbour_buyers: int | None = None,
     recent_per_member: int = 0,
+    history: pp.PushHistory | None = None,
 ) -> pd.DataFrame:
     """Warm pairs of the target products (all when None) as of DAY, with the champion's
     probability (PREDICT: frame -> array) and reason columns; each member's PER_MEMBER best,
@@ -54,7 +55,7 @@ def score_warm_pairs(
     member bought most recently (recent_own): campaign tooling may request any product, and a
     member's own recent purchase of it is the strongest signal there is. Group features use
     the member's first group (memberships sorted by group id)."""
-    h = pp.push_history(orders, day)
+    h = history if history is not None else pp.push_history(orders, day)
     members, _, sizes = pp.member_groups(memberships, h, day)
     primary = members.sort_values(["u", "g"]).drop_duplicates("u")
     eligible = np.arange(len(h.products))
@@ -162,6 +163,34 @@ def build_push_arrays(
         sub[order].astype(np.int32),
         cold_rate,
     )
+
+
+def category_scores(
+    h: pp.PushHistory,
+    user_index: Mapping[str, int],
+    prod_index: Mapping[str, int],
+    prod_cat: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, score): per snapshot user, their categories' cold score, the one the
+    push model's cold rate was fitted on (training.push.cold_score: 1 - exp(-decayed category
+    purchase days at a 56-day half-life)), so cold and warm members rank on one scale."""
+    n = len(user_index)
+    uc = h.uc
+    # history category code -> snapshot category index, through any product of the category
+    first = pd.Series(np.arange(len(h.products))).groupby(h.prod_cat).first()
+    at = h.products[first.to_numpy()].map(prod_index).to_numpy(np.float64, na_value=np.nan)
+    cat_of = np.full(int(h.prod_cat.max(initial=-1)) + 1, -1, np.int64)
+    ok = np.isfinite(at)
+    cat_of[first.index.to_numpy()[ok]] = prod_cat[at[ok].astype(np.int64)]
+    u = h.users[uc.u.to_numpy()].map(user_index).to_numpy(np.float64, na_value=np.nan)
+    c = cat_of[uc.c.to_numpy()]
+    keep = np.isfinite(u) & (c >= 0)
+    u, c = u[keep].astype(np.int64), c[keep]
+    score = (1.0 - np.exp(-uc["d56"].to_numpy(np.float64)[keep])).astype(np.float32)
+    order = np.lexsort((c, u))
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
+    return indptr, c[order].astype(np.int32), score[order]
 
 
 def push_reasons(info: np.ndarray, sub_name: str | None) -> list[str]:

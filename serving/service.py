@@ -132,7 +132,7 @@ def _ui_context() -> UiContext | None:
     settings, holder = _ACTIVE.get("settings"), _ACTIVE.get("holder")
     if settings is None or holder is None:
         return None
-    return UiContext(settings, resolve_workspace(None), holder.current)
+    return UiContext(settings, resolve_workspace(None), holder.current, _ACTIVE.get("tracker"))
 
 
 def _fast_handle() -> Handle | None:
@@ -181,6 +181,7 @@ class GroupPush:
         # fed-back pushes count toward the cap at once; outcomes feed /metrics
         self.feedback_log = feedback_log(ws, settings.features)
         self.tracker = FeedbackTracker(self.feedback_log, settings.serving)
+        _ACTIVE["tracker"] = self.tracker  # the operator page's online conversion
         self.holder = SnapshotHolder(
             # built in a child process, arrays mapped from files: a reload's build never
             # shares the worker's memory with the live snapshot (DESIGN.md section 9)

@@ -65,6 +65,11 @@ class Snapshot:
     # their cycle; None: only the category-level flag (interest rows' `live`) holds
     block_indptr: np.ndarray | None = None  # int64 (n_users + 1)
     block_indices: np.ndarray | None = None  # int32 product index
+    # cold members' category scores on the push model's scale (serving.push_scores
+    # .category_scores), per user CSR; None: the interest rows' scores
+    cold_indptr: np.ndarray | None = None  # int64 (n_users + 1)
+    cold_indices: np.ndarray | None = None  # int32 category index
+    cold_score: np.ndarray | None = None  # float32
     # display names aligned with prod_ids / cat_ids (object, None: no name; serving.names)
     prod_names: np.ndarray | None = None
     cat_names: np.ndarray | None = None

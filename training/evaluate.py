@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,15 @@ from training.datasets import (
 )
 from training.estimator import predict
 from training.metrics import classification_metrics, ranking_metrics
-from training.registry import LEARNED, SCORER_TAG, load_champion, log_evaluation, newest_learned
+from training.registry import (
+    LEARNED,
+    PREVIOUS_TAG,
+    SCORER_TAG,
+    load_champion,
+    load_version,
+    log_evaluation,
+    newest_learned,
+)
 from training.report import strip_frames, write_report
 from training.train import ensure_snapshots, make_fetch
 
@@ -51,16 +60,38 @@ def _champion(ws: Workspace, kind: str) -> tuple[Any, dict[str, Any]]:
     }
 
 
-def _challengers(ws: Workspace, champions: dict[str, Any]) -> dict[str, tuple[str, Any]]:
-    """{kind: (label, model)}: the newest learned version where a baseline serves."""
-    out = {}
+def _challengers(ws: Workspace, champions: dict[str, Any]) -> dict[str, list[tuple[str, Any]]]:
+    """{kind: [(label, model)]}: the newest learned version where a baseline serves, and the
+    previous champion the serving version replaced (its `previous_champion` tag)."""
+    out: dict[str, list[tuple[str, Any]]] = {}
     for kind, info in champions.items():
-        if info.get("scorer", LEARNED) == LEARNED:
-            continue
-        found = newest_learned(ws, kind)
-        if found is not None:
-            out[kind] = (f"learned v{found[1].version}", found[0])
+        if info.get("scorer", LEARNED) != LEARNED:
+            found = newest_learned(ws, kind)
+            if found is not None:
+                out.setdefault(kind, []).append((f"learned v{found[1].version}", found[0]))
+        previous = (info.get("tags") or {}).get(PREVIOUS_TAG)
+        if previous is not None:
+            try:
+                model = load_version(ws, kind, str(previous))
+            except Exception as exc:  # noqa: BLE001 - deleted or unreadable: report without it
+                info["previous_champion_error"] = f"v{previous} could not be loaded: {exc}"
+                continue
+            out.setdefault(kind, []).append((f"previous champion v{previous}", model))
     return out
+
+
+def _scored(section: dict[str, Any], label: str, score: Any) -> None:
+    """section's candidates[label] = score(), or candidate_errors[label] = why it could not
+    be scored on this holdout (an old version may need other feature columns)."""
+    try:
+        section.setdefault("candidates", {})[label] = score()
+    except Exception as exc:  # noqa: BLE001 - reported, the evaluation goes on
+        section.setdefault("candidate_errors", {})[label] = str(exc)
+
+
+def _ranking(model: Any, *args: Any) -> dict[str, Any]:
+    """A candidate interest model's ranking metrics on the holdout pairs."""
+    return interest_mod.score_holdout(model, *args)[1]  # type: ignore[no-any-return]
 
 
 def held_out(
@@ -68,7 +99,7 @@ def held_out(
     ws: Workspace,
     as_of: date,
     models: dict[str, Any],
-    challengers: dict[str, tuple[str, Any]] | None = None,
+    challengers: dict[str, list[tuple[str, Any]]] | None = None,
 ) -> dict:
     """Champion metrics on the latest snapshot whose label window ends by as_of."""
     cfg = settings.training
@@ -88,12 +119,13 @@ def held_out(
             models["repurchase"], frame, orders, test, cfg.horizon_days
         )
         out["repurchase"] = {"model": metrics, "baselines": base, "_holdout": hold}
-        if "repurchase" in challengers:
-            label, other = challengers["repurchase"]
-            y = frame[C.LABEL].to_numpy()
-            out["repurchase"]["candidates"] = {
-                label: classification_metrics(y, predict(other, frame))
-            }
+        y = frame[C.LABEL].to_numpy()
+        for label, other in challengers.get("repurchase", []):
+            _scored(
+                out["repurchase"],
+                label,
+                lambda m=other: classification_metrics(y, predict(m, frame)),
+            )
     if models.get("interest") is not None:
         caps = {test: cfg.interest_eval_max_users}  # the sample training evaluates on
         frame = fetch_snapshots(fetch, orders, [test], catalog.INTEREST_SERVICE, caps, cfg.seed)
@@ -105,10 +137,10 @@ def held_out(
             models["interest"], pairs, orders, stats, test, cfg
         )
         out["interest"] = {"model": metrics, "baselines": base}
-        if "interest" in challengers:
-            label, other = challengers["interest"]
-            _, theirs, _, _ = interest_mod.score_holdout(other, pairs, orders, stats, test, cfg)
-            out["interest"]["candidates"] = {label: theirs}
+        for label, other in challengers.get("interest", []):
+            _scored(
+                out["interest"], label, partial(_ranking, other, pairs, orders, stats, test, cfg)
+            )
     return out
 
 

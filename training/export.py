@@ -18,7 +18,7 @@ from features.store import catalog
 from training.datasets import scoring_tables, snapshot_arrow, snapshot_table
 from training.registry import load_champion
 from training.scoring import interest_scores, repurchase_scores
-from training.segments import build_segments
+from training.segments import SUMMARY_FILE, build_segments, segment_summary
 
 ACTIVITY, INTEREST, STATS = (
     catalog.USER_ACTIVITY.name,
@@ -60,7 +60,27 @@ def export_segments(settings: Settings, ws: Workspace, as_of: date | None, out: 
     scores = None if model is None else repurchase_scores(model, _one_row_per_user(activity))
     segments = build_segments(interest, scores, settings.training)
     write_frame(segments, out)
+    _write_summary(ws, segments, as_of.isoformat() if as_of else "latest")
     return len(segments)
+
+
+def _write_summary(ws: Workspace, segments: pd.DataFrame, as_of: str) -> None:
+    """reports/segments.json: every segment's size and description (personas first), what
+    the operator page's data page shows; written atomically beside metrics.json."""
+    import json
+    import os
+    from datetime import UTC, datetime
+
+    body = {
+        "as_of": as_of,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "segments": segment_summary(segments),
+    }
+    ws.reports.mkdir(parents=True, exist_ok=True)
+    path = ws.reports / SUMMARY_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(body, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _segment_inputs(

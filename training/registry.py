@@ -41,6 +41,9 @@ FEATURE_SERVICE_TAG = "feature_service"
 SCORER_TAG = "scorer"  # "learned" or the baseline's name
 HORIZON_TAG = "horizon_days"
 LEARNED = "learned"
+PRIMARY_TAG = "primary_metric"  # the metric the promotion compared (MLflow key)
+PREVIOUS_TAG = "previous_champion"  # the version the alias moved from, and its score:
+PREVIOUS_SCORE_TAG = "previous_champion_score"  # on this version's holdout (the operator page)
 SERVING_METRICS = ("cold_rate",)  # run metrics the service reads (push: cold-member scale)
 PROJECT_PACKAGES = ("configs", "features", "modelinput", "training", "serving", "grouppush")
 
@@ -175,16 +178,22 @@ def load_champion(ws: Workspace, kind: str) -> tuple[Any, Any]:
 def newest_learned(ws: Workspace, kind: str) -> tuple[Any, Any] | None:
     """(model, ModelVersion) of the newest learned version of KIND, or None."""
     client = configure(ws)
-    import mlflow.sklearn
-
     name = MODEL_NAMES[kind]
     versions = client.search_model_versions(f"name='{name}'")
     learned = [v for v in versions if (v.tags or {}).get(SCORER_TAG, LEARNED) == LEARNED]
     if not learned:
         return None
     newest = max(learned, key=lambda v: int(v.version))
+    return load_version(ws, kind, str(newest.version)), newest
+
+
+def load_version(ws: Workspace, kind: str, version: str) -> Any:
+    """The model of version VERSION of KIND (e.g. the previous champion a version records)."""
+    configure(ws)
+    import mlflow.sklearn
+
     lightgbm()
-    return mlflow.sklearn.load_model(f"models:/{name}/{newest.version}"), newest
+    return mlflow.sklearn.load_model(f"models:/{MODEL_NAMES[kind]}/{version}")
 
 
 def _flat(prefix: str, value: Any, out: dict[str, float]) -> dict[str, float]:
@@ -395,6 +404,7 @@ def _promote(
         "as_of": str(as_of),
         "test_snapshot": str(result.data.get("test_snapshot")),
         metric_key(result.primary): f"{new:.6f}",
+        PRIMARY_TAG: metric_key(result.primary),
         "features": ",".join(result.features),
         "promotion": reason,
     }
@@ -412,6 +422,8 @@ def _promote(
         for key, value in tags.items():
             client.set_model_version_tag(name, serving, key, value)
     if decision.promote:
+        if current is not None and str(current.version) != str(serving):
+            _tag_previous(client, name, serving, str(current.version), champ_score)
         client.set_registered_model_alias(name, CHAMPION, serving)
     if decision.scorer == "champion" and current is not None:
         serving = str(current.version)
@@ -427,6 +439,14 @@ def _promote(
     if run_id:
         champion["run_id"] = run_id
     return decision, reason, champ_score, champion
+
+
+def _tag_previous(client: Any, name: str, version: str, previous: str, score: float | None) -> None:
+    """Record on VERSION the champion it replaces and that one's score on the same holdout
+    (the alias keeps no history; the operator page shows "previous champion vN" from this)."""
+    client.set_model_version_tag(name, version, PREVIOUS_TAG, previous)
+    if score is not None and np.isfinite(score):
+        client.set_model_version_tag(name, version, PREVIOUS_SCORE_TAG, f"{score:.6f}")
 
 
 def _scorer_of(version: Any) -> str:

@@ -230,3 +230,28 @@ def build_segments(
     if scores is not None:
         parts.append(model_tags(scores, cfg))
     return pd.concat(parts, ignore_index=True)[COLUMNS]
+
+
+SUMMARY_FILE = "segments.json"  # under the workspace's reports: the operator page's data page
+
+
+def segment_summary(segments: pd.DataFrame) -> list[dict[str, object]]:
+    """One entry per segment: id, name, kind, members and description, largest first within
+    each kind (personas first: their descriptions are what an operator reads)."""
+    if not len(segments):
+        return []
+    by = segments.groupby(C.SEGMENT_ID, sort=False)
+    table = by[[SEGMENT_NAME, SEGMENT_KIND, DESCRIPTION]].first()
+    table["members"] = by.size()
+    rank = table[SEGMENT_KIND].map({"persona": 0, "model_tag": 1}).fillna(2)
+    table = table.assign(_rank=rank).sort_values(["_rank", "members"], ascending=[True, False])
+    return [
+        {
+            "segment_id": str(sid),
+            "name": str(r[SEGMENT_NAME]),
+            "kind": str(r[SEGMENT_KIND]),
+            "members": int(r["members"]),
+            "description": str(r[DESCRIPTION]),
+        }
+        for sid, r in table.iterrows()
+    ]

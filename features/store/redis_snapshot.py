@@ -5,10 +5,10 @@ the service snapshot needs every row of every table at once (1M users on the lar
 and a full scan of Feast's hash-per-entity layout would deserialize one protobuf per value.
 So `features build` with `online_store: redis` also publishes, beside the Feast rows, the
 same as-of rows as Parquet blobs (chunked under Redis's 512 MB value limit), plus the contract
-tables the snapshot reads (memberships, pushes; products' ids and names when it has names).
-Publishing is atomic for readers: the blobs
-go under a fresh build id, then one SET of the `current` manifest swaps them in, then the old
-build's keys are deleted; a reader that lost that race retries once with the new manifest.
+tables the snapshot reads (memberships, pushes; products' ids and names when it has names) and
+the operator page's side tables (features.store.side_tables). Publishing is atomic for readers: the
+blobs go under a fresh build id, then one SET of the `current` manifest swaps them in, then the
+old build's keys are deleted; a reader that lost that race retries once with the new manifest.
 
 Connection strings use Feast's format: `host:port[,db=0][,password=...][,ssl=true]`.
 """
@@ -34,6 +34,7 @@ from configs.workspace import Workspace
 from features.contract.io import read_names, table_path
 from features.snapshots import default_as_of
 from features.store.catalog import TABLES
+from features.store.side_tables import side_tables
 
 PREFIX = "grouppush:snapshot"
 CURRENT = f"{PREFIX}:current"
@@ -130,8 +131,11 @@ def _read(client: Any, manifest: Mapping[str, Any]) -> dict[str, pd.DataFrame] |
     return out
 
 
-def read_snapshot(client: Any) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Every published table and the build's meta; fails clearly when nothing is published."""
+def read_snapshot(
+    client: Any, names: tuple[str, ...] | None = None
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Every published table (or those of NAMES that were published) and the build's meta;
+    fails clearly when nothing is published."""
     for _ in range(3):
         manifest = current_manifest(client)
         if manifest is None:
@@ -139,6 +143,9 @@ def read_snapshot(client: Any) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]
                 f"Redis has no {CURRENT!r}: run `grouppush features build` with "
                 "features.online_store=redis against this Redis first"
             )
+        if names is not None:
+            chunks = {n: c for n, c in manifest["tables"].items() if n in names}
+            manifest = {**manifest, "tables": chunks}
         got = _read(client, manifest)
         if got is not None:
             return got, {**manifest["meta"], "build": manifest["build"]}
@@ -157,6 +164,7 @@ def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[
         path = table_path(ws.data, name)
         tables[name] = pq.read_table(path) if path.exists() else None
     tables["products"] = read_names(ws.data)
+    tables.update(side_tables(ws))  # the operator page's (features.store.side_tables)
     try:
         data_as_of: str | None = default_as_of(ws.data).isoformat()
     except (FileNotFoundError, ValueError):

@@ -38,11 +38,13 @@ ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
 
 @dataclass(frozen=True)
 class UiContext:
-    """What the page reads: the service's settings, workspace and current snapshot."""
+    """What the page reads: the service's settings, workspace and current snapshot, and the
+    worker's feedback tracker (online conversion per model version; None: not tracked)."""
 
     settings: Settings
     ws: Workspace
     snapshot: Snapshot | None
+    tracker: Any = None  # serving.feedback_live.FeedbackTracker
 
 
 class _PerSnapshot:
@@ -114,7 +116,7 @@ def create_app(context: Callable[[], UiContext | None]) -> Starlette:
         return ctx, ctx.snapshot
 
     async def tables(ctx: UiContext, snap: Snapshot) -> UiTables:
-        return await cache.get(snap, "tables", lambda: load_tables(ctx.ws, snap))  # type: ignore[no-any-return]
+        return await cache.get(snap, "tables", lambda: load_tables(ctx.ws, snap, ctx.settings))  # type: ignore[no-any-return]
 
     async def page(request: Request) -> Response:
         got = ready(request, api=False)
@@ -189,7 +191,12 @@ def create_app(context: Callable[[], UiContext | None]) -> Starlette:
             registry = sources.registry_details(ctx.ws.mlflow_tracking_uri, versions)
             return views.models_payload(snap, sources.read_metrics(ctx.ws), registry)
 
-        return JSONResponse(await cache.get(snap, "models", build))
+        def online() -> dict[str, Any]:  # live: feedback keeps arriving between reloads
+            rows = None if ctx.tracker is None else sources.online_conversion(ctx.tracker, snap)
+            return views.online_payload(rows, ctx.settings.serving.feedback_metrics_days)
+
+        body = await cache.get(snap, "models", build)
+        return JSONResponse(body | {"online": await to_thread.run_sync(online)})
 
     async def api_data(request: Request) -> Response:
         got = ready(request)
@@ -201,7 +208,9 @@ def create_app(context: Callable[[], UiContext | None]) -> Starlette:
             return sources.feature_rows(ctx.ws), sources.quarantine_counts(ctx.ws)
 
         rows, quarantine = await cache.get(snap, "data", build)
-        return JSONResponse(views.data_payload(snap, ctx.settings, rows, quarantine))
+        body = views.data_payload(snap, ctx.settings, rows, quarantine)
+        exported = await to_thread.run_sync(sources.read_segments, ctx.ws)  # small; live
+        return JSONResponse(body | {"exported_segments": views.exported_segments(exported)})
 
     async def report(request: Request) -> Response:
         got = ready(request)

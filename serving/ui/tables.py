@@ -1,11 +1,15 @@
 """Side tables the operator page shows beside the snapshot (group and product attributes, stage
 history, last order per group), read once per snapshot: the snapshot keeps only what scoring
-needs, and re-reading Parquet per page view would blow the latency budget."""
+needs, and re-reading Parquet per page view would blow the latency budget. From the workspace's
+files, or with features.online_store = redis from the snapshot `features build` published to
+Redis (features.store.side_tables), so a replica without files shows the same page."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,8 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from configs import columns as C
+from configs.settings import Settings
 from configs.workspace import Workspace
-from features.contract.io import table_path
+from features.store import side_tables as side
 from features.store.offline_tables import table_files
 from serving.snapshot import Snapshot
 
@@ -24,6 +29,7 @@ log = logging.getLogger(__name__)
 READ_ERRORS = (OSError, ValueError, KeyError, pa.ArrowException)
 GROUP_COLUMNS = (C.GROUP_ID, C.GROUP_TYPE, C.STORE_ID, "active_share_30d", "n_active_30d")
 PRODUCT_COLUMNS = (C.PRODUCT_ID, "price", "price_band", C.STOCK_QTY, "days_of_inventory")
+SHOWN = {"group_stats": GROUP_COLUMNS, "product_stats": PRODUCT_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -48,13 +54,55 @@ def _latest(ws: Workspace, name: str, columns: tuple[str, ...]) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def _stage_history(ws: Workspace) -> dict[str, list[dict[str, str]]]:
-    parts = []
-    for f in table_files(ws.offline, "group_stats"):
-        parts.append(pq.read_table(f, columns=[C.GROUP_ID, C.EVENT_TIMESTAMP, "stage"]))
-    if not parts:
-        return {}
-    df = pa.concat_tables(parts).to_pandas()
+def _frame_of(
+    read: Callable[[Workspace], pa.Table | None], ws: Workspace, what: str
+) -> pd.DataFrame:
+    table = read(ws)
+    if table is None:
+        raise FileNotFoundError(f"no {what}: its source table is not in this workspace")
+    return table.to_pandas() if isinstance(table, pa.Table) else table
+
+
+def _workspace_sources(ws: Workspace) -> dict[str, Callable[[], pd.DataFrame]]:
+    """Readers of the side tables from the workspace's files."""
+    out: dict[str, Callable[[], pd.DataFrame]] = {
+        "group_stats": lambda: _latest(ws, "group_stats", GROUP_COLUMNS),
+        "product_stats": lambda: _latest(ws, "product_stats", PRODUCT_COLUMNS),
+    }
+    for name, read in side.READERS.items():
+        out[name] = partial(_frame_of, read, ws, name)
+    return out
+
+
+def _redis_sources(settings: Settings) -> dict[str, Callable[[], pd.DataFrame]]:
+    """Readers of the same tables from the snapshot `features build` published to Redis (a
+    replica without workspace files), read in one pass on first use."""
+    from features.store.redis_snapshot import read_snapshot, redis_client
+
+    names = ("group_stats", "product_stats", *side.SIDE_TABLES)
+    got: dict[str, pd.DataFrame] = {}
+    failed: list[Exception] = []  # read once: a failure is every table's note
+
+    def read(name: str) -> pd.DataFrame:
+        if not got and not failed:
+            try:
+                client = redis_client(settings.features.redis_connection_string)
+                got.update(read_snapshot(client, names)[0] or {"": pd.DataFrame()})
+            except Exception as exc:  # noqa: BLE001 - redis' own errors too: a note on the page
+                failed.append(OSError(f"Redis snapshot unreadable ({exc})"))
+        if failed:
+            raise failed[0]
+        if name not in got:
+            raise KeyError(f"{name} not in the Redis snapshot; re-run `grouppush features build`")
+        wanted = SHOWN.get(name)
+        df = got[name]
+        return df if wanted is None else df[[c for c in wanted if c in df.columns]]
+
+    return {name: partial(read, name) for name in names}
+
+
+def _stage_history(df: pd.DataFrame) -> dict[str, list[dict[str, str]]]:
+    df = df.copy()
     df["as_of"] = pd.to_datetime(df[C.EVENT_TIMESTAMP], utc=True).dt.strftime("%Y-%m-%d")
     df = df.sort_values(["as_of"], kind="stable")
     out: dict[str, list[dict[str, str]]] = {}
@@ -63,20 +111,14 @@ def _stage_history(ws: Workspace) -> dict[str, list[dict[str, str]]]:
     return out
 
 
-def _last_orders(ws: Workspace) -> dict[str, str]:
-    path = table_path(ws.data, "orders")
-    orders = pq.read_table(path, columns=[C.GROUP_ID, C.ORDERED_AT])
-    last = orders.group_by(C.GROUP_ID).aggregate([(C.ORDERED_AT, "max")])
-    days = pc.strftime(last.column(f"{C.ORDERED_AT}_max"), format="%Y-%m-%d")
-    return dict(zip(last.column(C.GROUP_ID).to_pylist(), days.to_pylist(), strict=True))
+def _last_orders(df: pd.DataFrame) -> dict[str, str]:
+    days = pd.to_datetime(df[side.LAST], utc=True).dt.strftime("%Y-%m-%d")
+    return dict(zip(df[C.GROUP_ID].astype(str), days, strict=True))
 
 
-def _products(ws: Workspace) -> dict[str, dict[str, Any]]:
-    stats = _latest(ws, "product_stats", PRODUCT_COLUMNS)
-    path = table_path(ws.data, "products")
-    if path.exists():
-        dept = pq.read_table(path, columns=[C.PRODUCT_ID, "department_id"]).to_pandas()
-        stats = stats.merge(dept, on=C.PRODUCT_ID, how="left")
+def _products(stats: pd.DataFrame, departments: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
+    if departments is not None:
+        stats = stats.merge(departments, on=C.PRODUCT_ID, how="left")
     stats = stats.astype(object).where(stats.notna(), None)
     return {str(r.pop(C.PRODUCT_ID)): r for r in stats.to_dict("records")}
 
@@ -90,14 +132,17 @@ def _safe(notes: list[str], what: str, read: Any, default: Any) -> Any:
         return default
 
 
-def load_tables(ws: Workspace, snap: Snapshot) -> UiTables:
-    """The side tables of SNAP's workspace; a missing piece leaves its columns empty and a
-    note, never an error page (the push lists come from the snapshot alone)."""
+def load_tables(ws: Workspace, snap: Snapshot, settings: Settings | None = None) -> UiTables:
+    """The side tables of SNAP's workspace (of the Redis snapshot with features.online_store
+    = redis); a missing piece leaves its columns empty and a note, never an error page (the
+    push lists come from the snapshot alone)."""
     notes: list[str] = []
+    redis = settings is not None and settings.features.online_store == "redis"
+    src = _redis_sources(settings) if redis and settings else _workspace_sources(ws)
     empty = pd.DataFrame(columns=list(GROUP_COLUMNS))
-    groups = _safe(notes, "group_stats", lambda: _latest(ws, "group_stats", GROUP_COLUMNS), empty)
+    groups = _safe(notes, "group_stats", src["group_stats"], empty)
     groups = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)
-    last = _safe(notes, "last order per group", lambda: _last_orders(ws), {})
+    last = _safe(notes, "last order per group", lambda: _last_orders(src[side.LAST_ORDER]()), {})
     sizes = np.diff(snap.member_indptr)
     attrs = groups.reindex(pd.Index(snap.group_ids, dtype=object))
     share = (
@@ -121,10 +166,19 @@ def load_tables(ws: Workspace, snap: Snapshot) -> UiTables:
         )
     return UiTables(
         group_rows=rows,
-        products=_safe(notes, "product attributes", lambda: _products(ws), {}),
-        stage_history=_safe(notes, "stage history", lambda: _stage_history(ws), {}),
+        products=_safe(notes, "product attributes", lambda: _product_rows(src, notes), {}),
+        stage_history=_safe(
+            notes, "stage history", lambda: _stage_history(src[side.STAGE_HISTORY]()), {}
+        ),
         notes=notes,
     )
+
+
+def _product_rows(
+    src: dict[str, Callable[[], pd.DataFrame]], notes: list[str]
+) -> dict[str, dict[str, Any]]:
+    departments = _safe(notes, "product departments", src[side.PRODUCT_DEPARTMENTS], None)
+    return _products(src["product_stats"](), departments)
 
 
 def _str(v: object) -> str | None:

@@ -145,6 +145,7 @@ def models_payload(
                 "serving_version": snap.model_versions.get(kind, "heuristic"),
                 "registry": registry.get(kind),
                 "model": figures.get("model"),
+                "candidates": figures.get("candidates") or {},  # previous champion, learned
                 "baselines": figures.get("baselines") or {},
             }
         )
@@ -155,4 +156,32 @@ def models_payload(
         "evaluated_champions": (metrics or {}).get("champions"),
         "models": kinds,
         "has_report": metrics is not None,
+    }
+
+
+def online_payload(rows: list[dict[str, Any]] | None, window_days: int) -> dict[str, Any]:
+    """Online conversion per model version from /feedback (serving.feedback_eval's totals),
+    with what an empty table means."""
+    if rows is None:
+        note = "this instance does not track feedback"
+    elif not rows:
+        note = f"no pushed events in the feedback log over the last {window_days} days"
+    else:
+        note = None
+    return {"window_days": window_days, "versions": rows or [], "note": note}
+
+
+def exported_segments(summary: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The latest `export segments` summary: personas (size + description) and the other
+    segments' sizes, or a note saying how to get them."""
+    if summary is None:
+        note = "no segments exported yet: run `grouppush export segments --out FILE`"
+        return {"as_of": None, "exported_at": None, "personas": [], "others": [], "note": note}
+    rows = list(summary.get("segments") or [])
+    return {
+        "as_of": summary.get("as_of"),
+        "exported_at": summary.get("exported_at"),
+        "personas": [r for r in rows if r.get("kind") == "persona"],
+        "others": [r for r in rows if r.get("kind") != "persona"],
+        "note": None,
     }

@@ -179,3 +179,31 @@ def test_warm_member_who_just_bought_a_slow_cycle_product_is_not_pushed() -> Non
         candidates=np.array([p]),
     )
     assert worst not in [m.user_id for m in res.items[0].members]
+
+
+def test_cold_members_rank_by_the_push_models_category_scale() -> None:
+    """With the cold CSR (serving.push_scores.category_scores) the cold members rank by their
+    category purchases, on the scale the cold rate was fitted on: the member the interest
+    rows put last comes first among the cold, and a warm probability still beats them when
+    it is higher than cold_rate x their score."""
+    snap = _snapshot()
+    g, p = 0, 0
+    best, worst = _first_and_last(snap, g, p)
+    warm = _with_push(snap, best, str(snap.prod_ids[p]), 0.04)
+    n = len(snap.user_ids)
+    u, c = int(snap.user_index[worst]), int(snap.prod_cat[p])
+    indptr = np.zeros(n + 1, np.int64)
+    indptr[u + 1 :] = 1
+    cold = replace(
+        warm,
+        cold_indptr=indptr,
+        cold_indices=np.array([c], np.int32),
+        cold_score=np.array([0.6], np.float32),
+    )
+    res = push_list(
+        cold, g, ServingSettings(), top_k=1, members_per_product=3, candidates=np.array([p])
+    )
+    ranked = [m.user_id for m in res.items[0].members]
+    assert ranked[:2] == [best, worst]  # 0.04 > 0.05 x 0.6 = 0.03 > the interest tie-breaks
+    assert res.items[0].members[1].score == pytest.approx(COLD_RATE * 0.6, rel=1e-3)
+    assert res.items[0].members[2].score < 1e-3 * COLD_RATE * 2

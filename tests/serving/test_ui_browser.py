@@ -139,7 +139,10 @@ def test_search_open_group_and_see_the_api_push_list(base_url: str, browser) -> 
     assert d.find_elements(By.CSS_SELECTOR, "#members-table tbody tr")
     d.save_screenshot(str(SHOTS / "group.png"))
 
-    for view, css in (("models", "main h2"), ("data", "main table")):
+    for view, css in (
+        ("models", "#online-empty, #online-table"),  # online conversion per model version
+        ("data", "#personas-empty, #personas-table"),
+    ):
         d.get(f"{base_url}/ui/{view}")
         _wait(d, css)
         assert not d.find_elements(By.ID, "error")

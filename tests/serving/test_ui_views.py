@@ -38,3 +38,24 @@ class _Snap:
 
 def test_segment_sizes_count_users_per_tag() -> None:
     assert segment_sizes(_Snap()) == [{"tag": "B", "users": 4}, {"tag": "A", "users": 2}]  # type: ignore[arg-type]
+
+
+class _Served:
+    model_versions = {"repurchase": "4"}
+    model_version = "repurchase:4"
+
+
+def test_models_payload_shows_the_previous_champion_row_of_evaluate() -> None:
+    from serving.ui.views import models_payload
+
+    previous = {"previous champion v3": {"auc": 0.71}}
+    metrics = {
+        "as_of": "2026-01-01",
+        "held_out": {
+            "snapshot": "2025-12-02",
+            "repurchase": {"model": {"auc": 0.74}, "candidates": previous, "baselines": {}},
+        },
+    }
+    shown = models_payload(_Served(), metrics, {})["models"]  # type: ignore[arg-type]
+    assert shown[0]["candidates"] == previous and shown[0]["model"] == {"auc": 0.74}
+    assert shown[1]["candidates"] == {} and shown[1]["serving_version"] == "heuristic"

@@ -77,6 +77,36 @@ def test_a_baseline_takes_champion_when_the_learned_model_loses(
     assert any(k.startswith("baseline.") for k in run.data.params)  # its fitted parameters
 
 
+def test_promotion_records_the_previous_champion(
+    weak: tuple[Settings, Workspace, dict[str, Any]], tmp_path: Path, as_of: date
+) -> None:
+    """A learned model that beats the baseline champion takes the alias and records the
+    version it replaced and that version's score on the same holdout (the operator page)."""
+    import shutil
+
+    from tests.training.conftest import copy_workspace
+    from training.registry import PREVIOUS_SCORE_TAG, PREVIOUS_TAG, PRIMARY_TAG
+    from training.train import train
+
+    _, src, first = weak
+    ws = copy_workspace(src, tmp_path / "ws")
+    shutil.copytree(src.mlflow, ws.mlflow)  # the weak run's registry: a baseline is champion
+    old = first["repurchase"]["champion"]["version"]
+    out = train(small_settings(), ws, "repurchase", as_of, show_progress=False)["repurchase"]
+    assert out["promoted"], out["reason"]
+    tags = configure(ws).get_model_version(MODEL_NAMES["repurchase"], out["version"]).tags
+    assert tags[PREVIOUS_TAG] == old != out["version"]
+    assert float(tags[PREVIOUS_SCORE_TAG]) == pytest.approx(out["champion_score"], abs=1e-6)
+    assert float(tags[PREVIOUS_SCORE_TAG]) < float(tags[tags[PRIMARY_TAG]])
+    assert PREVIOUS_TAG not in configure(ws).get_model_version(MODEL_NAMES["repurchase"], old).tags
+    # evaluate scores the previous champion on its holdout next to the champion and baselines
+    from training.evaluate import evaluate
+
+    held = evaluate(small_settings(), ws, as_of, show_progress=False)["held_out"]["repurchase"]
+    previous = held["candidates"][f"previous champion v{old}"]
+    assert 0.5 < previous["auc"] < held["model"]["auc"], (previous, held["model"])
+
+
 def test_every_consumer_works_with_a_baseline_champion(
     weak: tuple[Settings, Workspace, dict[str, Any]], tmp_path: Path, as_of: date
 ) -> None:

@@ -65,6 +65,11 @@ def test_export_segments(
     assert {C.SEGMENT_ID, C.USER_ID, C.SCORE, "segment_name", "segment_kind"} <= set(frame.columns)
     assert len(frame) == n and not frame.duplicated([C.SEGMENT_ID, C.USER_ID]).any()
     assert {"category", "persona", "model_tag"} <= set(frame["segment_kind"])
+    summary = json.loads((ws.reports / "segments.json").read_text(encoding="utf-8"))
+    assert summary["as_of"] == str(as_of)
+    personas = frame[frame["segment_kind"] == "persona"].groupby(C.SEGMENT_ID).size()
+    shown = {r["segment_id"]: r["members"] for r in summary["segments"] if r["kind"] == "persona"}
+    assert shown == personas.to_dict() and summary["segments"][0]["kind"] == "persona"
 
 
 def test_evaluate_writes_report_with_truth(

@@ -81,3 +81,27 @@ def test_arrow_snapshot_gives_the_same_segments_as_pandas() -> None:
     a = build_segments(interest, None, cfg).sort_values(key).reset_index(drop=True)
     b = build_segments(table, None, cfg).sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_segment_summary_sizes_and_persona_descriptions() -> None:
+    from training.segments import segment_summary
+
+    interest = _interest()
+    scores = pd.DataFrame(
+        {C.USER_ID: interest[C.USER_ID], C.REPURCHASE_PROB: np.linspace(0, 1, len(interest))}
+    )
+    seg = build_segments(interest, scores, TrainingSettings(n_personas=3))
+    summary = segment_summary(seg)
+    ids = [r["segment_id"] for r in summary]
+    assert len(ids) == len(set(ids))
+    assert {r["segment_id"] for r in summary} == set(seg[C.SEGMENT_ID])
+    sizes = seg.groupby(C.SEGMENT_ID).size()
+    assert all(r["members"] == sizes[r["segment_id"]] for r in summary)
+    kinds = [r["kind"] for r in summary]
+    assert kinds == sorted(kinds, key=["persona", "model_tag", "category"].index)
+    personas = [r for r in summary if r["kind"] == "persona"]
+    assert sum(r["members"] for r in personas) == len(interest)
+    assert all(f"{r['members']} members; top categories" in r["description"] for r in personas)
+    sizes_shown = [r["members"] for r in personas]
+    assert sizes_shown == sorted(sizes_shown, reverse=True)
+    assert segment_summary(seg.iloc[:0]) == []

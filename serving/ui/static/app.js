@@ -39,7 +39,7 @@ async function api(path) {
   return body;
 }
 
-function show(...nodes) { main.replaceChildren(...nodes); }
+function show(...nodes) { main.replaceChildren(...nodes.filter(n => n !== null && n !== undefined)); }
 function fail(err) { show(el("p", { class: "error", id: "error" }, String(err.message || err))); }
 function setStatus(text) { document.getElementById("status").textContent = text; }
 
@@ -136,9 +136,10 @@ async function viewGroup(groupId) {
 }
 
 // ---- models -------------------------------------------------------------------------------
-function metricsTable(model, baselines) {
+function metricsTable(model, baselines, candidates) {
   const rows = [];
   if (model) rows.push(["champion", model]);
+  for (const [name, m] of Object.entries(candidates || {})) rows.push([name, m]);
   for (const [name, m] of Object.entries(baselines)) rows.push([name, m]);
   if (!rows.length) return el("p", { class: "muted" }, "No held-out figures: run `grouppush evaluate`.");
   const keys = [...new Set(rows.flatMap(([, m]) => Object.keys(m).filter(k => typeof m[k] === "number")))];
@@ -154,11 +155,31 @@ async function viewModels() {
   for (const m of data.models) {
     const reg = m.registry;
     parts.push(el("h2", {}, `${m.kind}: version ${m.serving_version}`),
-      reg ? el("p", { class: "muted" }, `${reg.name} v${reg.version}, registered ${new Date(reg.registered_ms).toISOString().slice(0, 16).replace("T", " ")} UTC, run ${reg.run_id}` + (reg.feature_service ? `, features ${reg.feature_service}` : "")) : null,
-      metricsTable(m.model, m.baselines));
+      reg ? el("p", { class: "muted" }, `${reg.name} v${reg.version}` + (reg.scorer && reg.scorer !== "learned" ? ` (baseline ${reg.scorer})` : "") + `, trained and registered ${new Date(reg.registered_ms).toISOString().slice(0, 16).replace("T", " ")} UTC` + (reg.trained_as_of ? ` on data as of ${reg.trained_as_of}` : "") + `, run ${reg.run_id}` + (reg.feature_service ? `, features ${reg.feature_service}` : "")) : null,
+      previousChampion(reg),
+      metricsTable(m.model, m.baselines, m.candidates));
   }
   if (data.has_report) parts.push(el("p", {}, el("a", { href: BASE + "/report" }, "Full evaluation report with plots")));
+  parts.push(el("h2", {}, `Online conversion per model version (feedback, last ${data.online.window_days} days)`));
+  parts.push(data.online.versions.length
+    ? table(["Model version", { label: "Pushes", num: 1 }, { label: "Pushed members", num: 1 }, { label: "Pushed conversion", num: 1 },
+        { label: "Unpushed members", num: 1 }, { label: "Unpushed conversion", num: 1 }, { label: "Uplift", num: 1 }],
+      data.online.versions.map(v => el("tr", { class: "online-version" }, el("td", {}, v.model_version), el("td", { class: "num" }, fmt(v.pushes)),
+        el("td", { class: "num" }, fmt(v.pushed_members)), el("td", { class: "num" }, pct(v.pushed_conversion)),
+        el("td", { class: "num" }, fmt(v.unpushed_members)), el("td", { class: "num" }, pct(v.unpushed_conversion)),
+        el("td", { class: "num" }, v.uplift === null ? "—" : (v.uplift >= 0 ? "+" : "") + (100 * v.uplift).toFixed(2) + " pts"))), { id: "online-table" })
+    : el("p", { class: "muted", id: "online-empty" }, data.online.note));
   show(...parts);
+}
+
+function pct(v) { return v === null || v === undefined ? "—" : (100 * v).toFixed(2) + "%"; }
+
+function previousChampion(reg) {
+  const prev = reg && reg.previous_champion;
+  if (!reg) return null;
+  if (!prev) return el("p", { class: "muted previous-champion" }, "previous champion: none recorded (the first champion, or trained before train recorded it)");
+  const delta = prev.delta === null ? "" : ` vs this version ${fmt(prev.champion_score, 4)} (${prev.delta >= 0 ? "+" : ""}${prev.delta.toFixed(4)})`;
+  return el("p", { class: "previous-champion" }, `previous champion v${prev.version}: ${prev.metric || "score"} ${fmt(prev.score, 4)}${delta}, both on the holdout` + (prev.holdout ? ` of ${prev.holdout}` : "") + " of the training that replaced it");
 }
 
 // ---- data ---------------------------------------------------------------------------------
@@ -180,6 +201,16 @@ async function viewData() {
     : el("p", { class: "muted" }, "No quarantined rows."));
   parts.push(el("h2", {}, "Segment sizes (users per tag)"),
     table(["Tag", { label: "Users", num: 1 }], d.segments.map(s => el("tr", {}, el("td", {}, el("span", { class: "tag" }, s.tag)), el("td", { class: "num" }, fmt(s.users))))));
+  const ex = d.exported_segments;
+  parts.push(el("h2", {}, "Personas" + (ex.exported_at ? ` (segments exported ${ex.exported_at.slice(0, 16).replace("T", " ")}, features ${ex.as_of})` : "")));
+  const segRows = rows => rows.map(r => el("tr", { class: "segment-" + r.kind, "data-segment-id": r.segment_id },
+    el("td", {}, r.name), el("td", { class: "num" }, fmt(r.members)), el("td", {}, r.description)));
+  if (ex.note) parts.push(el("p", { class: "muted", id: "personas-empty" }, ex.note));
+  else {
+    parts.push(table(["Persona", { label: "Members", num: 1 }, "Description"], segRows(ex.personas), { id: "personas-table" }));
+    if (ex.others.length) parts.push(el("h2", {}, "Other exported segments"),
+      table(["Segment", { label: "Members", num: 1 }, "Description"], segRows(ex.others), { id: "segments-table" }));
+  }
   show(...parts);
 }
 
