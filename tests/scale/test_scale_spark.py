@@ -49,7 +49,7 @@ def built(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Built:
     """The same two as-of dates computed by each engine into its own workspace."""
-    from features.build import compute_snapshots
+    from features.compute.build import compute_snapshots
 
     dates = [as_of - timedelta(days=30), as_of]
     out = {}
@@ -104,8 +104,8 @@ def assert_frames_close(a: pd.DataFrame, b: pd.DataFrame, keys: Sequence[str], w
 def test_spark_build_equals_duckdb_build(built: Built) -> None:
     import pyarrow.parquet as pq
 
-    from features.catalog import TABLES
-    from features.offline_tables import offline_path
+    from features.store.catalog import TABLES
+    from features.store.offline_tables import offline_path
 
     (_, duck), (_, spark) = built["duckdb"], built["spark"]
     for name, table in TABLES.items():
@@ -121,8 +121,8 @@ def test_spark_build_equals_duckdb_build(built: Built) -> None:
 def test_spark_training_set_equals_duckdb_training_set(built: Built, as_of: date) -> None:
     """Point-in-time sets through each engine's Feast offline store; the middle day has no
     snapshot of its own, so it must get the earlier snapshot's values (not the later one)."""
-    from features.catalog import INTEREST_SERVICE, REPURCHASE_SERVICE
-    from features.store import apply_definitions, get_store
+    from features.store.catalog import INTEREST_SERVICE, REPURCHASE_SERVICE
+    from features.store.feast_store import apply_definitions, get_store
     from training.datasets import feast_fetcher, fetch_snapshots, load_orders
 
     days = [as_of - timedelta(days=30), as_of - timedelta(days=12), as_of]
