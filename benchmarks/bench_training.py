@@ -72,7 +72,7 @@ def run(
         build_features(settings, ws, None, show_progress=False)
         result["features_seconds"] = round(time.perf_counter() - start, 2)
     from features.stages import peak_rss_mib
-    from training.train import train
+    from grouppush.train_features import train_with_features
 
     rss_before = peak_rss_mib()
     result["load_avg_1_5_15_before"] = [round(x, 2) for x in os.getloadavg()]
@@ -81,10 +81,10 @@ def run(
         import cProfile
 
         with cProfile.Profile() as prof:
-            out = train(settings, ws, target, None, show_progress=False)
+            out = train_with_features(settings, ws, target, None, show_progress=False)
         prof.dump_stats(str(profile))
     else:
-        out = train(settings, ws, target, None, show_progress=False)
+        out = train_with_features(settings, ws, target, None, show_progress=False)
     total = time.perf_counter() - start
     stages = out["stages"]["seconds"]
     computed = bool(out["computed_snapshots"])

@@ -303,10 +303,10 @@ def train(
     settings, ws = _context(None, overrides)
     _require_orders(ws)
     from grouppush.progress import stage_lines
-    from training.train import train as run
+    from grouppush.train_features import train_with_features
 
-    with _writing(ws, "train", no_wait), stage_lines("train"):
-        result = run(settings, ws, target, day, show_progress=True)
+    with _writing(ws, "train", no_wait), stage_lines("train"):  # missing snapshots first
+        result = train_with_features(settings, ws, target, day, show_progress=True)
     _emit(result, train_lines(result), as_json)
 
 

@@ -173,7 +173,7 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
     from features.simulator.simulate import simulate
     from grouppush.progress import stage_lines
     from grouppush.summaries import build_lines, train_lines
-    from training.train import train
+    from grouppush.train_features import train_with_features
 
     folders = (ws.data, ws.quarantine, ws.offline, ws.feast)
     finish = lambda: finish_commit(ws.data)  # noqa: E731 - a cut-short ingest switch first
@@ -186,7 +186,7 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
         log.print("\n".join(build_lines(built)), markup=False)
         log.rule("3/4 train")
         with stage_lines("train"):
-            result = train(settings, ws, "all", None, show_progress=True)
+            result = train_with_features(settings, ws, "all", None, show_progress=True)
         log.print("\n".join(train_lines(result)), markup=False)
     log.rule("4/4 serve")
     host = "127.0.0.1"

@@ -34,8 +34,8 @@ def shop_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_shop_export_end_to_end(shop_export: Path, tmp_path: Path) -> None:
     from features.compute.build import build_features
     from features.ingest.pipeline import ingest
+    from grouppush.train_features import train_with_features
     from training.export import export_interest
-    from training.train import train
 
     raw_orders = pd.read_csv(shop_export / "orders.csv", dtype=str)
     raw_products = pd.read_csv(shop_export / "products.csv", dtype=str)
@@ -63,7 +63,7 @@ def test_shop_export_end_to_end(shop_export: Path, tmp_path: Path) -> None:
     assert (ws.data / "groups.parquet").exists() and (ws.data / "memberships.parquet").exists()
 
     build_features(settings, ws, None, show_progress=False)
-    result = train(settings, ws, "interest", None, show_progress=False)
+    result = train_with_features(settings, ws, "interest", None, show_progress=False)
     summary = result["interest"]
     assert summary["reason"]  # promoted or not, the run says why
     # promoted or not, a champion serves: the learned model or the best scorer on the holdout

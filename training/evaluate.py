@@ -43,7 +43,7 @@ from training.registry import (
     newest_learned,
 )
 from training.report import strip_frames, write_report
-from training.train import ensure_snapshots, make_fetch
+from training.train import make_fetch, missing_snapshots
 
 
 def _champion(ws: Workspace, kind: str) -> tuple[Any, dict[str, Any]]:
@@ -94,6 +94,16 @@ def _ranking(model: Any, *args: Any) -> dict[str, Any]:
     return interest_mod.score_holdout(model, *args)[1]  # type: ignore[no-any-return]
 
 
+def _ensure_snapshots(settings: Settings, ws: Workspace, dates: list[date]) -> None:
+    """Compute the held-out snapshot when the offline history lacks it (evaluate's own
+    front door does not build it yet)."""
+    missing = missing_snapshots(ws, dates)
+    if missing:
+        from features.compute.build import compute_snapshots
+
+        compute_snapshots(settings, ws, missing, show_progress=False)
+
+
 def held_out(
     settings: Settings,
     ws: Workspace,
@@ -108,7 +118,7 @@ def held_out(
         as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
     )
     test = split_snapshots(dates, cfg.horizon_days).test
-    ensure_snapshots(settings, ws, [test], show_progress=False)
+    _ensure_snapshots(settings, ws, [test])
     orders = orders_before(load_orders(ws), as_of)
     fetch = make_fetch(settings, ws)
     out: dict[str, Any] = {"snapshot": str(test), "horizon_days": cfg.horizon_days}

@@ -1,4 +1,4 @@
-"""`grouppush train`: snapshots -> point-in-time sets -> models -> MLflow registry -> champion."""
+"""`grouppush train`: built snapshots -> point-in-time sets -> models -> registry -> champion."""
 
 from __future__ import annotations
 
@@ -53,17 +53,50 @@ def offline_dates(ws: Workspace, table: str) -> set[date]:
     return {s.date() for s in stamps.to_pylist()}
 
 
-def ensure_snapshots(
-    settings: Settings, ws: Workspace, dates: Sequence[date], show_progress: bool
-) -> list[date]:
-    """Compute the snapshots training needs that the offline history lacks; returns them."""
+def missing_snapshots(ws: Workspace, dates: Sequence[date]) -> list[date]:
+    """The DATES some feature table training reads lacks in the offline history."""
     have = set.intersection(*(offline_dates(ws, t) for t in NEEDED_TABLES))
-    missing = sorted(set(dates) - have)
-    if missing:
-        from features.compute.build import compute_snapshots
+    return sorted(set(dates) - have)
 
-        compute_snapshots(settings, ws, missing, show_progress=show_progress)
-    return missing
+
+class MissingSnapshots(LookupError):
+    """train() found feature dates missing; the message names them and the command to run."""
+
+
+def snapshot_plan(
+    settings: Settings, ws: Workspace, as_of: date | None = None
+) -> tuple[date, SnapshotSplit]:
+    """The as-of date (default: the day after the last order) and the snapshot split training
+    reads, after checking the order log reaches back far enough for the horizon."""
+    cfg = settings.training
+    as_of = as_of or cfg.as_of or default_as_of(ws.data)
+    dates = training_snapshot_dates(
+        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
+    )
+    check_history(dates, first_order_day(ws.data), cfg.horizon_days)
+    return as_of, split_snapshots(dates, cfg.horizon_days)
+
+
+def feature_dates(
+    settings: Settings, ws: Workspace, target: str = "all", as_of: date | None = None
+) -> list[date]:
+    """The feature snapshot dates train(TARGET, AS_OF) reads; none for the push model, which
+    reads the order log. The front door builds the missing ones before calling train()."""
+    if target == "push":
+        return []
+    _, split = snapshot_plan(settings, ws, as_of)
+    return [*split.train, split.valid, split.test]
+
+
+def _require_snapshots(ws: Workspace, as_of: date, dates: Sequence[date]) -> None:
+    missing = missing_snapshots(ws, dates)
+    if missing:
+        shown = ", ".join(str(d) for d in missing)
+        raise MissingSnapshots(
+            f"feature snapshots missing for {shown} (training reads {len(dates)} dates); "
+            f"run `grouppush train`, which builds them, or `grouppush features build "
+            f"--as-of {as_of}` first"
+        )
 
 
 def readiness_note(settings: Settings) -> str:
@@ -149,7 +182,9 @@ def train(
     """Train, evaluate on the held-out latest snapshot, log + register, maybe promote.
 
     Labels come only from orders before `as_of` (default: the day after the last order), so
-    every label window [s, s + horizon) ends by as_of.
+    every label window [s, s + horizon) ends by as_of. The feature snapshots must exist
+    (`feature_dates` lists them; grouppush.train_features builds them): a missing date raises
+    MissingSnapshots, so no feature computation starts here unasked.
     """
     if target not in TARGETS:
         raise ValueError(f"target {target!r}: choose one of {', '.join(TARGETS)}")
@@ -159,23 +194,15 @@ def train(
         from training.registry import log_and_register
 
     console = Console(stderr=True, quiet=not show_progress)
-    cfg = settings.training
-    as_of = as_of or cfg.as_of or default_as_of(ws.data)
-    dates = training_snapshot_dates(
-        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
-    )
-    check_history(dates, first_order_day(ws.data), cfg.horizon_days)
-    split = split_snapshots(dates, cfg.horizon_days)
+    as_of, split = snapshot_plan(settings, ws, as_of)
     dates = [*split.train, split.valid, split.test]  # those the split dropped are never read
     note = readiness_note(settings)
     if note:
         console.print(note)
     kinds = ("repurchase", "interest", "push") if target == "all" else (target,)
-    computed: list[date] = []
     orders, fetch = None, None
     if kinds != ("push",):  # the push model reads the order log, not the feature tables
-        with stages("ensure_snapshots"):
-            computed = ensure_snapshots(settings, ws, dates, show_progress)
+        _require_snapshots(ws, as_of, dates)
         with stages("load_orders"):
             orders = orders_before(load_orders(ws), as_of)
         with stages("feature_store"):  # `import feast` alone takes ~7 s
@@ -183,7 +210,6 @@ def train(
     out: dict[str, Any] = {
         "as_of": str(as_of),
         "snapshots": [str(d) for d in dates],
-        "computed_snapshots": [str(d) for d in computed],
     }
     for kind in kinds:
         start = time.perf_counter()

@@ -27,8 +27,8 @@ def test_train_registers_and_loads_champion_through_server(
     import mlflow.sklearn
 
     import mlflow
+    from grouppush.train_features import train_with_features
     from serving.models import champion_versions
-    from training.train import train
 
     as_of = end_date()
     ws = resolve_workspace(tmp_path / "trainer")
@@ -38,7 +38,7 @@ def test_train_registers_and_loads_champion_through_server(
     settings = load_settings(
         "tiny", {"training": {"feature_source": "offline", "num_boost_round": 60, "n_snapshots": 3}}
     )
-    out = train(settings, ws, "repurchase", as_of, show_progress=False)
+    out = train_with_features(settings, ws, "repurchase", as_of, show_progress=False)
     assert out["repurchase"]["promoted"], out["repurchase"]["reason"]
     assert not (ws.mlflow / "mlflow.db").exists(), "must not fall back to the local SQLite file"
 

@@ -48,9 +48,10 @@ def copy_workspace(src: Workspace, dst: Path) -> Workspace:
 def trained(
     tmp_path_factory: pytest.TempPathFactory, synthetic_ws: Workspace, as_of: date
 ) -> tuple[Settings, Workspace, dict[str, Any]]:
-    """train(all) once on the synthetic workspace: (settings, workspace, result)."""
-    from training.train import train
+    """train(all) once on the synthetic workspace (missing snapshots built first):
+    (settings, workspace, result)."""
+    from grouppush.train_features import train_with_features
 
     ws = copy_workspace(synthetic_ws, tmp_path_factory.mktemp("trained"))
     settings = small_settings()
-    return settings, ws, train(settings, ws, "all", as_of, show_progress=False)
+    return settings, ws, train_with_features(settings, ws, "all", as_of, show_progress=False)

@@ -47,11 +47,11 @@ def weak(
     tmp_path_factory: pytest.TempPathFactory, synthetic_ws: Workspace, as_of: date
 ) -> tuple[Settings, Workspace, dict[str, Any]]:
     """train(all) with a learned model too weak to beat its baselines, on a fresh registry."""
-    from training.train import train
+    from grouppush.train_features import train_with_features
 
     ws = copy_workspace(synthetic_ws, tmp_path_factory.mktemp("weak"))
     settings = small_settings(num_boost_round=1, num_leaves=2, learning_rate=0.01)
-    return settings, ws, train(settings, ws, "all", as_of, show_progress=False)
+    return settings, ws, train_with_features(settings, ws, "all", as_of, show_progress=False)
 
 
 def test_a_baseline_takes_champion_when_the_learned_model_loses(
@@ -84,15 +84,16 @@ def test_promotion_records_the_previous_champion(
     version it replaced and that version's score on the same holdout (the operator page)."""
     import shutil
 
+    from grouppush.train_features import train_with_features
     from tests.training.conftest import copy_workspace
     from training.registry import PREVIOUS_SCORE_TAG, PREVIOUS_TAG, PRIMARY_TAG
-    from training.train import train
 
     _, src, first = weak
     ws = copy_workspace(src, tmp_path / "ws")
     shutil.copytree(src.mlflow, ws.mlflow)  # the weak run's registry: a baseline is champion
     old = first["repurchase"]["champion"]["version"]
-    out = train(small_settings(), ws, "repurchase", as_of, show_progress=False)["repurchase"]
+    out = train_with_features(small_settings(), ws, "repurchase", as_of, show_progress=False)
+    out = out["repurchase"]
     assert out["promoted"], out["reason"]
     tags = configure(ws).get_model_version(MODEL_NAMES["repurchase"], out["version"]).tags
     assert tags[PREVIOUS_TAG] == old != out["version"]
@@ -249,15 +250,15 @@ def test_the_best_push_rule_serves_when_the_push_model_loses(
     `champion`, with the cold rate the service's snapshot scales cold members by."""
     from configs import columns as C
     from features.contract.io import read_table
+    from grouppush.train_features import train_with_features
     from training.baseline_models import PUSH_RULES
-    from training.train import train
 
     ws = copy_workspace(synthetic_ws, tmp_path_factory.mktemp("weak_push"))
     users = sorted(read_table(ws.data, "orders")[C.USER_ID].astype(str).unique())
     groups = [f"g{i % 8}" for i in range(len(users))]  # 8 groups of ~50 members
     pd.DataFrame({C.GROUP_ID: groups, C.USER_ID: users}).to_parquet(ws.data / "memberships.parquet")
     settings = small_settings(num_boost_round=1, num_leaves=2, learning_rate=0.01)
-    push = train(settings, ws, "push", as_of, show_progress=False)["push"]
+    push = train_with_features(settings, ws, "push", as_of, show_progress=False)["push"]
     champ = push["champion"]
     assert champ["scorer"] in PUSH_RULES, champ
     assert champ["candidates"][champ["scorer"]] == max(champ["candidates"].values())

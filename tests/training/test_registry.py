@@ -52,7 +52,7 @@ def test_train_register_load_champion(trained: tuple[Settings, Workspace, dict[s
 def test_worse_model_does_not_take_champion(
     trained: tuple[Settings, Workspace, dict[str, Any]], tmp_path, as_of: date
 ) -> None:
-    from training.train import train
+    from grouppush.train_features import train_with_features
 
     _, src, first = trained
     ws = copy_workspace(src, tmp_path / "ws")
@@ -61,7 +61,7 @@ def test_worse_model_does_not_take_champion(
     shutil.copytree(src.mlflow, ws.mlflow)  # same registry state, private copy
     before = first["repurchase"]["version"]
     weak = small_settings(num_boost_round=2, num_leaves=2, learning_rate=0.01)
-    out = train(weak, ws, "repurchase", as_of, show_progress=False)["repurchase"]
+    out = train_with_features(weak, ws, "repurchase", as_of, show_progress=False)["repurchase"]
     assert not out["promoted"]
     assert out["reason"]
     client = configure(ws)

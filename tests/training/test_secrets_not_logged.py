@@ -24,7 +24,7 @@ def test_train_artifacts_hold_no_secret(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from training.train import train
+    from grouppush.train_features import train_with_features
 
     ws = copy_workspace(synthetic_ws, tmp_path / "ws")
     overrides = {
@@ -34,7 +34,7 @@ def test_train_artifacts_hold_no_secret(
     }
     settings = load_settings("tiny", overrides)
     with caplog.at_level("DEBUG"):
-        train(settings, ws, "repurchase", as_of, show_progress=False)
+        train_with_features(settings, ws, "repurchase", as_of, show_progress=False)
     dumps = list(ws.mlflow.rglob("settings.json"))
     assert dumps, "train logs config/settings.json"
     assert '"api_key": "**********"' in dumps[0].read_text(encoding="utf-8")

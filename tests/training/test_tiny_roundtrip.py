@@ -18,15 +18,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_tiny_preset_round_trip(tmp_path) -> None:
     from features.compute.build import build_features
     from features.simulator.simulate import simulate
+    from grouppush.train_features import train_with_features
     from training.evaluate import evaluate
     from training.export import export_interest, export_scores
-    from training.train import train
 
     settings = load_settings("tiny")
     ws = resolve_workspace(tmp_path)
     simulate(settings, ws.data, ws.truth, show_progress=False)
     build_features(settings, ws, None, show_progress=False)
-    result = train(settings, ws, "all", None, show_progress=False)
+    result = train_with_features(settings, ws, "all", None, show_progress=False)
     for kind in ("repurchase", "interest"):
         assert result[kind]["version"] == "1" and result[kind]["reason"]
         assert result[kind]["metrics"]
