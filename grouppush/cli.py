@@ -4,7 +4,7 @@ so `grouppush --help` stays fast (importing feast alone costs seconds)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -345,38 +345,47 @@ def _exported(rows: int, out: Path, as_json: bool) -> None:
     _emit({"rows": rows, "out": str(out)}, [f"{rows:,} rows -> {out}"], as_json)
 
 
-@export_app.command("scores")
-def export_scores(
-    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
-    as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Repurchase probability per user. Example: grouppush export scores --out scores.parquet"""
-    day = _parse_date(as_of, "--as-of")
-    settings, ws = _export_context(out)
-    from training.export import export_scores as run
+OutFile = Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")]
+AsOfOption = Annotated[str | None, typer.Option(help="As-of date.")]
 
-    _exported(run(settings, ws, day, out), out, as_json)
+
+def _model_export(
+    name: str,
+    out: Path,
+    as_of: str | None,
+    as_json: bool,
+    options: tuple[Any, ...] = (),
+    check: Callable[[], None] | None = None,
+) -> None:
+    """The one body of the champion-model exports (scores, segments, interest): parse the
+    date, run the command's own option CHECK, check the output suffix and the workspace
+    before any work, then training.export's NAME(settings, ws, day, *OPTIONS, out) writes."""
+    day = _parse_date(as_of, "--as-of")
+    if check is not None:
+        check()
+    settings, ws = _export_context(out)
+    from training import export
+
+    run = getattr(export, name)
+    _exported(run(settings, ws, day, *options, out), out, as_json)
+
+
+@export_app.command("scores")
+def export_scores(out: OutFile, as_of: AsOfOption = None, as_json: JsonFlag = False) -> None:
+    """Repurchase probability per user. Example: grouppush export scores --out scores.parquet"""
+    _model_export("export_scores", out, as_of, as_json)
 
 
 @export_app.command("segments")
-def export_segments(
-    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
-    as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
+def export_segments(out: OutFile, as_of: AsOfOption = None, as_json: JsonFlag = False) -> None:
     """Segment memberships with scores. Example: grouppush export segments --out seg.csv"""
-    day = _parse_date(as_of, "--as-of")
-    settings, ws = _export_context(out)
-    from training.export import export_segments as run
-
-    _exported(run(settings, ws, day, out), out, as_json)
+    _model_export("export_segments", out, as_of, as_json)
 
 
 @export_app.command("interest")
 def export_interest(
-    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
-    as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
+    out: OutFile,
+    as_of: AsOfOption = None,
     top_k: Annotated[int, typer.Option(help="Categories per user.")] = 20,
     as_json: JsonFlag = False,
 ) -> None:
@@ -384,21 +393,16 @@ def export_interest(
 
     Example: grouppush export interest --top-k 20 --out interest.parquet
     """
-    day = _parse_date(as_of, "--as-of")
-    if top_k <= 0:
-        raise typer.BadParameter("must be > 0", param_hint="--top-k")
-    settings, ws = _export_context(out)
-    from training.export import export_interest as run
 
-    _exported(run(settings, ws, day, top_k, out), out, as_json)
+    def check() -> None:
+        if top_k <= 0:
+            raise typer.BadParameter("must be > 0", param_hint="--top-k")
+
+    _model_export("export_interest", out, as_of, as_json, (top_k,), check)
 
 
 @export_app.command("push-lists")
-def export_push_lists(
-    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
-    as_of: Annotated[str | None, typer.Option(help="As-of date.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
+def export_push_lists(out: OutFile, as_of: AsOfOption = None, as_json: JsonFlag = False) -> None:
     """Push lists for every group. Example: grouppush export push-lists --out push.parquet
 
     With 0 rows, stderr says why (one line per reason, with the number of groups); the exit
@@ -423,7 +427,7 @@ def export_push_lists(
 
 @export_app.command("feedback-eval")
 def export_feedback_eval(
-    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
+    out: OutFile,
     attribution_days: Annotated[
         int | None,
         typer.Option(help="Days after a push an order counts (default serving setting)."),
