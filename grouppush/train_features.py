@@ -40,6 +40,15 @@ def build_training_features(
                 from features.compute.build import compute_snapshots
 
                 compute_snapshots(settings, ws, computed, show_progress=show_progress)
+            if not ws.feast_registry.exists():  # never built: register the feature services
+                from features.store.feast_store import (
+                    apply_definitions,
+                    get_store,
+                    write_repo_yaml,
+                )
+
+                apply_definitions(get_store(ws, settings.features), ws)
+                write_repo_yaml(ws, settings.features)
     return {"computed_snapshots": [str(d) for d in computed], "stages": stages.summary()}
 
 

@@ -83,3 +83,23 @@ def test_with_built_keeps_the_result_shape() -> None:
     assert list(out) == ["as_of", "snapshots", "computed_snapshots", "repurchase", "stages"]
     assert out["stages"]["seconds"] == {"ensure_snapshots": 2.0, "setup": 1.0}
     assert out["stages"]["peak_rss_mib"] == {"ensure_snapshots": 9, "setup": 8}
+
+
+def test_front_door_registers_the_feature_services_of_a_never_built_workspace(
+    tmp_path: Path, as_of: date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`grouppush train` right after ingest (no `features build`) found no feature service in
+    Feast; the front door now applies the definitions when the registry is missing."""
+    import features.compute.build as build
+    from grouppush.train_features import build_training_features
+
+    ws = resolve_workspace(tmp_path / "fresh")
+    write_workspace(ws, sorted(training_snapshot_dates(as_of, 30, 3, 30)), n_users=60, seed=2)
+    monkeypatch.setattr(build, "compute_snapshots", lambda s, w, d, **_: None)
+    assert not ws.feast_registry.exists()
+    build_training_features(small_settings(), ws, "repurchase", as_of, show_progress=False)
+    assert ws.feast_registry.exists()
+    from features.store.feast_store import get_store
+
+    store = get_store(ws, small_settings().features)
+    assert {s.name for s in store.list_feature_services()} >= {"repurchase_v1"}
