@@ -63,8 +63,13 @@ def session_conf(cfg: FeatureSettings) -> dict[str, str]:
 
 def spark_session(cfg: FeatureSettings) -> Any:
     """The (shared, getOrCreate) SparkSession of features.spark_master + spark_conf."""
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    running = SparkContext._active_spark_context
+    if running is not None and running.master != cfg.spark_master:
+        # getOrCreate would hand back the running session, on the other master
+        SparkSession.builder.getOrCreate().stop()
     builder = SparkSession.builder
     for key, value in session_conf(cfg).items():
         builder = builder.config(key, value)
