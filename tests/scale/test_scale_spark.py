@@ -102,18 +102,20 @@ def assert_frames_close(a: pd.DataFrame, b: pd.DataFrame, keys: Sequence[str], w
             ), f"{what}.{col}"
 
 
-def assert_builds_equal(duck: Workspace, spark: Workspace) -> None:
-    """Every catalog table and the similarity table of two builds of the same dates."""
+def assert_builds_equal(duck: Workspace, spark: Workspace, dates: int = 2) -> None:
+    """Every catalog table and the similarity table of two builds (SPARK's DATES latest
+    dates; the similarity table is the latest date's)."""
     import pyarrow.parquet as pq
 
     from features.catalog import TABLES
     from features.offline_tables import offline_path
 
     for name, table in TABLES.items():
-        a = pq.read_table(offline_path(duck.offline, name)).to_pandas()
         b = pq.read_table(offline_path(spark.offline, name)).to_pandas()
+        a = pq.read_table(offline_path(duck.offline, name)).to_pandas()
+        a = a[a[C.EVENT_TIMESTAMP].isin(b[C.EVENT_TIMESTAMP].unique())]
         assert_frames_close(a, b, [table.entity, C.EVENT_TIMESTAMP], name)
-        assert a[C.EVENT_TIMESTAMP].nunique() == 2
+        assert b[C.EVENT_TIMESTAMP].nunique() == dates
     a = pd.read_parquet(duck.offline / "category_similarity.parquet")
     b = pd.read_parquet(spark.offline / "category_similarity.parquet")
     assert_frames_close(a, b, [C.CATEGORY_ID, "neighbor_id"], "category_similarity")
@@ -177,11 +179,12 @@ def test_temp_tables_are_cached_once_views_stay_lazy(tiny_settings: Settings) ->
         con.close()
 
 
+@pytest.mark.slow  # ~130 s under load 5-6 (cluster start 17 s + one-date build 110 s)
 def test_spark_build_on_a_standalone_cluster_equals_duckdb_build(
     built: Built, spark_cluster: Any, as_of: date, tiny_data: Path, tmp_path: Path
 ) -> None:
     """The same build against `spark://127.0.0.1:PORT`: a master and two workers, so the
-    SQL and the Pandas UDFs run in executor processes, not in the driver."""
+    SQL and the Arrow UDFs run in executor processes, not in the driver."""
     from features.build import compute_snapshots
 
     settings = with_engine(built["spark"][0], "spark")
@@ -191,5 +194,5 @@ def test_spark_build_on_a_standalone_cluster_equals_duckdb_build(
     )
     settings = settings.model_copy(update={"features": features})
     ws = workspace_with(tiny_data, tmp_path / "cluster")
-    compute_snapshots(settings, ws, [as_of - timedelta(days=30), as_of], show_progress=False)
-    assert_builds_equal(built["duckdb"][1], ws)
+    compute_snapshots(settings, ws, [as_of], show_progress=False)  # one date: CI time
+    assert_builds_equal(built["duckdb"][1], ws, dates=1)
