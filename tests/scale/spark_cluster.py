@@ -94,6 +94,7 @@ def standalone_cluster(
     """Start a master and WORKERS workers under WORK, yield once all are registered, stop all."""
     from tests.scale.conftest import wait_until
 
+    work.mkdir(parents=True, exist_ok=True)
     port, ui_port = free_port(), free_port()
     master = f"spark://{LOOPBACK}:{port}"
     ui = f"http://{LOOPBACK}:{ui_port}"
