@@ -3,7 +3,7 @@
 Simulates the preset into the workspace first when it has no orders. Besides the build (bulk
 online writer), it times Feast's own `write_to_online_store` on a sample of user_activity rows
 so the two online paths can be compared. Then, in a fresh process, the daily job: a build one
-day later that keeps the already-built snapshot dates (features/build_plan.py) and computes
+day later that keeps the already-built snapshot dates (features/compute/build_plan.py) and computes
 only the new as-of date ("daily" in the JSON, with its own peak RSS). Writes
 benchmarks/results/features_<preset>.json.
 
@@ -39,7 +39,7 @@ def _peak_rss_mib() -> float:
 
 def _feast_writer_rate(store: Any, ws: Any, sample_rows: int) -> dict[str, float]:
     """Feast's write_to_online_store on the first SAMPLE_ROWS latest user_activity rows."""
-    from features.store import latest_snapshot
+    from features.store.feast_store import latest_snapshot
 
     rows = latest_snapshot(ws, "user_activity").head(sample_rows)
     start = time.perf_counter()
@@ -49,8 +49,8 @@ def _feast_writer_rate(store: Any, ws: Any, sample_rows: int) -> dict[str, float
 
 
 def run(preset: str, workspace: Path, seed: int, feast_sample: int) -> dict[str, Any]:
-    from features.build import build_features
-    from features.store import get_store
+    from features.compute.build import build_features
+    from features.store.feast_store import get_store
 
     settings = load_settings(preset, overrides={"simulate": {"seed": seed}})
     ws = resolve_workspace(workspace)
@@ -64,7 +64,7 @@ def run(preset: str, workspace: Path, seed: int, feast_sample: int) -> dict[str,
         },
     }
     if not (ws.data / "orders.parquet").exists():
-        from features.simulate import simulate
+        from features.simulator.simulate import simulate
 
         start = time.perf_counter()
         result["simulated_rows"] = simulate(settings, ws.data, ws.truth, show_progress=False)
@@ -85,7 +85,7 @@ def run_daily(preset: str, workspace: Path, seed: int) -> dict[str, Any]:
     """The next day's build on a built workspace (run in its own process for its peak RSS)."""
     from datetime import date, timedelta
 
-    from features.build import build_features
+    from features.compute.build import build_features
 
     settings = load_settings(preset, overrides={"simulate": {"seed": seed}})
     ws = resolve_workspace(workspace)

@@ -35,8 +35,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def _check(store: Any, ws: Workspace, n_keys: int) -> dict[str, int]:
     """Keys per table whose Feast online values equal the offline row (all must)."""
-    from features.catalog import TABLES
-    from features.store import latest_snapshot_arrow, online_features
+    from features.store.catalog import TABLES
+    from features.store.feast_store import latest_snapshot_arrow, online_features
 
     checked = {}
     for name, spec in TABLES.items():
@@ -67,8 +67,8 @@ def _equal(got: Any, want: Any) -> bool:
 
 
 def _measure(ws: Workspace, cfg: FeatureSettings, args: argparse.Namespace) -> dict[str, Any]:
-    from features.online import load_online
-    from features.store import apply_definitions, get_store, latest_snapshot_arrow
+    from features.store.feast_store import apply_definitions, get_store, latest_snapshot_arrow
+    from features.store.online import load_online
 
     store = get_store(ws, cfg)
     apply_definitions(store, ws)
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with _redis(None, scratch / "redis") as url:  # a throwaway local redis-server
             cfg = base.model_copy(update={"online_store": "redis", "redis_connection_string": url})
             result["redis"] = _measure(ws, cfg, args)
-            from features.redis_snapshot import redis_client
+            from features.store.redis_snapshot import redis_client
 
             client = redis_client(url)
             result["redis"]["used_memory_bytes"] = client.info("memory")["used_memory"]

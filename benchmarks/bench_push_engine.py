@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from configs.settings import ServingSettings  # noqa: E402
 from serving.engine import push_list  # noqa: E402
 from serving.push_scores import INFO, build_push_arrays, with_push  # noqa: E402
-from serving.snapshot import Snapshot, build_snapshot  # noqa: E402
+from serving.snapshot import Snapshot, SnapshotInputs, build_snapshot  # noqa: E402
 from tests.serving.synthetic import feature_tables  # noqa: E402
 
 
@@ -42,7 +42,7 @@ def snapshot(members: int, products: int) -> Snapshot:
         interest_k=30,
     )
     memberships = tables.pop("memberships")
-    return build_snapshot(tables, push_cap_window_days=7, memberships=memberships)
+    return build_snapshot(tables, SnapshotInputs(push_cap_window_days=7, memberships=memberships))
 
 
 def with_warm(snap: Snapshot, per_member: int, seed: int) -> Snapshot:

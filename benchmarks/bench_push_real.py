@@ -217,8 +217,8 @@ def count_hits(targets, bought):  # type: ignore[no-untyped-def]
 
 
 def run_cutoff(source: Path, scratch: Path, preset: str | None, cutoff: date, args) -> dict:  # type: ignore[no-untyped-def]
-    from features.build import compute_snapshots
-    from features.push_pairs import push_history, read_push_orders
+    from features.compute.build import compute_snapshots
+    from modelinput.push_pairs import push_history, read_push_orders
     from serving.loader import load_snapshot
     from training.train import train
 

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from configs.settings import Settings, load_settings
 from configs.workspace import Workspace, resolve_workspace
-from features import build
+from features.compute import build
 from features.stages import Stages
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,7 +53,7 @@ def _redis(url: str | None, work: Path):  # type: ignore[no-untyped-def]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    from features.redis_snapshot import local_server_command
+    from features.store.redis_snapshot import local_server_command
 
     proc = subprocess.Popen(local_server_command(port, work), stdout=subprocess.DEVNULL)
     try:
@@ -128,8 +128,8 @@ def _build(settings: Settings, ws: Workspace, dates: list) -> dict[str, Any]:  #
 
 
 def _online(settings: Settings, ws: Workspace, as_of: Any) -> dict[str, Any]:
-    from features.online import load_online
-    from features.store import apply_definitions, get_store
+    from features.store.feast_store import apply_definitions, get_store
+    from features.store.online import load_online
 
     store = get_store(ws, settings.features)
     apply_definitions(store, ws)
@@ -137,7 +137,7 @@ def _online(settings: Settings, ws: Workspace, as_of: Any) -> dict[str, Any]:
     out = {"seconds": loaded["seconds"], "rows": loaded["rows"], "rows_per_s": loaded["rows_per_s"]}
     out["tables"] = {k: v["rows"] for k, v in loaded.get("tables", {}).items()}
     if settings.features.online_store == "redis":
-        from features.redis_snapshot import publish_workspace
+        from features.store.redis_snapshot import publish_workspace
 
         manifest = publish_workspace(ws, settings.features, as_of)
         out["snapshot_publish"] = {"seconds": manifest["seconds"], "bytes": manifest["bytes"]}
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings(args.preset, overrides={"simulate": {"seed": args.seed}})
     duck = resolve_workspace(args.workspace / "duckdb")
     if not (duck.data / "orders.parquet").exists():
-        from features.simulate import simulate
+        from features.simulator.simulate import simulate
 
         simulate(settings, duck.data, duck.truth, show_progress=False)
     as_of = default_as_of(duck.data)

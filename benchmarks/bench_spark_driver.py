@@ -36,7 +36,7 @@ def _data(preset: str, scratch: Path) -> Path:
     """The preset's contract tables, simulated once per scratch folder."""
     from configs.settings import load_settings
     from configs.workspace import resolve_workspace
-    from features.simulate import simulate
+    from features.simulator.simulate import simulate
 
     ws = resolve_workspace(scratch / f"data_{preset}")
     if not (ws.data / "orders.parquet").exists():
@@ -50,7 +50,7 @@ def child(preset: str, data: Path, work: Path, master: str, conf: dict[str, str]
 
     from benchmarks.bench_scale import _PeakRss
     from configs.settings import load_settings
-    from features import build
+    from features.compute import build
     from features.engine_spark import spark_session
     from features.snapshots import default_as_of
     from features.stages import peak_rss_mib

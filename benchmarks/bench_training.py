@@ -26,7 +26,7 @@ import psutil
 
 from configs.settings import load_settings
 from configs.workspace import resolve_workspace
-from features.offline_tables import offline_path
+from features.store.offline_tables import offline_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_REPURCHASE_SECONDS = {"large": 300.0}
@@ -60,13 +60,13 @@ def run(
         },
     }
     if not (ws.data / "orders.parquet").exists():
-        from features.simulate import simulate
+        from features.simulator.simulate import simulate
 
         start = time.perf_counter()
         simulate(settings, ws.data, ws.truth, show_progress=False)
         result["simulate_seconds"] = round(time.perf_counter() - start, 2)
     if not offline_path(ws.offline, "user_activity").exists():
-        from features.build import build_features
+        from features.compute.build import build_features
 
         start = time.perf_counter()
         build_features(settings, ws, None, show_progress=False)

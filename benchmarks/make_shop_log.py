@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    from features.simulate import simulate
+    from features.simulator.simulate import simulate
 
     settings = load_settings(args.preset, {"simulate": {"seed": args.seed}})
     with tempfile.TemporaryDirectory() as tmp:

@@ -163,7 +163,7 @@ def _simulated(
             pd.read_parquet(data / "orders.parquet"), pd.read_parquet(data / "products.parquet")
         )
     from configs.settings import load_settings
-    from features.simulate import simulate
+    from features.simulator.simulate import simulate
 
     settings = load_settings(preset, {"simulate": {"seed": seed, **overrides}})
     with tempfile.TemporaryDirectory() as tmp:

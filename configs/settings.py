@@ -86,7 +86,7 @@ class FeatureSettings(_Section):
     high_frequency_cycle_days: float = 14.0
     slow_moving_min_days_of_inventory: float = 60.0
     slow_moving_max_sell_through: float = 0.25
-    # without a stock row, slow movers come from sales velocity (features/catalog.py):
+    # without a stock row, slow movers come from sales velocity (features/store/catalog.py):
     # units in the recent window <= max_velocity_ratio x the product's own baseline pace
     slow_moving_recent_days: int = Field(default=28, gt=0)
     slow_moving_baseline_days: int = Field(default=365, gt=0)  # trailing pace, recent excluded

@@ -57,8 +57,8 @@ def resolve_workspace(root: Path | str | None = None) -> Workspace:
             data=cwd / "data",
             quarantine=cwd / "data" / "quarantine",
             truth=cwd / "data" / "truth",
-            offline=cwd / "features" / "feature_repo" / "data" / "offline",
-            feast=cwd / "features" / "feature_repo" / "data",
+            offline=cwd / "features" / "store" / "feature_repo" / "data" / "offline",
+            feast=cwd / "features" / "store" / "feature_repo" / "data",
             mlflow=cwd / "mlflow",
             exports=cwd / "exports",
             reports=cwd / "reports",
@@ -77,3 +77,18 @@ def resolve_workspace(root: Path | str | None = None) -> Workspace:
         reports=base / "reports",
         feedback=base / "feedback",
     )
+
+
+PRESET_FILE = "grouppush-preset.txt"  # written by `grouppush simulate` in the workspace root
+
+
+def remembered_preset(root: Path) -> str | None:
+    """The preset the workspace was simulated with, so later commands (and the service) use
+    matching settings."""
+    path = root / PRESET_FILE
+    return path.read_text(encoding="utf-8").strip() or None if path.exists() else None
+
+
+def remember_preset(root: Path, preset: str) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / PRESET_FILE).write_text(preset + "\n", encoding="utf-8")

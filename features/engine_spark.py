@@ -1,4 +1,4 @@
-"""Run the feature SQL on Spark: the very statements features/compute_*.py send to DuckDB.
+"""Run the feature SQL on Spark: the very statements features/compute/compute_*.py send to DuckDB.
 
 One definition per feature family: the compute modules write DuckDB SQL and call
 `con.execute(sql)` then `.df()` / `.fetchnumpy()`. `SparkSql` is a connection with that same

@@ -2,16 +2,16 @@
 
 The (user, category, day) purchase rows stay a Spark DataFrame, hash-partitioned by user and
 sorted within each partition, so every user's rows sit in one partition. Each partition is
-turned into its own PurchaseDays (features/interest_inputs.py) and run through the very
+turned into its own PurchaseDays (features/compute/interest_inputs.py) and run through the very
 functions the DuckDB build calls, so the engines cannot drift:
 1. `run_stats` + `co_buyer_gram` per partition; the partitions' grams (categories x
    categories, exact counts) are summed by Spark and only that sum reaches the driver,
    which turns it into the similarity (`similarity_from_gram`).
 2. `compute_user_interest` per partition with that similarity (the spreading is per user);
    each executor writes its rows, cast to the catalog schema, as one Parquet part file under
-   the build's staging folder, and returns only the path. The driver streams those parts into
-   the date's history file (offline_tables.HistoryWriter.write_parts), so the date's rows are
-   never all in the driver at once.
+   the build's staging folder, and returns only the path. The driver streams those parts
+   into the date's history file (HistoryWriter.write_parts, features/store/offline_tables.py),
+   so the date's rows are never all in the driver at once.
 What the driver holds is proportional to categories (ids, gram) and partitions (paths),
 not to users or order lines. The workspace must be visible to every executor (README).
 """
@@ -30,16 +30,16 @@ import pyarrow.parquet as pq
 
 from configs import columns as C
 from configs.settings import FeatureSettings
-from features.catalog import USER_INTEREST
-from features.compute_interest import (
+from features.compute.compute_interest import (
     Similarity,
     co_buyer_gram,
     compute_user_interest,
     similarity_from_gram,
 )
+from features.compute.interest_inputs import EPOCH, PurchaseDays, purchase_days_from_rows, run_stats
 from features.engine_spark import SparkSql, spark_sql_text, to_spark
-from features.interest_inputs import EPOCH, PurchaseDays, purchase_days_from_rows, run_stats
-from features.offline_tables import to_arrow
+from features.store.catalog import USER_INTEREST
+from features.store.offline_tables import to_arrow
 
 GRAM_SCHEMA = "a INT, b INT, n DOUBLE"
 PART_SCHEMA = "path STRING"

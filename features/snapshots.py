@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from configs import columns as C
-from features.io import table_path
+from features.contract.io import table_path
 
 
 def default_as_of(data_dir: Path) -> date:

@@ -79,10 +79,10 @@ def _context(
     preset: str | None = None, overrides: dict[str, Any] | None = None
 ) -> tuple[Settings, Workspace]:
     from configs.settings import load_settings
-    from configs.workspace import resolve_workspace
+    from configs.workspace import remembered_preset, resolve_workspace
 
     ws = resolve_workspace(_STATE.get("workspace"))
-    preset = preset or _STATE.get("preset") or _remembered_preset(ws.root)
+    preset = preset or _STATE.get("preset") or remembered_preset(ws.root)
     merged: dict[str, Any] = dict(_STATE.get("overrides", {}))
     for key, value in (overrides or {}).items():
         merged.setdefault(key, {}).update(value)
@@ -104,7 +104,7 @@ NoWait = Annotated[
 def _writing(ws: Workspace, command: str, no_wait: bool) -> Iterator[None]:
     """The workspace's writer lock (configs.workspace_lock) around a writing command."""
     from configs.workspace_lock import WorkspaceBusy, writer_lock
-    from features.table_commit import finish_commit
+    from features.contract.table_commit import finish_commit
 
     notify = lambda message: typer.echo(message, err=True)  # noqa: E731
     try:
@@ -116,20 +116,6 @@ def _writing(ws: Workspace, command: str, no_wait: bool) -> Iterator[None]:
             yield
     except WorkspaceBusy as exc:
         _fail(str(exc))
-
-
-PRESET_FILE = "grouppush-preset.txt"
-
-
-def _remembered_preset(root: Path) -> str | None:
-    """The preset the workspace was simulated with, so later commands use matching settings."""
-    path = root / PRESET_FILE
-    return path.read_text(encoding="utf-8").strip() or None if path.exists() else None
-
-
-def _remember_preset(root: Path, preset: str) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / PRESET_FILE).write_text(preset + "\n", encoding="utf-8")
 
 
 @app.callback()
@@ -182,10 +168,11 @@ def simulate(
     """
     overrides = {"simulate": {"seed": seed}} if seed is not None else {}
     settings, ws = _context(preset, overrides)
-    from features.simulate import simulate as run
+    from configs.workspace import remember_preset
+    from features.simulator.simulate import simulate as run
 
     with _writing(ws, "simulate", no_wait):
-        _remember_preset(ws.root, preset)
+        remember_preset(ws.root, preset)
         counts = run(settings, ws.data, ws.truth, show_progress=True)
     _emit(counts, ["simulated: " + ", ".join(f"{k}={v:,}" for k, v in counts.items())], as_json)
 
@@ -226,8 +213,8 @@ def ingest(
     day = _parse_date(as_of, "--as-of")
     overrides = {"ingest": {"as_of": day}} if as_of else {}
     settings, ws = _context(None, overrides)
-    from features.ingest import IngestError
-    from features.ingest import ingest as run
+    from features.ingest.pipeline import IngestError
+    from features.ingest.pipeline import ingest as run
 
     files: dict[str, Path] = {}
     for item in table or []:
@@ -288,7 +275,7 @@ def features_build(
     day = _parse_date(as_of, "--as-of")
     settings, ws = _context()
     _require_orders(ws)
-    from features.build import build_features
+    from features.compute.build import build_features
 
     with _writing(ws, "features build", no_wait):
         summary = build_features(settings, ws, day, show_progress=True, full=full)
@@ -496,12 +483,13 @@ def demo(
     Example: grouppush --workspace ws demo --preset tiny --no-keep-serving
     """
     settings, ws = _context(preset, {"simulate": {"seed": seed}})
+    from configs.workspace import remember_preset
     from grouppush.preflight import require_free_port
     from grouppush.runner import run_demo
 
     require_free_port("127.0.0.1", port)
 
-    _remember_preset(ws.root, preset)
+    remember_preset(ws.root, preset)
     sys.exit(run_demo(settings, ws, port=port, keep_serving=keep_serving))
 
 

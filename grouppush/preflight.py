@@ -49,8 +49,8 @@ def _rows(path: Path) -> int:
 def require_features(ws: Workspace, explicit: bool = True) -> None:
     """Every offline feature table has at least one built date (what the serving snapshot
     reads); without them a BentoML worker would fail at start and restart every 10 s."""
-    from features.catalog import TABLES
-    from features.offline_tables import table_files
+    from features.store.catalog import TABLES
+    from features.store.offline_tables import table_files
 
     missing = [name for name in TABLES if not table_files(ws.offline, name)]
     if missing:

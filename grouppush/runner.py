@@ -17,7 +17,7 @@ from typing import Any
 from configs.settings import Settings
 from configs.workspace import REPO_ROOT, Workspace
 from configs.workspace_lock import writer_lock
-from features.table_commit import finish_commit
+from features.contract.table_commit import finish_commit
 
 
 def service_command(host: str, port: int) -> list[str]:
@@ -146,7 +146,7 @@ def sample_group(ws: Workspace) -> str | None:
     """The largest non-zombie group as of the latest snapshot: a meaningful sample request."""
     import pandas as pd
 
-    from features.offline_tables import offline_path
+    from features.store.offline_tables import offline_path
 
     path = offline_path(ws.offline, "group_stats")
     if not path.exists():
@@ -169,8 +169,8 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
     console = Console()  # the sample request and its answer: the result, on stdout
     log = Console(stderr=True)  # the steps on the way
     # project imports in their own block: isort sections stay the same wherever ruff runs
-    from features.build import build_features
-    from features.simulate import simulate
+    from features.compute.build import build_features
+    from features.simulator.simulate import simulate
     from grouppush.progress import stage_lines
     from grouppush.summaries import build_lines, train_lines
     from training.train import train

@@ -20,7 +20,7 @@ _BUILD_KNOWN = {
     "online",
     "as_of",
     "tags",
-    "slow_movers",  # its own lines: features.slow_movers.describe
+    "slow_movers",  # its own lines: features.compute.slow_movers.describe
 }
 _TRAIN_KNOWN = {"as_of", "snapshots", "computed_snapshots", "stages"}
 _EVAL_KNOWN = {"as_of", "champions", "held_out", "truth", "targets", "report"}
@@ -64,11 +64,11 @@ def build_lines(summary: Mapping[str, Any]) -> list[str]:
     if online:
         lines.append(f"online store ({online.get('store', '?')}): {online.get('rows', 0):,} rows")
     if summary.get("tags"):  # each tag's share; warnings for tags that single nobody out
-        from features.tag_summary import summary_lines
+        from features.compute.tag_summary import summary_lines
 
         lines += summary_lines(summary["tags"])
     if summary.get("slow_movers"):  # the definition used per date and what it found
-        from features.slow_movers import describe
+        from features.compute.slow_movers import describe
 
         lines += describe(summary["slow_movers"])
     return lines + _extra(summary, _BUILD_KNOWN)

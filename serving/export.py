@@ -19,7 +19,7 @@ import pandas as pd
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features.io import write_frame
+from features.contract.io import write_frame
 from serving.engine import push_list
 from serving.results import GroupPushList
 from serving.why import ReasonTally, stock_feed_note

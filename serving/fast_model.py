@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.pairs import PAIR_CATEGORICAL, PAIR_FEATURES
+from modelinput.pairs import PAIR_CATEGORICAL, PAIR_FEATURES
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,7 @@ def feedback_log(ws: Workspace, cfg: FeatureSettings, strict: bool = False) -> F
     """The deployment's log: the Redis stream with a Redis online store (shared by replicas),
     else the workspace's file."""
     if cfg.online_store == "redis":
-        from features.redis_snapshot import redis_client
+        from features.store.redis_snapshot import redis_client
 
         return RedisFeedback(redis_client(cfg.redis_connection_string))
     return FileFeedback(ws.feedback, strict)

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features.io import read_table, table_path, write_frame
+from features.contract.io import read_table, table_path, write_frame
 from serving.feedback import feedback_log
 from serving.feedback_eval import EVAL_COLUMNS, events_frame, online_evaluation
 
@@ -38,12 +38,12 @@ def group_sizes(settings: Settings, ws: Workspace) -> dict[str, int]:
     n_members of the latest group_stats features (groups derived from orders)."""
     cfg = settings.features
     if cfg.online_store == "redis":
-        from features.redis_snapshot import read_snapshot, redis_client
+        from features.store.redis_snapshot import read_snapshot, redis_client
 
         published, _ = read_snapshot(redis_client(cfg.redis_connection_string))
         memberships, stats = published.get("memberships"), published.get(GROUP_STATS)
     else:
-        from features.store import latest_snapshot
+        from features.store.feast_store import latest_snapshot
 
         path = table_path(ws.data, "memberships")
         names = set(pq.read_schema(path).names) if path.exists() else set()

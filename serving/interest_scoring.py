@@ -20,12 +20,11 @@ import pandas as pd
 import pyarrow as pa
 
 from configs import columns as C
-from features.pairs import ARRAYS, build_pairs
+from modelinput.pair_matrix import PairInputs, chunk_pairs, prepare
+from modelinput.pairs import ARRAYS, build_pairs
 from serving.fast_model import FastModel, unwrap
-from serving.interest_csr import LongChunk
+from serving.interest_csr import Long, LongChunk, long_from_pairs
 from serving.models import Champion, safe_predict
-from serving.pair_matrix import PairInputs, chunk_pairs, prepare
-from serving.snapshot import Long, long_from_pairs
 
 log = logging.getLogger(__name__)
 

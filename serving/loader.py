@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 from configs import columns as C
 from configs.settings import FeatureSettings, Settings
 from configs.workspace import Workspace
-from features import catalog
-from features.io import read_names, read_table, table_path
-from features.offline_tables import (
+from features.contract.io import read_names, read_table, table_path
+from features.store import catalog
+from features.store.offline_tables import (
     as_of_timestamp,
     date_file,
     offline_files,
@@ -27,13 +27,13 @@ from features.offline_tables import (
     table_dir,
     table_files,
 )
-from serving.interest_csr import ChunkSource
+from serving.interest_csr import ChunkSource, InterestSource
 from serving.interest_scoring import FastRefused, Unscorable
 from serving.memory import release_memory as _release_memory
 from serving.models import Champion, champion_versions, load_champions, safe_predict
 from serving.names import with_names
 from serving.registry_health import RegistryUnavailable, is_registry_error, unavailable
-from serving.snapshot import Snapshot, build_snapshot
+from serving.snapshot import Snapshot, SnapshotInputs, build_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def read_feature_tables(
     """Every catalog table's (or NAMES') rows as of AS_OF (default: the latest), Parquet only,
     no Feast: pandas frames, or Arrow tables for the names in AS_ARROW (list columns stay
     flat); only COLUMNS[name] of the tables named there."""
-    from features.store import latest_snapshot_arrow
+    from features.store.feast_store import latest_snapshot_arrow
 
     columns = columns or {}
     out: dict[str, Any] = {}
@@ -100,7 +100,7 @@ def feature_marker(ws: Workspace, cfg: FeatureSettings | None = None) -> int | s
     """Newest modification time under the offline folder (Redis: the published build id):
     cheap 'features were rebuilt' check."""
     if cfg is not None and cfg.online_store == "redis":
-        from features.redis_snapshot import current_manifest, redis_client
+        from features.store.redis_snapshot import current_manifest, redis_client
 
         manifest = current_manifest(redis_client(cfg.redis_connection_string))
         return manifest["build"] if manifest else ""
@@ -111,7 +111,7 @@ def feature_marker(ws: Workspace, cfg: FeatureSettings | None = None) -> int | s
 
 def _tag_names(cfg: FeatureSettings, activity: pd.DataFrame) -> dict[str, str]:
     """Tag id -> English name, including generated ids such as 'region:<v>'."""
-    from features.tags import load_taxonomy, tag_names, taxonomy_path
+    from features.compute.tags import load_taxonomy, tag_names, taxonomy_path
 
     path = taxonomy_path(cfg)
     return tag_names(load_taxonomy(path), activity) if path.exists() else {}
@@ -205,7 +205,7 @@ def _inputs(
 
     cfg = settings.features
     if cfg.online_store == "redis" and as_of is None:
-        from features.redis_snapshot import read_snapshot, redis_client
+        from features.store.redis_snapshot import read_snapshot, redis_client
 
         published, meta = read_snapshot(redis_client(cfg.redis_connection_string))
         tables = {name: published[name] for name in catalog.TABLES if name != "user_interest"}
@@ -269,17 +269,21 @@ def load_snapshot(
     tables["user_activity"] = ua[[c for c in SNAPSHOT_ACTIVITY if c in ua.columns]]
     del ua, loaded
     _release_memory()
-    snap = build_snapshot(
-        tables,
+    interest = InterestSource(
+        lists=blocks if scored is None else None,
+        chunks=(scored, True) if scored is not None else None,
+    )
+    inputs = SnapshotInputs(
         push_cap_window_days=settings.serving.push_cap_window_days,
         contracts=contracts,
         tag_names=tag_names,
-        interest_lists=blocks if scored is None else None,
-        interest_chunks=(scored, True) if scored is not None else None,
+        interest=interest,
         repurchase_prob=rep,
         model_versions=versions,
         data_as_of=data_as_of,
     )
+    snap = build_snapshot(tables, inputs)
+    del inputs, interest
     extra = {"registered": registered, "feature_marker": marker, FEEDBACK_MARK: feedback_mark}
     del tables, scored, blocks
     _release_memory()
@@ -292,7 +296,7 @@ def load_snapshot(
 def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion) -> Snapshot:
     """SNAP with the push champion's warm entries (serving.push_scores); SNAP unchanged when
     the workspace lacks what the pair features need (logged)."""
-    from features.push_pairs import push_history, read_memberships, read_push_orders
+    from modelinput.push_pairs import push_history, read_memberships, read_push_orders
     from serving.models import _client
     from serving.push_scores import (
         build_push_arrays,

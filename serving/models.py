@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import catalog
+from features.store import catalog
 from serving.registry_health import is_missing, unavailable
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,10 @@
 """Product and category names on the serving snapshot, for answers, reasons and exports.
 
-Names are optional contract columns of the products table (features/schema.py): a name missing
-there stays null in answers, and every sentence falls back to the id. The snapshot holds them as
-object arrays aligned with its product and category ids (None: no name), built once at load;
-the strings are shared with the table's column (200k products: tens of MB, in the pickled
-part of a stored snapshot, never per request).
+Names are optional contract columns of the products table (features/contract/schema.py): a
+name missing there stays null in answers, and every sentence falls back to the id. The snapshot
+holds them as object arrays aligned with its product and category ids (None: no name), built
+once at load; the strings are shared with the table's column (200k products: tens of MB, in
+the pickled part of a stored snapshot, never per request).
 """
 
 from __future__ import annotations

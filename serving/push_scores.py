@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import push_pairs as pp
+from modelinput import push_pairs as pp
 from serving.snapshot import Snapshot
 
 CHUNK_PAIRS = 200_000  # warm pairs per feature frame (whole users per block)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from configs.settings import ServingSettings, Settings, load_settings, secret_value
-from configs.workspace import resolve_workspace
+from configs.workspace import remembered_preset, resolve_workspace
 from serving import handlers
 from serving.fastpath import Handle, PushListFastPath, validation_error_body
 from serving.feedback import feedback_log
@@ -49,16 +49,10 @@ API_PATHS = frozenset({"/push_lists", "/repurchase_scores", "/segments", "/feedb
 _ACTIVE: dict[str, Any] = {}  # the live instance's settings and snapshot holder (middlewares)
 
 
-PRESET_FILE = "grouppush-preset.txt"  # written by `grouppush simulate` in the workspace root
-
-
 def service_settings() -> Settings:
     """Settings of the service: $GROUPPUSH_PRESET, else the preset the workspace was simulated
     with (as the CLI does), then GROUPPUSH__* env vars."""
-    preset = os.environ.get("GROUPPUSH_PRESET")
-    remembered = resolve_workspace(None).root / PRESET_FILE
-    if not preset and remembered.exists():
-        preset = remembered.read_text(encoding="utf-8").strip()
+    preset = os.environ.get("GROUPPUSH_PRESET") or remembered_preset(resolve_workspace(None).root)
     return load_settings(preset=preset or None)
 
 

@@ -7,40 +7,20 @@ swap a fresh one in atomically while requests are still reading the old one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from configs import columns as C
-from features.pairs import explode_interest
-from serving.interest_csr import ChunkSource, LongChunk, build_csr
+from serving.interest_csr import CsrAxes, InterestCsr, InterestSource, build_interest
 from serving.memory import release_memory
 
 N_BANDS = 5
 NO_GROUP = -1
-
-
-@dataclass(frozen=True)
-class InterestCsr:
-    """Per-user sparse category vectors; every data array is aligned with `indices`."""
-
-    indptr: np.ndarray  # int64 (n_users + 1)
-    indices: np.ndarray  # int32 category index, sorted within each row
-    model: np.ndarray  # float32 champion interest probability (fallback: relative interest)
-    rel: np.ndarray  # float32 spread interest share / the user's largest share, in [0, 1]
-    last_days: np.ndarray  # float32 days since the last purchase (-1: never bought)
-    counts_30d: np.ndarray  # float32 order days with the category in 30 days
-    live: np.ndarray  # bool: not suppressed (rule 1: slow-cycle category bought within cycle)
-    due: np.ndarray  # float32 min(1, last_days / cycle) for bought categories, else 0
-    # (entries, 3) float32 [model, rel, due]: `model`, `rel` and `due` are column views of it,
-    # so scoring gathers a member's entries in one contiguous read (random reads dominate)
-    scoring: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -151,81 +131,6 @@ def price_fit(price_ratio: np.ndarray) -> np.ndarray:
     return fit.astype(np.float32)
 
 
-Long = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def long_from_pairs(
-    pairs: pd.DataFrame,
-    user_index: Mapping[str, int] | pd.Series,
-    cat_index: Mapping[str, int] | pd.Series,
-) -> Long:
-    """(known mask, user row, category, score, last days, 30-day count) of long pairs."""
-    users = pairs[C.USER_ID].astype(str).map(user_index).to_numpy()
-    cats = pairs[C.CATEGORY_ID].astype(str).map(cat_index).to_numpy()
-    known = ~(pd.isna(users) | pd.isna(cats))
-    row, col = users[known].astype(np.int64), cats[known].astype(np.int32)
-    scores = pd.to_numeric(pairs["interest_score"]).fillna(0).to_numpy(np.float32)[known]
-    last = pd.to_numeric(pairs["last_days"]).fillna(-1).to_numpy(np.float32)[known]
-    c30 = pd.to_numeric(pairs["counts_30d"]).fillna(0).to_numpy(np.float32)[known]
-    return known, row, col, scores, last, c30
-
-
-def _flat(lists: pa.ChunkedArray, fill: float) -> np.ndarray:
-    values = lists.combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return np.nan_to_num(values.astype(np.float32), nan=fill)
-
-
-def _long_from_lists(
-    interest: pa.Table, user_index: Mapping[str, int] | pd.Series, cat_ids: np.ndarray
-) -> Long:
-    """long_from_pairs straight from user_interest's list columns (what explode_interest
-    yields), in Arrow buffers: no per-user numpy arrays or long string columns, which cost
-    several GB for 1M users."""
-    cats = interest.column("interest_categories").combine_chunks()
-    lengths = pc.list_value_length(cats).fill_null(0).to_numpy(zero_copy_only=False)
-    ids = pd.Series(interest.column(C.USER_ID).to_numpy(zero_copy_only=False), dtype=object)
-    users = np.repeat(ids.map(user_index).fillna(-1).to_numpy(np.int64), lengths)
-    cat = pc.index_in(cats.flatten(), value_set=pa.array(cat_ids, type=pa.string()))
-    cat_np = cat.fill_null(-1).to_numpy(zero_copy_only=False)
-    known = (users >= 0) & (cat_np >= 0)
-    parts = [
-        _flat(interest.column(name), fill)
-        for name, fill in (("interest_scores", 0.0), ("last_days", -1.0), ("counts_30d", 0.0))
-    ]
-    if any(len(a) != len(users) for a in parts):
-        raise ValueError("user_interest: arrays are not aligned with interest_categories")
-    row, col = users[known].astype(np.int64), cat_np[known].astype(np.int32)
-    return known, row, col, *(a[known] for a in parts)  # type: ignore[return-value]
-
-
-def _list_chunks(
-    blocks: Callable[[], Iterable[pa.Table]], user_index: Mapping[str, int], cat_ids: np.ndarray
-) -> ChunkSource:
-    """_long_from_lists per block of user_interest rows, as a chunk source."""
-    positions = pd.Series(user_index, dtype=np.int64)  # mapped once per block: no dict copies
-
-    def chunks() -> Iterator[LongChunk]:
-        for block in blocks():
-            _, row, col, scores, last, c30 = _long_from_lists(block, positions, cat_ids)
-            yield row, col, scores, last, c30, None
-
-    return chunks
-
-
-def _interest_csr(
-    long: Long,
-    prob: np.ndarray | None,
-    n: int,
-    cat_cycle: np.ndarray,
-    cat_high_freq: np.ndarray,
-) -> InterestCsr:
-    """Long (user, category) pairs -> CSR sorted by (user, category), unknown ids dropped."""
-    known, row, col, scores, last, c30 = long
-    p = None if prob is None else np.asarray(prob, dtype=np.float32)[known]
-    chunk = [(row, col, scores, last, c30, p)]
-    return build_csr(lambda: chunk, n, cat_cycle, cat_high_freq, with_prob=p is not None)
-
-
 def _members(
     groups: pd.DataFrame,
     memberships: pd.DataFrame | None,
@@ -298,40 +203,72 @@ def _zombie_targets(gs: pd.DataFrame) -> np.ndarray:
     return target
 
 
-def build_snapshot(
-    tables: Mapping[str, pd.DataFrame],
-    *,
-    push_cap_window_days: int,
-    memberships: pd.DataFrame | None = None,
-    pushes: pd.DataFrame | None = None,
-    contracts: Callable[[date], tuple[pd.DataFrame | None, pd.DataFrame | None]] | None = None,
-    tag_names: Mapping[str, str] | None = None,
-    pairs: pd.DataFrame | None = None,
-    interest_lists: pa.Table | Callable[[], Iterable[pa.Table]] | None = None,
-    interest_long: tuple[Long, np.ndarray] | None = None,
-    interest_chunks: tuple[ChunkSource, bool] | None = None,
-    repurchase_prob: np.ndarray | None = None,
-    interest_prob: np.ndarray | None = None,
-    model_versions: Mapping[str, str] | None = None,
-    as_of: date | None = None,
-    data_as_of: date | None = None,
-) -> Snapshot:
-    """Assemble the arrays from the latest feature tables (catalog names) and contract tables.
+Contracts = Callable[[date], tuple[pd.DataFrame | None, pd.DataFrame | None]]
 
-    `pairs` are long (user_id, category_id, interest_score, last_days, counts_30d) rows, by
-    default read from `interest_lists` (user_interest as Arrow, the lean way for 1M users;
-    or a callable yielding it in blocks of users, read once per CSR pass)
-    or exploded from tables["user_interest"]; `interest_prob` (aligned with `pairs`) and
-    `repurchase_prob` (aligned with user_activity rows) are the champions' scores, when any.
-    `interest_long` is (long pairs, interest probabilities) already numbered by row of
-    user_activity and category_stats (serving.interest_scoring, the lean champion path).
-    `interest_chunks` is (chunk source, with probabilities): such pairs as a stream read
-    twice (serving.interest_csr), so that they are never held whole (large preset).
-    `contracts(since)` reads (memberships, pushes since the push-cap window start) instead of
-    passing them: then they are freed before the interest CSR, built last, is allocated.
+
+@dataclass(frozen=True)
+class SnapshotInputs:
+    """What a snapshot is built from besides the feature tables (all optional but the window).
+
+    `memberships` / `pushes` are the contract tables, or `contracts(since)` reads them (the
+    pushes since the push-cap window start) so that they are freed before the interest CSR,
+    built last, is allocated. `interest` says where the interest pairs come from
+    (serving.interest_csr.InterestSource). `repurchase_prob` (aligned with user_activity rows)
+    is the champion's score, when any; `model_versions` name the champions. `as_of` defaults
+    to the newest user_activity timestamp.
     """
+
+    push_cap_window_days: int
+    memberships: pd.DataFrame | None = None
+    pushes: pd.DataFrame | None = None
+    contracts: Contracts | None = None
+    tag_names: Mapping[str, str] | None = None
+    interest: InterestSource = field(default_factory=InterestSource)
+    repurchase_prob: np.ndarray | None = None
+    model_versions: Mapping[str, str] | None = None
+    as_of: date | None = None
+    data_as_of: date | None = None
+
+
+def _repurchase(ua: pd.DataFrame, prob: np.ndarray | None) -> np.ndarray:
+    """The champion's repurchase probability, else a heuristic: recent, frequent buyers return."""
+    if prob is not None:
+        return prob
+    recency = _col(ua, "recency_days", 999.0)
+    days90 = _col(ua, "order_days_90d", 0.0)
+    return (1 - np.exp(-days90 / 3.0)) * np.exp(-recency / 60.0)
+
+
+def _default_candidates(stock: np.ndarray, ps: pd.DataFrame, prod_cat: np.ndarray) -> np.ndarray:
+    """Slow movers in stock; without a stock row (NaN) a slow mover is judged by sales
+    velocity: no stock cap."""
+    slow = _col(ps, "is_slow_moving", 0.0) > 0
+    return np.flatnonzero(slow & ~(stock <= 0) & (prod_cat >= 0)).astype(np.int32)
+
+
+def _groups(
+    gs: pd.DataFrame,
+    ua: pd.DataFrame,
+    user_index: Mapping[str, int],
+    group_index: Mapping[str, int],
+    inputs: SnapshotInputs,
+    as_of: date,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(member indptr, members, push counts); contracts read here are freed on return."""
+    since = as_of - timedelta(days=inputs.push_cap_window_days)
+    memberships, pushes = inputs.memberships, inputs.pushes
+    if inputs.contracts is not None:
+        memberships, pushes = inputs.contracts(since)
+    member_indptr, members = _members(gs, memberships, ua, user_index, group_index, as_of)
+    push_counts = _push_counts(pushes, user_index, group_index, member_indptr, members, since)
+    return member_indptr, members, push_counts
+
+
+def build_snapshot(tables: Mapping[str, pd.DataFrame], inputs: SnapshotInputs) -> Snapshot:
+    """Assemble the arrays from the latest feature tables (catalog names) and INPUTS."""
     ua = tables["user_activity"]
     cs, ps, gs = tables["category_stats"], tables["product_stats"], tables["group_stats"]
+    as_of = inputs.as_of
     if as_of is None:
         as_of = pd.to_datetime(ua[C.EVENT_TIMESTAMP], utc=True).max().date()
     user_ids, user_index = _index(ua[C.USER_ID])
@@ -340,57 +277,24 @@ def build_snapshot(
     group_ids, group_index = _index(gs[C.GROUP_ID])
     n = len(user_ids)
 
-    if repurchase_prob is None:  # heuristic: recent, frequent buyers come back
-        recency = _col(ua, "recency_days", 999.0)
-        days90 = _col(ua, "order_days_90d", 0.0)
-        repurchase_prob = (1 - np.exp(-days90 / 3.0)) * np.exp(-recency / 60.0)
+    repurchase_prob = _repurchase(ua, inputs.repurchase_prob)
     tags = ua["tags"] if "tags" in ua.columns else pd.Series([""] * n)
-    user_tag_set, tag_sets = _tag_sets(tags, tag_names or {})
+    user_tag_set, tag_sets = _tag_sets(tags, inputs.tag_names or {})
 
     cat_pos = pd.Series(cat_index)
     prod_cat = ps[C.CATEGORY_ID].astype(str).map(cat_pos).fillna(-1).to_numpy(np.int32)
     stock = _col(ps, C.STOCK_QTY, np.nan)
-    slow = _col(ps, "is_slow_moving", 0.0) > 0
-    # without a stock row (NaN) a slow mover is judged by sales velocity: no stock cap
-    default = np.flatnonzero(slow & ~(stock <= 0) & (prod_cat >= 0)).astype(np.int32)
-    since = as_of - timedelta(days=push_cap_window_days)
-    if contracts is not None:
-        memberships, pushes = contracts(since)
-    member_indptr, members = _members(gs, memberships, ua, user_index, group_index, as_of)
-    push_counts = _push_counts(pushes, user_index, group_index, member_indptr, members, since)
-    del memberships, pushes, contracts  # the contracts' only references when read here
+    default = _default_candidates(stock, ps, prod_cat)
+    member_indptr, members, push_counts = _groups(gs, ua, user_index, group_index, inputs, as_of)
     cat_cycle = _col(cs, C.REPURCHASE_CYCLE_DAYS, np.nan)
     cat_high_freq = _col(cs, "is_high_frequency", 0.0) > 0
-
-    def interest_csr() -> InterestCsr:
-        nonlocal pairs, interest_prob
-        if interest_chunks is not None:
-            source, with_prob = interest_chunks
-            csr = build_csr(source, n, cat_cycle, cat_high_freq, with_prob=with_prob)
-        elif callable(interest_lists):
-            source = _list_chunks(interest_lists, user_index, cat_ids)
-            csr = build_csr(source, n, cat_cycle, cat_high_freq, with_prob=False)
-        else:
-            if interest_long is not None:
-                long, interest_prob = interest_long
-            elif pairs is not None:
-                long = long_from_pairs(pairs, user_index, cat_index)
-            elif interest_lists is not None:
-                long = _long_from_lists(interest_lists, user_index, cat_ids)
-            else:
-                arrays = ("interest_scores", "last_days", "counts_30d")
-                pairs = explode_interest(tables["user_interest"], arrays)
-                long = long_from_pairs(pairs, user_index, cat_index)
-            del pairs
-            csr = _interest_csr(long, interest_prob, n, cat_cycle, cat_high_freq)
-            del long
-
-        return csr
+    axes = CsrAxes(n, user_index, cat_index, cat_ids, cat_cycle, cat_high_freq)
 
     release_memory()  # the interest CSR (most of the snapshot) is allocated last, into this
+    versions = inputs.model_versions or {"repurchase": "heuristic", "interest": "heuristic"}
     return Snapshot(
         as_of=as_of,
-        model_versions=dict(model_versions or {"repurchase": "heuristic", "interest": "heuristic"}),
+        model_versions=dict(versions),
         user_ids=user_ids,
         user_index=user_index,
         user_rep=np.clip(np.asarray(repurchase_prob, dtype=np.float32), 0, 1),
@@ -399,7 +303,7 @@ def build_snapshot(
         user_tag_set=user_tag_set,
         tag_sets=tag_sets,
         push_counts=push_counts,
-        interest=interest_csr(),
+        interest=build_interest(inputs.interest, tables, axes),
         cat_ids=cat_ids,
         cat_index=cat_index,
         cat_cycle=cat_cycle,
@@ -416,6 +320,6 @@ def build_snapshot(
         member_indptr=member_indptr,
         members=members,
         group_target=_zombie_targets(gs),
-        data_as_of=data_as_of,
+        data_as_of=inputs.data_as_of,
         stock_feed=bool(np.isfinite(stock).any()),
     )

@@ -33,10 +33,11 @@ import numpy as np
 
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features.table_commit import fsync_path
+from features.contract.table_commit import fsync_path
+from serving.interest_csr import InterestCsr
 from serving.registry_health import EXIT_UNAVAILABLE, RegistryUnavailable
 from serving.score_cache import FOLDER
-from serving.snapshot import InterestCsr, Snapshot
+from serving.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

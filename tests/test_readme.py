@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from configs.workspace import REPO_ROOT
-from features.schema import TABLES
+from features.contract.schema import TABLES
 from grouppush.cli import app
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")

@@ -25,7 +25,7 @@ def test_secrets_masked_everywhere_but_their_use(monkeypatch: pytest.MonkeyPatch
 
 
 def test_default_redis_connection_string_is_usable() -> None:
-    from features.redis_snapshot import parse_connection_string
+    from features.store.redis_snapshot import parse_connection_string
 
     cfg = load_settings("tiny").features
     assert parse_connection_string(secret_value(cfg.redis_connection_string) or "")["port"] == 6379

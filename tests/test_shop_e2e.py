@@ -18,7 +18,7 @@ from configs.workspace import resolve_workspace
 
 @pytest.fixture(scope="module")
 def shop_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from features.simulate import simulate
+    from features.simulator.simulate import simulate
 
     tmp = tmp_path_factory.mktemp("shop_src")
     settings = load_settings("tiny", {"simulate": {"n_users": 500, "seed": 11}})
@@ -32,8 +32,8 @@ def shop_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.integration
 def test_shop_export_end_to_end(shop_export: Path, tmp_path: Path) -> None:
-    from features.build import build_features
-    from features.ingest import ingest
+    from features.compute.build import build_features
+    from features.ingest.pipeline import ingest
     from training.export import export_interest
     from training.train import train
 

@@ -14,13 +14,13 @@ import pandas as pd
 from configs import columns as C
 from configs.settings import FeatureSettings, Settings
 from configs.workspace import Workspace
-from features import catalog
-from features.io import read_table
-from features.offline_tables import offline_path
+from features.contract.io import read_table
+from features.store import catalog
+from features.store.offline_tables import offline_path
 
 Fetch = Callable[[pd.DataFrame, str], pd.DataFrame]
 SNAPSHOT = "snapshot"  # the snapshot date a row belongs to (python date)
-# What each FeatureService serves (mirrors features/feature_repo/definitions.py), so the
+# What each FeatureService serves (mirrors features/store/feature_repo/definitions.py), so the
 # Feast-free path hands the models exactly the columns Feast would.
 SERVICE_COLUMNS = {
     catalog.REPURCHASE_SERVICE: {catalog.USER_ACTIVITY.name: catalog.USER_ACTIVITY.numeric()},
@@ -156,7 +156,7 @@ def offline_fetcher(ws: Workspace) -> Fetch:
 
 def feast_fetcher(ws: Workspace, cfg: FeatureSettings) -> Fetch:
     """Point-in-time join through the Feast FeatureService (the system of record)."""
-    from features.store import get_store, historical_features
+    from features.store.feast_store import get_store, historical_features
 
     store = get_store(ws, cfg)
 
@@ -283,7 +283,7 @@ def scoring_tables(
     except (LookupError, FileNotFoundError):
         if day is None:
             raise
-    from features.build import compute_snapshots
+    from features.compute.build import compute_snapshots
 
     compute_snapshots(settings, ws, [day], show_progress=show_progress)
     return {name: snapshot_table(ws, name, day) for name in names}

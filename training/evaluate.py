@@ -17,8 +17,8 @@ from rich.console import Console
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features import catalog
 from features.snapshots import default_as_of, training_snapshot_dates
+from features.store import catalog
 from training import interest as interest_mod
 from training import repurchase as repurchase_mod
 from training.datasets import (
@@ -193,7 +193,7 @@ def against_truth(settings: Settings, ws: Workspace, models: dict[str, Any]) -> 
             settings.training.interest_popular_candidates,
         )
         inter["model"] = ranking_metrics(scored, truth)
-    from features.pairs import build_pairs
+    from modelinput.pairs import build_pairs
 
     pairs = build_pairs(interest, stats, activity, settings.training.interest_popular_candidates)
     rankings = interest_baselines(pairs, history, stats, as_of, settings.training.decay_half_lives)

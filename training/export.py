@@ -13,8 +13,8 @@ import pyarrow as pa
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features import catalog
-from features.io import write_frame
+from features.contract.io import write_frame
+from features.store import catalog
 from training.datasets import scoring_tables, snapshot_arrow, snapshot_table
 from training.registry import load_champion
 from training.scoring import interest_scores, repurchase_scores

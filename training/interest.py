@@ -21,9 +21,9 @@ import pandas as pd
 
 from configs import columns as C
 from configs.settings import TrainingSettings
-from features import catalog
-from features.pairs import PAIR_CATEGORICAL, PAIR_FEATURES, build_pairs
 from features.stages import Stages
+from features.store import catalog
+from modelinput.pairs import PAIR_CATEGORICAL, PAIR_FEATURES, build_pairs
 from training.baseline_models import interest_candidates
 from training.baselines import DECAYED_FREQUENCY, interest_baselines
 from training.datasets import SNAPSHOT, SnapshotSplit, category_truth

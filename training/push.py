@@ -2,7 +2,7 @@
 
 Rows are the "warm" pairs of past snapshots (the member bought p or a close substitute in the
 lookback), for a seeded sample of products per snapshot; features come from
-features/push_pairs.py (orders strictly before the snapshot), labels from [s, s + horizon).
+modelinput/push_pairs.py (orders strictly before the snapshot), labels from [s, s + horizon).
 Members with no product-level signal are "cold": serving scores them from the category level,
 scaled by `cold_rate` (P(buy p | cold member buys p's category)), fitted here on the validation
 snapshot and logged with the model.
@@ -24,8 +24,8 @@ import pandas as pd
 
 from configs import columns as C
 from configs.settings import TrainingSettings
-from features import push_pairs as pp
 from features.stages import Stages
+from modelinput import push_pairs as pp
 from training.baseline_models import push_candidates
 from training.datasets import SnapshotSplit, utc
 from training.estimator import ModelResult, fit_on_split, importances, predict

@@ -45,7 +45,7 @@ PRIMARY_TAG = "primary_metric"  # the metric the promotion compared (MLflow key)
 PREVIOUS_TAG = "previous_champion"  # the version the alias moved from, and its score:
 PREVIOUS_SCORE_TAG = "previous_champion_score"  # on this version's holdout (the operator page)
 SERVING_METRICS = ("cold_rate",)  # run metrics the service reads (push: cold-member scale)
-PROJECT_PACKAGES = ("configs", "features", "training", "serving", "grouppush")
+PROJECT_PACKAGES = ("configs", "features", "modelinput", "training", "serving", "grouppush")
 
 
 def configure(ws: Workspace) -> Any:

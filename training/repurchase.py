@@ -10,10 +10,10 @@ import pandas as pd
 
 from configs import columns as C
 from configs.settings import TrainingSettings
-from features import catalog
 from features.derived import NEEDED as DERIVED_NEEDS
 from features.derived import RepurchaseDerived
 from features.stages import Stages
+from features.store import catalog
 from training.baseline_models import repurchase_candidates
 from training.baselines import repurchase_baselines
 from training.datasets import SNAPSHOT, SnapshotSplit, repurchase_labels, snapshot_rows

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from configs import columns as C
-from features.pairs import build_pairs
+from modelinput.pairs import build_pairs
 
 USER_CHUNK = 100_000  # users per pair-building chunk: bounds memory on the large preset
 

@@ -18,7 +18,7 @@ from sklearn.decomposition import TruncatedSVD
 
 from configs import columns as C
 from configs.settings import TrainingSettings
-from features.pairs import explode_interest
+from modelinput.pairs import explode_interest
 
 SEGMENT_NAME = "segment_name"
 SEGMENT_KIND = "segment_kind"

@@ -14,8 +14,6 @@ from rich.console import Console
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features import catalog
-from features.offline_tables import offline_path
 from features.snapshots import (
     check_history,
     default_as_of,
@@ -23,6 +21,8 @@ from features.snapshots import (
     training_snapshot_dates,
 )
 from features.stages import Stages
+from features.store import catalog
+from features.store.offline_tables import offline_path
 from training.datasets import (
     Fetch,
     SnapshotSplit,
@@ -60,7 +60,7 @@ def ensure_snapshots(
     have = set.intersection(*(offline_dates(ws, t) for t in NEEDED_TABLES))
     missing = sorted(set(dates) - have)
     if missing:
-        from features.build import compute_snapshots
+        from features.compute.build import compute_snapshots
 
         compute_snapshots(settings, ws, missing, show_progress=show_progress)
     return missing

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 
 from configs import columns as C
 from configs.workspace import Workspace
-from features import catalog
-from features.offline_tables import table_files
+from features.store import catalog
+from features.store.offline_tables import table_files
 from serving.ui.tables import READ_ERRORS
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 history, last order per group), read once per snapshot: the snapshot keeps only what scoring
 needs, and re-reading Parquet per page view would blow the latency budget. From the workspace's
 files, or with features.online_store = redis from the snapshot `features build` published to
-Redis (features.side_tables), so a replica without files shows the same page."""
+Redis (features.store.side_tables), so a replica without files shows the same page."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features import side_tables as side
-from features.offline_tables import table_files
+from features.store import side_tables as side
+from features.store.offline_tables import table_files
 from serving.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def _workspace_sources(ws: Workspace) -> dict[str, Callable[[], pd.DataFrame]]:
 def _redis_sources(settings: Settings) -> dict[str, Callable[[], pd.DataFrame]]:
     """Readers of the same tables from the snapshot `features build` published to Redis (a
     replica without workspace files), read in one pass on first use."""
-    from features.redis_snapshot import read_snapshot, redis_client
+    from features.store.redis_snapshot import read_snapshot, redis_client
 
     names = ("group_stats", "product_stats", *side.SIDE_TABLES)
     got: dict[str, pd.DataFrame] = {}

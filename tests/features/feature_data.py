@@ -12,7 +12,7 @@ import pandas as pd
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace, resolve_workspace
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 
 AS_OF = date(2025, 7, 1)
 
@@ -121,9 +121,9 @@ def build_offline(
     root: Path, tables: dict[str, pd.DataFrame], dates: list[date], settings: Settings
 ) -> dict[str, pd.DataFrame]:
     """Write TABLES to a fresh workspace under ROOT, compute DATES, read every offline table."""
-    from features.build import compute_snapshots
-    from features.catalog import TABLES
-    from features.offline_tables import offline_path
+    from features.compute.build import compute_snapshots
+    from features.store.catalog import TABLES
+    from features.store.offline_tables import offline_path
 
     ws = resolve_workspace(root)
     write_tables(ws, tables)

@@ -1,6 +1,6 @@
 """Reference copies of compute_user_interest and run_stats as they were before the dense
-block rewrite (HEAD 5323e69), for tests/features/test_interest_fast_paths.py: the current code
-must produce the same tables bit for bit. Not used by the package."""
+block rewrite (HEAD 5323e69), for tests/features/compute/test_interest_fast_paths.py: the
+current code must produce the same tables bit for bit. Not used by the package."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from configs import columns as C
 from configs.settings import FeatureSettings
-from features.compute_interest import (  # unchanged helpers
+from features.compute.compute_interest import (  # unchanged helpers
     Similarity,
     _canonical,
     _csr_rows,
@@ -20,7 +20,7 @@ from features.compute_interest import (  # unchanged helpers
     _scale_rows,
     _top_k_mask,
 )
-from features.interest_inputs import EPOCH, PurchaseDays, RunStats
+from features.compute.interest_inputs import EPOCH, PurchaseDays, RunStats
 
 USER_BLOCK = 65_536  # users per spreading block: local row numbers fit in uint16
 

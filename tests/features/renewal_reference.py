@@ -1,6 +1,6 @@
 """Reference copies of compute_renewal's scoring as it was before the day-table rewrite (HEAD
-5323e69: softplus evaluated on every row), for tests/features/test_renewal_fast_paths.py: the
-current code must produce the same scores to 1e-12. Not used by the package."""
+5323e69: softplus evaluated on every row), for tests/features/compute/test_renewal_fast_paths.py:
+the current code must produce the same scores to 1e-12. Not used by the package."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.compute_renewal import (  # unchanged helpers
+from features.compute.compute_renewal import (  # unchanged helpers
     ALPHAS,
     CENTERS,
     FIT_USERS,

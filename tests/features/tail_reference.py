@@ -1,6 +1,6 @@
 """Reference copies of the user_activity tail as of 252cade (readiness by masking every run,
 population BG/NBD by .loc, tags over a copied frame with one factorize per tag): the fast
-versions must give the very same values (tests/features/test_tail_fast_paths.py)."""
+versions must give the very same values (tests/features/compute/test_tail_fast_paths.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.bgnbd import fit_bgnbd
-from features.compute_readiness import (
+from features.compute.compute_readiness import (
     DUE_COLUMN,
     MIN_EXPOSURE_DAYS,
     READINESS_CAP,
@@ -19,10 +19,10 @@ from features.compute_readiness import (
     _extreme,
     _per_user,
 )
+from features.compute.interest_inputs import EPOCH, PurchaseDays, RunStats
+from features.compute.population_bgnbd import FIT_ROWS, POPULATION_COLUMNS
+from features.compute.tags import EXPAND_SEPARATOR, PCT_SUFFIX, TagDef
 from features.derived import bgnbd_inputs
-from features.interest_inputs import EPOCH, PurchaseDays, RunStats
-from features.population_bgnbd import FIT_ROWS, POPULATION_COLUMNS
-from features.tags import EXPAND_SEPARATOR, PCT_SUFFIX, TagDef
 
 
 def readiness_by_position(

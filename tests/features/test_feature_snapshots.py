@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from configs import columns as C
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from features.snapshots import (
     check_history,
     default_as_of,

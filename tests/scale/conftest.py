@@ -68,7 +68,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("redis-server not installed (Debian package redis-server)")
     import redis
 
-    from features.redis_snapshot import local_server_command
+    from features.store.redis_snapshot import local_server_command
 
     port = free_port()
     work = tmp_path_factory.mktemp("redis")
@@ -142,7 +142,7 @@ def tiny_settings() -> Settings:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory, tiny_settings: Settings) -> Path:
     """The tiny preset's contract tables, simulated once; copy them, never write here."""
-    from features.simulate import simulate
+    from features.simulator.simulate import simulate
 
     ws = resolve_workspace(tmp_path_factory.mktemp("tiny_source"))
     simulate(tiny_settings, ws.data, ws.truth, show_progress=False)

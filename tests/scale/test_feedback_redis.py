@@ -21,7 +21,7 @@ def _event(user: str, event: str = "pushed") -> dict:
 
 
 def test_replicas_share_one_stream(redis_url: str, tmp_path: Path) -> None:
-    from features.redis_snapshot import redis_client
+    from features.store.redis_snapshot import redis_client
     from serving.feedback import STREAM_KEY, RedisFeedback, feedback_log, mark_key
     from serving.feedback_live import with_feedback_pushes
 
@@ -54,7 +54,7 @@ def test_idempotency_keys_hold_across_replicas(redis_url: str, tmp_path: Path) -
     one key exactly one stores (one Lua script per call)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from features.redis_snapshot import redis_client
+    from features.store.redis_snapshot import redis_client
     from serving.feedback import STREAM_KEY, feedback_log
 
     cfg = load_settings("tiny").features.model_copy(

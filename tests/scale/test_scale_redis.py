@@ -36,7 +36,7 @@ def redis_build(
     redis_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Workspace, Settings, dict]]:
-    from features.build import build_features
+    from features.compute.build import build_features
 
     ws = workspace_with(tiny_data, tmp_path_factory.mktemp("redis_ws"))
     settings = _redis_settings(tiny_settings, redis_url)
@@ -45,7 +45,7 @@ def redis_build(
 
 
 def test_build_loads_redis_and_feast_reads_latest_values(redis_build) -> None:  # type: ignore[no-untyped-def]
-    from features.store import get_store, latest_snapshot, online_features
+    from features.store.feast_store import get_store, latest_snapshot, online_features
 
     ws, settings, summary = redis_build
     assert summary["online"]["rows"] > 0
@@ -68,9 +68,9 @@ def test_build_loads_redis_and_feast_reads_latest_values(redis_build) -> None:  
 
 
 def test_snapshot_published_to_redis(redis_build) -> None:  # type: ignore[no-untyped-def]
-    from features.catalog import TABLES
-    from features.redis_snapshot import read_snapshot, redis_client
-    from features.store import latest_snapshot
+    from features.store.catalog import TABLES
+    from features.store.feast_store import latest_snapshot
+    from features.store.redis_snapshot import read_snapshot, redis_client
 
     ws, settings, summary = redis_build
     plain = secret_value(settings.features.redis_connection_string)
@@ -87,7 +87,7 @@ def test_two_service_replicas_answer_from_redis(redis_build, tmp_path: Path) -> 
     shared Redis is their only source, and they give the same answer."""
     import httpx
 
-    from features.store import latest_snapshot
+    from features.store.feast_store import latest_snapshot
     from grouppush.runner import start_service, stop_service, wait_ready
 
     ws, settings, summary = redis_build
@@ -163,7 +163,7 @@ def _push_cap_through_feedback(
 
 
 def _hashes(url: SecretStr | str) -> dict[bytes, dict[bytes, bytes]]:
-    from features.redis_snapshot import redis_client
+    from features.store.redis_snapshot import redis_client
 
     client = redis_client(url)
     try:
@@ -176,10 +176,10 @@ def _hashes(url: SecretStr | str) -> dict[bytes, dict[bytes, bytes]]:
 def test_bulk_redis_hashes_equal_feast_writers(redis_build) -> None:  # type: ignore[no-untyped-def]
     """Feast's writer and the bulk writer leave the same keys, fields and bytes (db 1 of the
     same server, so the module's build in db 0 stays as it is)."""
-    from features.online import load_online
-    from features.redis_snapshot import redis_client
     from features.snapshots import default_as_of
-    from features.store import get_store
+    from features.store.feast_store import get_store
+    from features.store.online import load_online
+    from features.store.redis_snapshot import redis_client
 
     ws, settings, summary = redis_build
     url = SecretStr(f"{secret_value(settings.features.redis_connection_string)},db=1")

@@ -50,7 +50,7 @@ def built(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Built:
     """The same two as-of dates computed by each engine into its own workspace."""
-    from features.build import compute_snapshots
+    from features.compute.build import compute_snapshots
 
     dates = [as_of - timedelta(days=30), as_of]
     out = {}
@@ -107,8 +107,8 @@ def assert_builds_equal(duck: Workspace, spark: Workspace, dates: int = 2) -> No
     dates; the similarity table is the latest date's)."""
     import pyarrow.parquet as pq
 
-    from features.catalog import TABLES
-    from features.offline_tables import offline_path
+    from features.store.catalog import TABLES
+    from features.store.offline_tables import offline_path
 
     for name, table in TABLES.items():
         b = pq.read_table(offline_path(spark.offline, name)).to_pandas()
@@ -128,8 +128,8 @@ def test_spark_build_equals_duckdb_build(built: Built) -> None:
 def test_spark_training_set_equals_duckdb_training_set(built: Built, as_of: date) -> None:
     """Point-in-time sets through each engine's Feast offline store; the middle day has no
     snapshot of its own, so it must get the earlier snapshot's values (not the later one)."""
-    from features.catalog import INTEREST_SERVICE, REPURCHASE_SERVICE
-    from features.store import apply_definitions, get_store
+    from features.store.catalog import INTEREST_SERVICE, REPURCHASE_SERVICE
+    from features.store.feast_store import apply_definitions, get_store
     from training.datasets import feast_fetcher, fetch_snapshots, load_orders
 
     days = [as_of - timedelta(days=30), as_of - timedelta(days=12), as_of]
@@ -185,7 +185,7 @@ def test_spark_build_on_a_standalone_cluster_equals_duckdb_build(
 ) -> None:
     """The same build against `spark://127.0.0.1:PORT`: a master and two workers, so the
     SQL and the Arrow UDFs run in executor processes, not in the driver."""
-    from features.build import compute_snapshots
+    from features.compute.build import compute_snapshots
 
     settings = with_engine(built["spark"][0], "spark")
     conf = {**TEST_SPARK_CONF, **spark_cluster.driver_conf()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from features.engine_spark import spark_sql_text, to_spark
-from features.redis_snapshot import parse_connection_string
+from features.store.redis_snapshot import parse_connection_string
 
 
 def _spark(sql: str) -> str:

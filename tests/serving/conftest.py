@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from configs.workspace import Workspace, resolve_workspace
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from tests.serving.synthetic import feature_tables
 
 REPURCHASE_COLUMNS = ["recency_days", "order_days_30d", "order_days_90d"]
@@ -51,7 +51,7 @@ def register_champion(ws: Workspace, kind: str, seed: int = 0) -> str:
 
     import mlflow.sklearn
 
-    from features import catalog
+    from features.store import catalog
     from mlflow import MlflowClient
     from serving.models import REGISTERED
 

@@ -106,6 +106,6 @@ def feature_tables(
 
 
 def _interest_features():  # type: ignore[no-untyped-def]
-    from features.catalog import USER_INTEREST
+    from features.store.catalog import USER_INTEREST
 
     return USER_INTEREST.features

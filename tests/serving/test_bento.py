@@ -83,7 +83,7 @@ def test_the_bento_carries_code_and_settings_only(bento: tuple[str, dict[str, st
     tag, env = bento
     name, version = tag.split(":")
     src = Path(env["BENTOML_HOME"]) / "bentos" / name / version / "src"
-    for needed in ("serving/service.py", "features/catalog.py", "configs/base.yaml"):
+    for needed in ("serving/service.py", "features/store/catalog.py", "configs/base.yaml"):
         assert (src / needed).exists(), needed
     assert (src / "configs/presets/tiny.yaml").exists()
     assert not (src / "training").exists()  # serving never imports training code

@@ -46,7 +46,7 @@ def serve_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     import pandas as pd
 
     from configs import columns as C
-    from features.io import write_parquet_atomic
+    from features.contract.io import write_parquet_atomic
     from tests.serving.conftest import write_workspace
 
     ws = write_workspace(

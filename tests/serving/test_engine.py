@@ -11,7 +11,7 @@ import pytest
 from configs import columns as C
 from configs.settings import ServingSettings
 from serving.engine import push_list, staleness_warning
-from serving.snapshot import build_snapshot
+from serving.snapshot import SnapshotInputs, build_snapshot
 from tests.serving.synthetic import AS_OF, feature_tables
 
 TS = pd.Timestamp(AS_OF, tz="UTC")
@@ -95,11 +95,13 @@ def _snap(tables: dict[str, pd.DataFrame], pushes: pd.DataFrame | None = None): 
     ms = tables.pop("memberships")
     return build_snapshot(
         tables,
-        push_cap_window_days=7,
-        memberships=ms,
-        pushes=pushes,
-        tag_names={"T1": "deal seeker", "T2": "bulk buyer"},
-        as_of=AS_OF,
+        SnapshotInputs(
+            push_cap_window_days=7,
+            memberships=ms,
+            pushes=pushes,
+            tag_names={"T1": "deal seeker", "T2": "bulk buyer"},
+            as_of=AS_OF,
+        ),
     )
 
 

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from configs import columns as C
-from features.pairs import PAIR_CATEGORICAL, PAIR_FEATURES, build_pairs
+from modelinput.pair_matrix import chunk_pairs, prepare
+from modelinput.pairs import PAIR_CATEGORICAL, PAIR_FEATURES, build_pairs
 from serving import interest_scoring as scoring
 from serving.fast_model import unwrap
 from serving.models import Champion
-from serving.pair_matrix import chunk_pairs, prepare
 from tests.serving.test_interest_scoring import _arrow, _EveryFeature, _tables
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serving.interest_csr import ROW_BLOCK, LongChunk, build_csr
-from serving.snapshot import InterestCsr
+from serving.interest_csr import ROW_BLOCK, InterestCsr, LongChunk, build_csr
 
 FIELDS = ("indptr", "indices", "model", "rel", "last_days", "counts_30d", "live", "due", "scoring")
 

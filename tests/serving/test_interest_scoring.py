@@ -11,10 +11,11 @@ import pyarrow as pa
 from pytest import MonkeyPatch
 
 from configs import columns as C
-from features.pairs import ARRAYS, PAIR_FEATURES, build_pairs, explode_interest
+from modelinput.pairs import ARRAYS, PAIR_FEATURES, build_pairs, explode_interest
+from serving.interest_csr import InterestSource
 from serving.interest_scoring import score_interest
 from serving.models import Champion
-from serving.snapshot import build_snapshot
+from serving.snapshot import SnapshotInputs, build_snapshot
 from tests.serving.synthetic import AS_OF, feature_tables
 
 
@@ -86,10 +87,14 @@ def test_chunked_champion_scores_build_the_same_snapshot() -> None:
     ui = tables["user_interest"] = lists.to_pandas()
     kwargs = {"push_cap_window_days": 7, "memberships": ms, "as_of": AS_OF}
     pairs = build_pairs(ui, cs, ua, n_popular=3)  # the old path: one pandas frame
-    want = build_snapshot(tables, pairs=pairs, interest_prob=champion.predict(pairs), **kwargs)
+    source = InterestSource(pairs=pairs, prob=champion.predict(pairs))
+    want = build_snapshot(tables, SnapshotInputs(interest=source, **kwargs))
     scored = score_interest(champion, lists, cs, ua, n_popular=3, chunk_users=7)
     assert scored is not None
-    got = build_snapshot({**tables, "user_interest": ui.iloc[:0]}, interest_long=scored, **kwargs)
+    source = InterestSource(long=scored)
+    got = build_snapshot(
+        {**tables, "user_interest": ui.iloc[:0]}, SnapshotInputs(interest=source, **kwargs)
+    )
     names = ("indptr", "indices", "scoring", "last_days", "counts_30d", "live")
     for name in names:
         np.testing.assert_array_equal(getattr(got.interest, name), getattr(want.interest, name))
@@ -111,7 +116,7 @@ def test_a_model_that_cannot_score_the_pairs_gives_none() -> None:
 
 def test_index_joins_equal_the_pandas_merges() -> None:
     """build_pairs' lookups give what the hash joins they replace gave (missing keys too)."""
-    from features.pairs import _left_join, _missing_popular
+    from modelinput.pairs import _left_join, _missing_popular
 
     tables = _tables()
     long = explode_interest(tables["user_interest"])

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from configs import columns as C
 from configs.settings import load_settings
 from configs.workspace import Workspace
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from serving.export import export_push_lists
 from serving.names import with_names
 from tests.serving.conftest import point_env_at, write_workspace
@@ -131,9 +131,10 @@ def test_export_writes_the_name_columns(tmp_path: Path) -> None:
 
 def test_warnings_name_products_and_fall_back_to_ids() -> None:
     """The short-list sentences (serving.why) name products by name, else id."""
-    from serving.snapshot import build_snapshot
+    from serving.snapshot import SnapshotInputs, build_snapshot
 
-    snap = build_snapshot(_tables(), push_cap_window_days=7, memberships=MEMBERS, as_of=AS_OF)  # type: ignore[arg-type]
+    inputs = SnapshotInputs(push_cap_window_days=7, memberships=MEMBERS, as_of=AS_OF)
+    snap = build_snapshot(_tables(), inputs)  # type: ignore[arg-type]
     names = pd.DataFrame(
         {
             C.PRODUCT_ID: ["s1", "s2", "s3"],

@@ -13,7 +13,7 @@ import pytest
 from configs.settings import ServingSettings
 from serving.engine import push_list
 from serving.push_scores import build_push_arrays, with_push
-from serving.snapshot import Snapshot, build_snapshot
+from serving.snapshot import Snapshot, SnapshotInputs, build_snapshot
 from tests.serving.synthetic import feature_tables
 
 COLD_RATE = 0.05
@@ -22,7 +22,7 @@ COLD_RATE = 0.05
 def _snapshot() -> Snapshot:
     tables = feature_tables(n_users=60, n_cats=6, products_per_cat=4, n_groups=3, zombie_groups=0)
     members = tables.pop("memberships")
-    return build_snapshot(tables, push_cap_window_days=7, memberships=members)
+    return build_snapshot(tables, SnapshotInputs(push_cap_window_days=7, memberships=members))
 
 
 def _with_push(

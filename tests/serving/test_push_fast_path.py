@@ -12,8 +12,9 @@ import pytest
 from configs import columns as C
 from configs.settings import Settings
 from serving import engine, handlers
+from serving.interest_csr import InterestSource
 from serving.schemas import PushListRequest, PushListResponse
-from serving.snapshot import Snapshot, build_snapshot
+from serving.snapshot import Snapshot, SnapshotInputs, build_snapshot
 from serving.topk import top_k_rows
 from tests.serving.synthetic import AS_OF, feature_tables
 
@@ -21,7 +22,9 @@ from tests.serving.synthetic import AS_OF, feature_tables
 def _snap(**kwargs: int) -> Snapshot:
     tables = feature_tables(**kwargs)
     ms = tables.pop("memberships")
-    return build_snapshot(tables, push_cap_window_days=7, memberships=ms, as_of=AS_OF)
+    return build_snapshot(
+        tables, SnapshotInputs(push_cap_window_days=7, memberships=ms, as_of=AS_OF)
+    )
 
 
 def test_push_lists_bytes_have_exactly_the_response_schema(
@@ -139,9 +142,12 @@ def test_interest_lists_as_arrow_build_the_same_snapshot() -> None:
     ui.loc[3, ["interest_scores", "last_days", "counts_30d"]] = None
     tables["user_interest"] = ui
     kwargs = {"push_cap_window_days": 7, "memberships": ms, "as_of": AS_OF}
-    want = build_snapshot(tables, **kwargs)
+    want = build_snapshot(tables, SnapshotInputs(**kwargs))
     lists = pa.Table.from_pandas(ui, preserve_index=False)
-    got = build_snapshot({**tables, "user_interest": ui.iloc[:0]}, interest_lists=lists, **kwargs)
+    got = build_snapshot(
+        {**tables, "user_interest": ui.iloc[:0]},
+        SnapshotInputs(interest=InterestSource(lists=lists), **kwargs),
+    )
     for name in ("indptr", "indices", "scoring", "last_days", "counts_30d", "live"):
         np.testing.assert_array_equal(getattr(got.interest, name), getattr(want.interest, name))
     assert len(got.interest.indices) == len(want.interest.indices) > 0
@@ -153,10 +159,9 @@ def test_tags_are_shared_per_distinct_combination() -> None:
     tables["user_activity"].loc[4, "tags"] = None
     snap = build_snapshot(
         tables,
-        push_cap_window_days=7,
-        memberships=ms,
-        tag_names={"T01": "deal seeker"},
-        as_of=AS_OF,
+        SnapshotInputs(
+            push_cap_window_days=7, memberships=ms, tag_names={"T01": "deal seeker"}, as_of=AS_OF
+        ),
     )
     assert snap.tags_of(1) == ["deal seeker", "T02"] and snap.tags_of(0) == ["T03"]
     assert snap.tags_of(4) == [] and len(snap.tag_sets) == 3

@@ -13,8 +13,8 @@ import pytest
 
 from configs import columns as C
 from configs.workspace import Workspace
-from features import push_pairs as pp
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
+from modelinput import push_pairs as pp
 from tests.serving.conftest import point_env_at, register_champion, write_workspace
 from tests.serving.synthetic import AS_OF
 

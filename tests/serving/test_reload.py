@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from configs import columns as C
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from tests.serving.conftest import point_env_at, register_champion, write_workspace
 from tests.serving.synthetic import AS_OF
 from tests.serving.test_service import _app

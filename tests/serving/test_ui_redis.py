@@ -36,7 +36,7 @@ def built(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Workspace, Settings, Snapshot]]:
     """(the building workspace, Redis settings, the snapshot a replica loads from Redis)."""
-    from features.build import build_features
+    from features.compute.build import build_features
     from serving.loader import load_snapshot
 
     ws = workspace_with(tiny_data, tmp_path_factory.mktemp("ui_redis_ws"))

@@ -19,7 +19,7 @@ from serving import engine
 from serving.engine import push_list
 from serving.handlers import push_lists
 from serving.schemas import PushListRequest
-from serving.snapshot import Snapshot, build_snapshot
+from serving.snapshot import Snapshot, SnapshotInputs, build_snapshot
 from serving.why import NO_GROUPS, ReasonTally, reason_key
 from tests.serving.synthetic import AS_OF
 
@@ -93,10 +93,7 @@ MEMBERS = pd.DataFrame(
 def _snap(pushes: pd.DataFrame | None = None, **kwargs: dict[str, float]) -> Snapshot:
     return build_snapshot(
         _tables(**kwargs),  # type: ignore[arg-type]
-        push_cap_window_days=7,
-        memberships=MEMBERS,
-        pushes=pushes,
-        as_of=AS_OF,
+        SnapshotInputs(push_cap_window_days=7, memberships=MEMBERS, pushes=pushes, as_of=AS_OF),
     )
 
 
@@ -217,7 +214,9 @@ def test_response_notes_the_missing_stock_feed_once_and_unknown_products() -> No
 def test_no_groups_in_the_data_is_a_clear_404() -> None:
     tables = _tables()
     tables["group_stats"] = tables["group_stats"].iloc[:0]
-    snap = build_snapshot(tables, push_cap_window_days=7, memberships=MEMBERS, as_of=AS_OF)
+    snap = build_snapshot(
+        tables, SnapshotInputs(push_cap_window_days=7, memberships=MEMBERS, as_of=AS_OF)
+    )
     status, body = _answer(snap, group_ids=["ga"])
     assert status == 404 and body["error"] == NO_GROUPS
 

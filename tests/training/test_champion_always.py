@@ -166,7 +166,7 @@ def test_every_consumer_works_with_a_baseline_champion(
 ISOLATED = r"""
 import importlib.util, json, sys
 sys.path.append(SITE)  # site-packages without its .pth files: no editable GroupPush finder
-for name in ("features", "training", "configs", "serving", "grouppush"):
+for name in ("features", "modelinput", "training", "configs", "serving", "grouppush"):
     assert importlib.util.find_spec(name) is None, name + " is importable"
 import pandas as pd
 import mlflow
@@ -184,7 +184,8 @@ for uri in MODELS:
     spec = model.metadata.get_output_schema().to_dict()[0]
     out[uri] = {"shape": list(pred.shape), "spec": spec, "min": float(pred.min()),
                 "max": float(pred.max())}
-leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("features", "training", "configs"))
+OURS = ("features", "modelinput", "training", "configs")
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
 print(json.dumps({"models": out, "leaked": leaked}))
 """
 
@@ -218,7 +219,7 @@ def test_every_registered_model_loads_without_the_project(
     tmp_path: Path,
     as_of: date,
 ) -> None:
-    from features.pairs import build_pairs
+    from modelinput.pairs import build_pairs
     from training.datasets import snapshot_table
 
     frames: dict[str, Path] = {}
@@ -247,7 +248,7 @@ def test_the_best_push_rule_serves_when_the_push_model_loses(
     """A push model too weak to beat the rules: the best rule is registered and takes
     `champion`, with the cold rate the service's snapshot scales cold members by."""
     from configs import columns as C
-    from features.io import read_table
+    from features.contract.io import read_table
     from training.baseline_models import PUSH_RULES
     from training.train import train
 

@@ -12,7 +12,7 @@ import pytest
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from training.datasets import load_orders, utc
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ import pytest
 
 from configs import columns as C
 from configs.workspace import Workspace, resolve_workspace
-from features import catalog
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 from features.snapshots import training_snapshot_dates
+from features.store import catalog
 from tests.training.conftest import small_settings
 from training.datasets import (
     SNAPSHOT,

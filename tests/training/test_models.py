@@ -9,9 +9,9 @@ import pandas as pd
 
 from configs import columns as C
 from configs.workspace import Workspace
-from features import catalog
-from features.pairs import PAIR_FEATURES, build_pairs
 from features.snapshots import training_snapshot_dates
+from features.store import catalog
+from modelinput.pairs import PAIR_FEATURES, build_pairs
 from tests.training.conftest import small_settings
 from training.datasets import (
     category_stats_at,

@@ -10,9 +10,9 @@ import pytest
 
 from configs import columns as C
 from configs.workspace import Workspace
-from features import catalog
 from features.snapshots import training_snapshot_dates
 from features.stages import Stages
+from features.store import catalog
 from tests.training.conftest import small_settings
 from training import interest as interest_mod
 from training.datasets import (

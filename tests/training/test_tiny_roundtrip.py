@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_tiny_preset_round_trip(tmp_path) -> None:
-    from features.build import build_features
-    from features.simulate import simulate
+    from features.compute.build import build_features
+    from features.simulator.simulate import simulate
     from training.evaluate import evaluate
     from training.export import export_interest, export_scores
     from training.train import train

@@ -15,7 +15,7 @@ import pandas as pd
 
 from configs import columns as C
 from configs.workspace import Workspace
-from features.io import write_parquet_atomic
+from features.contract.io import write_parquet_atomic
 
 START = date(2025, 1, 1)
 N_DAYS = 240

@@ -1,0 +1,350 @@
+"""Member x product pair features for the push model, point in time from the order log.
+
+Lives in modelinput/ because training builds its sets with it and the serving snapshot scores
+with it (serving never imports training). Everything is computed from the orders strictly
+before the snapshot day `t` (and within `lookback_days` of it), so a pair's features never see
+its label window [t, t + horizon).
+
+Signals a "rank by own decayed purchases" rule lacks: the member's own interval for the
+product (days since last vs their usual gap), close substitutes they buy (item-item cosine
+over buyers, within the category), the group's adoption of the product, the product's pace
+and trend, price-band fit, and their category interest and ordering activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from configs import columns as C
+
+LOOKBACK_DAYS = 365
+N_NEIGHBOURS = 10  # substitutes kept per product
+HALF_LIVES = (28.0, 56.0, 112.0)
+PUSH_FEATURES = (
+    "p_days",
+    "p_last_days",
+    "p_gap_days",
+    "p_due",
+    "p_overdue_days",
+    "p_d28",
+    "p_d56",
+    "p_d112",
+    "p_share_in_cat",
+    "c_days",
+    "c_last_days",
+    "c_d28",
+    "c_d56",
+    "c_d112",
+    "c_share",
+    "sub_score",
+    "sub_max",
+    "sub_n",
+    "u_recency_days",
+    "u_days_90",
+    "u_days_365",
+    "price_gap",
+    "prod_buyers_28",
+    "prod_buyers_365",
+    "prod_pace",
+    "prod_trend",
+    "g_adoption",
+    "g_buyers",
+    "g_size",
+)
+PAIR_COLUMNS = (C.USER_ID, C.PRODUCT_ID, C.GROUP_ID)
+
+
+@dataclass(frozen=True)
+class PushHistory:
+    """Per-snapshot aggregates of the orders before `day`, keyed by integer codes."""
+
+    day: date
+    users: pd.Index  # user_id -> code
+    products: pd.Index  # product_id -> code
+    prod_cat: np.ndarray  # category code per product code
+    up: pd.DataFrame  # (u, p) -> n_days, last, first, d28/d56/d112 (distinct order days)
+    uc: pd.DataFrame  # (u, c) -> n_days, last, d28/d56/d112
+    prod: pd.DataFrame  # index p: buyers_28, buyers_365, units_28, units_prev, log_rel_price
+    user: pd.DataFrame  # index u: recency, days_90, days_365, price_level, d56 total
+
+    def up_matrix(self, column: str = "d56") -> sp.csr_matrix:
+        """users x products sparse matrix of one (u, p) column."""
+        shape = (len(self.users), len(self.products))
+        return sp.csr_matrix((self.up[column].to_numpy(), (self.up.u, self.up.p)), shape=shape)
+
+
+def _decays(days_ago: np.ndarray, half_lives: Sequence[float]) -> dict[str, np.ndarray]:
+    return {f"d{int(h)}": np.power(0.5, days_ago / h) for h in half_lives}
+
+
+def _per_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Distinct order days of each key -> counts, recency, first day, decayed sums."""
+    days = frame[[*keys, "days_ago"]].drop_duplicates()
+    days = days.assign(**_decays(days["days_ago"].to_numpy(np.float64), HALF_LIVES))
+    grouped = days.groupby(keys, sort=False)
+    out = grouped.agg(
+        n_days=("days_ago", "size"),
+        last=("days_ago", "min"),
+        first=("days_ago", "max"),
+        d28=("d28", "sum"),
+        d56=("d56", "sum"),
+        d112=("d112", "sum"),
+    )
+    return out.reset_index()
+
+
+def push_history(
+    orders: pd.DataFrame, day: date, lookback_days: int = LOOKBACK_DAYS
+) -> PushHistory:
+    """Aggregates of ORDERS (user_id, product_id, category_id, ordered_at UTC, quantity,
+    optional amount) strictly before DAY and within LOOKBACK_DAYS of it."""
+    t = pd.Timestamp(day).tz_localize("UTC")
+    at = orders[C.ORDERED_AT]
+    o = orders[(at < t) & (at >= t - timedelta(days=lookback_days))]
+    days_ago = ((t - o[C.ORDERED_AT].dt.floor("D")).dt.days).to_numpy(np.int32)
+    u, users = pd.factorize(o[C.USER_ID].astype(str), sort=True)
+    p, products = pd.factorize(o[C.PRODUCT_ID].astype(str), sort=True)
+    c, _ = pd.factorize(o[C.CATEGORY_ID].astype(str), sort=True)
+    qty = o[C.QUANTITY].to_numpy(np.float64)
+    lines = pd.DataFrame({"u": u, "p": p, "c": c, "days_ago": days_ago, "qty": qty})
+    prod_cat = np.zeros(len(products), dtype=np.int64)
+    prod_cat[p] = c
+
+    up, uc = _per_key(lines, ["u", "p"]), _per_key(lines, ["u", "c"])
+    recent = lines["days_ago"] <= 28
+    prev = (lines["days_ago"] > 28) & (lines["days_ago"] <= 112)
+    n_p = len(products)
+    prod = pd.DataFrame(
+        {
+            "buyers_28": np.bincount(up.p[up["last"] <= 28], minlength=n_p),
+            "buyers_365": np.bincount(up.p, minlength=n_p),
+            "units_28": np.bincount(lines.p[recent], weights=lines.qty[recent], minlength=n_p),
+            "units_prev": np.bincount(lines.p[prev], weights=lines.qty[prev], minlength=n_p),
+        }
+    )
+    prod["log_rel_price"] = _relative_price(o, lines, prod_cat, n_p)
+    user_days = lines[["u", "days_ago"]].drop_duplicates()
+    n_u = len(users)
+    rel = prod["log_rel_price"].to_numpy()[lines.p]
+    ok = np.isfinite(rel)
+    price_sum = np.bincount(lines.u[ok], weights=rel[ok], minlength=n_u)
+    price_n = np.bincount(lines.u[ok], minlength=n_u)
+    user = pd.DataFrame(
+        {
+            "recency": user_days.groupby("u")["days_ago"].min().reindex(range(n_u)).to_numpy(),
+            "days_90": np.bincount(user_days.u[user_days.days_ago <= 90], minlength=n_u),
+            "days_365": np.bincount(user_days.u, minlength=n_u),
+            "price_level": np.where(price_n > 0, price_sum / np.maximum(price_n, 1), np.nan),
+            "d56": np.bincount(uc.u, weights=uc.d56, minlength=n_u),
+        }
+    )
+    return PushHistory(day, users, products, prod_cat, up, uc, prod, user)
+
+
+def _relative_price(
+    o: pd.DataFrame, lines: pd.DataFrame, prod_cat: np.ndarray, n_p: int
+) -> np.ndarray:
+    """log(product's mean unit price / its category's median product price); NaN unknown."""
+    if C.AMOUNT not in o.columns:
+        return np.full(n_p, np.nan)
+    amount = pd.to_numeric(o[C.AMOUNT], errors="coerce").to_numpy(np.float64)
+    ok = np.isfinite(amount) & (amount > 0) & (lines.qty.to_numpy() > 0)
+    spent = np.bincount(lines.p[ok], weights=amount[ok], minlength=n_p)
+    units = np.bincount(lines.p[ok], weights=lines.qty[ok], minlength=n_p)
+    price = np.where(units > 0, spent / np.maximum(units, 1e-9), np.nan)
+    frame = pd.DataFrame({"c": prod_cat, "price": price})
+    median = frame.groupby("c")["price"].transform("median").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(price / median)
+
+
+def substitutes(
+    history: PushHistory,
+    targets: np.ndarray,
+    k: int = N_NEIGHBOURS,
+    max_buyers: int | None = None,
+) -> pd.DataFrame:
+    """Top-K same-category neighbours q of each target product p (codes): cosine of their
+    buyer sets; rows (p, q, sim). MAX_BUYERS: neighbours with more buyers are left out (at
+    scale a best seller's buyers would all become "warm" for every slow mover near it)."""
+    buyers = sp.csc_matrix(
+        (np.ones(len(history.up), np.float32), (history.up.u, history.up.p)),
+        shape=(len(history.users), len(history.products)),
+    )
+    counts = np.asarray(buyers.sum(axis=0)).ravel()
+    targets = np.unique(np.asarray(targets, dtype=np.int64))
+    cats = history.prod_cat
+    parts = []
+    for c in np.unique(cats[targets]):
+        members = np.flatnonzero(cats == c)
+        if max_buyers is not None:
+            members = members[counts[members] <= max_buyers]
+        tgt = targets[cats[targets] == c]
+        if len(members) < 2:
+            continue
+        co = (buyers[:, tgt].T @ buyers[:, members]).tocoo()
+        p, q = tgt[co.row], members[co.col]
+        sim = co.data / np.sqrt(counts[p] * counts[q])
+        keep = p != q
+        parts.append(pd.DataFrame({"p": p[keep], "q": q[keep], "sim": sim[keep]}))
+    if not parts:
+        return pd.DataFrame({"p": [], "q": [], "sim": []}).astype({"p": int, "q": int})
+    edges = pd.concat(parts, ignore_index=True)
+    edges = edges.sort_values(["p", "sim", "q"], ascending=[True, False, True])
+    return edges.groupby("p", sort=False).head(k).reset_index(drop=True)
+
+
+def substitute_scores(history: PushHistory, edges: pd.DataFrame) -> pd.DataFrame:
+    """(u, p) -> sub_score (sum of sim x the member's decayed purchases of p's neighbours),
+    sub_max, sub_n and the neighbour that contributed most (sub_q)."""
+    bought = history.up[["u", "p", "d56"]].rename(columns={"p": "q"})
+    joined = edges.merge(bought, on="q")
+    joined["contrib"] = joined["sim"] * joined["d56"]
+    joined = joined.sort_values(["u", "p", "contrib"], ascending=[True, True, False])
+    grouped = joined.groupby(["u", "p"], sort=False)
+    out = grouped.agg(
+        sub_score=("contrib", "sum"),
+        sub_max=("contrib", "max"),
+        sub_n=("q", "size"),
+        sub_q=("q", "first"),
+    )
+    return out.reset_index()
+
+
+def warm_pairs(history: PushHistory, targets: np.ndarray, edges: pd.DataFrame) -> pd.DataFrame:
+    """(u, p) codes of members with a product-level signal for a target: they bought it or
+    one of its substitutes in the lookback."""
+    own = history.up.loc[history.up.p.isin(targets), ["u", "p"]]
+    bought = history.up[["u", "p"]].rename(columns={"p": "q"})
+    via = edges[edges.p.isin(targets)].merge(bought, on="q")[["u", "p"]]
+    return pd.concat([own, via], ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def group_buyers(
+    history: PushHistory, member_group: pd.DataFrame, targets: np.ndarray
+) -> pd.DataFrame:
+    """(g, p) -> buyers: members of group g (codes in MEMBER_GROUP's u, g) who bought target
+    p in the lookback."""
+    bought = history.up.loc[history.up.p.isin(targets), ["u", "p"]]
+    joined = bought.merge(member_group[["u", "g"]], on="u")
+    return joined.groupby(["g", "p"], sort=False).size().rename("buyers").reset_index()
+
+
+def pair_features(
+    history: PushHistory,
+    pairs: pd.DataFrame,
+    edges: pd.DataFrame,
+    g_buyers: pd.DataFrame,
+    g_size: np.ndarray,
+    sub: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """PUSH_FEATURES for PAIRS (int columns u, p, g: codes; g indexes G_SIZE), plus sub_q.
+    G_BUYERS: group_buyers over the pairs' products; SUB: substitute_scores covering the
+    pairs (computed from EDGES when None)."""
+    f = pairs[["u", "p", "g"]].reset_index(drop=True)
+    f["c"] = history.prod_cat[f.p.to_numpy()]
+    up = history.up.rename(
+        columns={"n_days": "p_days", "last": "p_last_days", "first": "p_first"}
+        | {f"d{h}": f"p_d{h}" for h in (28, 56, 112)}
+    )
+    f = f.merge(up, on=["u", "p"], how="left")
+    uc = history.uc.drop(columns="first").rename(
+        columns={"n_days": "c_days", "last": "c_last_days"}
+        | {f"d{h}": f"c_d{h}" for h in (28, 56, 112)}
+    )
+    f = f.merge(uc, on=["u", "c"], how="left")
+    if sub is None:
+        sub = substitute_scores(history, edges[edges.p.isin(f.p.unique())])
+    f = f.merge(sub, on=["u", "p"], how="left")
+    f = f.merge(g_buyers, on=["g", "p"], how="left")
+    for col in ("p_days", "p_d28", "p_d56", "p_d112", "c_days", "c_d28", "c_d56", "c_d112"):
+        f[col] = f[col].fillna(0.0)
+    for col in ("sub_score", "sub_max", "sub_n", "buyers"):
+        f[col] = f[col].fillna(0.0)
+    gap = (f["p_first"] - f["p_last_days"]) / (f["p_days"] - 1).where(f["p_days"] > 1)
+    f["p_gap_days"] = gap
+    f["p_due"] = f["p_last_days"] / gap.where(gap > 0)
+    f["p_overdue_days"] = f["p_last_days"] - gap
+    f["p_share_in_cat"] = (f["p_d56"] / f["c_d56"].where(f["c_d56"] > 0)).fillna(0.0)
+    user = history.user.iloc[f.u.to_numpy()].reset_index(drop=True)
+    f["c_share"] = (f["c_d56"] / user["d56"].where(user["d56"] > 0)).fillna(0.0)
+    f["u_recency_days"] = user["recency"]
+    f["u_days_90"] = user["days_90"]
+    f["u_days_365"] = user["days_365"]
+    prod = history.prod.iloc[f.p.to_numpy()].reset_index(drop=True)
+    f["price_gap"] = (prod["log_rel_price"] - user["price_level"]).abs()
+    f["prod_buyers_28"] = prod["buyers_28"]
+    f["prod_buyers_365"] = prod["buyers_365"]
+    f["prod_pace"] = prod["buyers_28"] / (prod["buyers_365"] * 28.0 / LOOKBACK_DAYS)
+    f["prod_trend"] = (prod["units_28"] + 1.0) / (prod["units_prev"] / 3.0 + 1.0)
+    size = g_size[f.g.to_numpy()].astype(np.float64)
+    own = (f["p_days"] > 0).astype(np.float64)
+    f["g_buyers"] = f["buyers"] - own  # the other members: a member is not their own signal
+    f["g_size"] = size
+    f["g_adoption"] = f["g_buyers"] / np.maximum(size - 1.0, 1.0)
+    f[list(PUSH_FEATURES)] = f[list(PUSH_FEATURES)].astype(np.float32)
+    return f[["u", "p", "g", "sub_q", *PUSH_FEATURES]]
+
+
+def member_groups(
+    memberships: pd.DataFrame, history: PushHistory, day: date
+) -> tuple[pd.DataFrame, pd.Index, np.ndarray]:
+    """(u, g) codes of memberships current at DAY of users with history, the group index,
+    and each group's size (members with history)."""
+    m = memberships
+    t = pd.Timestamp(day).tz_localize("UTC")
+    if C.JOINED_AT in m.columns:
+        joined = pd.to_datetime(m[C.JOINED_AT], utc=True)
+        m = m[joined.isna() | (joined < t)]
+    if C.LEFT_AT in m.columns:
+        left = pd.to_datetime(m[C.LEFT_AT], utc=True)
+        m = m[left.isna() | (left >= t)]
+    u = history.users.get_indexer(m[C.USER_ID].astype(str))
+    g, groups = pd.factorize(m[C.GROUP_ID].astype(str), sort=True)
+    keep = u >= 0
+    frame = pd.DataFrame({"u": u[keep], "g": g[keep]}).drop_duplicates(ignore_index=True)
+    size = np.bincount(frame.g, minlength=len(groups))
+    return frame, groups, size
+
+
+def read_push_orders(data: Path, before: date | None = None) -> pd.DataFrame:
+    """The order lines the pair features read (strictly before BEFORE when given), ids as
+    strings, ordered_at in UTC, category_id from the products table (else the product)."""
+    from features.contract.io import read_table
+
+    cols = [C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT, C.QUANTITY, C.AMOUNT]
+    orders = read_table(data, "orders", cols)
+    if orders is None:
+        raise FileNotFoundError(f"{data / 'orders.parquet'}: the orders table is required")
+    orders[C.ORDERED_AT] = pd.to_datetime(orders[C.ORDERED_AT], utc=True)
+    if before is not None:
+        orders = orders[orders[C.ORDERED_AT] < pd.Timestamp(before).tz_localize("UTC")]
+    orders[C.USER_ID] = orders[C.USER_ID].astype(str)
+    orders[C.PRODUCT_ID] = orders[C.PRODUCT_ID].astype(str)
+    products = read_table(data, "products")
+    category = orders[C.PRODUCT_ID]
+    if products is not None and C.CATEGORY_ID in products.columns:
+        mapping = products.set_index(products[C.PRODUCT_ID].astype(str))[C.CATEGORY_ID]
+        category = category.map(mapping).fillna(category)
+    orders[C.CATEGORY_ID] = category.astype(str)
+    return orders
+
+
+def read_memberships(data: Path) -> pd.DataFrame:
+    """Memberships (group_id, user_id, joined_at / left_at when present)."""
+    from features.contract.io import read_table
+
+    found = read_table(data, "memberships")
+    if found is None or not len(found):
+        raise FileNotFoundError(
+            f"{data / 'memberships.parquet'}: the push model ranks the members of groups; "
+            "ingest orders with group_id or store_id, or a memberships table"
+        )
+    return found
