@@ -24,6 +24,8 @@ driver (one as-of date's rows) and written by the same offline-table writer.
 
 from __future__ import annotations
 
+import os
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -56,6 +58,9 @@ def session_conf(cfg: FeatureSettings) -> dict[str, str]:
         "spark.app.name": "grouppush-features",
         **_DEFAULT_CONF,
         "spark.sql.shuffle.partitions": str(cfg.spark_shuffle_partitions),
+        # the executors' Python for the Arrow UDFs (they import this environment's numpy and
+        # pyarrow); on a cluster whose hosts keep it elsewhere, set it in spark_conf
+        "spark.pyspark.python": sys.executable,
         **(_LOCAL_CONF if cfg.spark_master.startswith("local") else {}),
         **cfg.spark_conf,
     }
@@ -63,10 +68,18 @@ def session_conf(cfg: FeatureSettings) -> dict[str, str]:
 
 def spark_session(cfg: FeatureSettings) -> Any:
     """The (shared, getOrCreate) SparkSession of features.spark_master + spark_conf."""
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    running = SparkContext._active_spark_context
+    if running is not None and running.master != cfg.spark_master:
+        # getOrCreate would hand back the running session, on the other master
+        SparkSession.builder.getOrCreate().stop()
+    conf = session_conf(cfg)
+    # pyspark reads the executors' interpreter from this variable, not from the setting
+    os.environ["PYSPARK_PYTHON"] = conf["spark.pyspark.python"]
     builder = SparkSession.builder
-    for key, value in session_conf(cfg).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

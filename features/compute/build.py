@@ -38,6 +38,7 @@ from features.compute.tag_summary import tag_summary
 from features.compute.tags import evaluate_tags, load_taxonomy, taxonomy_path
 from features.compute.write_behind import WriteBehind
 from features.contract.io import write_parquet_atomic
+from features.engine_spark_interest import spark_partitioned_log
 from features.snapshots import default_as_of, training_snapshot_dates
 from features.stages import Stages, peak_rss_mib
 from features.store import offline_tables as ot
@@ -84,9 +85,12 @@ def _compute_date(
     out: dict[str, ot.HistoryWriter],
     writer: WriteBehind,
     tag_report: dict[str, Any],
+    spark_log: Any = None,
 ) -> Similarity:
     """All catalog tables for one date, written to their next history (on WRITER's thread);
-    returns the date's category similarity. TAG_REPORT gets the date's tag shares."""
+    returns the date's category similarity. TAG_REPORT gets the date's tag shares. On Spark,
+    SPARK_LOG (features/engine_spark_interest.py) has the executors compute and write
+    user_interest."""
     cfg = settings.features
 
     def put(table: FeatureTable, rows: pd.DataFrame | pa.Table) -> None:
@@ -112,10 +116,20 @@ def _compute_date(
         tag_report[as_of.isoformat()] = tag_summary(users, tags)
     put(USER_ACTIVITY, users)
     del users
-    with timer("user_interest"):
-        interest, sim = compute_user_interest(con, as_of, cfg, log, stats)
-    put(USER_INTEREST, interest)
-    del interest
+    if spark_log is not None:
+        from features.engine_spark_interest import write_user_interest
+
+        history = out[USER_INTEREST.name]
+        with timer("user_interest"):
+            staging = ot.staging_dir(history.offline_dir) / "spark"
+            parts, sim = write_user_interest(spark_log, as_of, cfg, staging)
+        with timer("write"):
+            writer.submit(history.write_parts, as_of, parts)
+    else:
+        with timer("user_interest"):
+            interest, sim = compute_user_interest(con, as_of, cfg, log, stats)
+        put(USER_INTEREST, interest)
+        del interest
     with timer("group_stats"):
         put(GROUP_STATS, compute_group_stats(con, as_of, cfg, info))
     return sim
@@ -169,18 +183,31 @@ def run_snapshots(
         if todo:
             with timer("purchase_days"):
                 log = load_purchase_days(con, settings.features.half_life_days)
+                spark_log = spark_partitioned_log(con, settings.features)
             out = ot.open_histories(ws.offline, todo)
             writer = WriteBehind()
             try:
                 with _progress(show_progress, len(todo), "features") as advance:
                     for as_of in todo:
                         sim = _compute_date(
-                            con, settings, as_of, tags, info, timer, log, out, writer, tag_report
+                            con,
+                            settings,
+                            as_of,
+                            tags,
+                            info,
+                            timer,
+                            log,
+                            out,
+                            writer,
+                            tag_report,
+                            spark_log,
                         )
                         advance(as_of.isoformat())
             finally:
                 with timer("write_wait"):
                     writer.close()
+                if spark_log is not None:
+                    spark_log.close()
     finally:
         con.close()
     counts: dict[str, int] = {}

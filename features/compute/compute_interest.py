@@ -131,11 +131,25 @@ def _co_buyers(users: np.ndarray, cats: np.ndarray, n_users: int, n_cat: int) ->
     return gram
 
 
+def co_buyer_gram(stats: RunStats, log: PurchaseDays) -> np.ndarray:
+    """Categories x categories counts of LOG's users who bought both in the last 180 days:
+    exact integers, so the grams of disjoint sets of users add up to the grams of their union
+    (the Spark engine sums one per user partition)."""
+    recent = stats.runs[stats.counts_180d > 0]
+    n_cat = len(log.categories)
+    return _co_buyers(log.run_user[recent], log.run_cat[recent], len(log.users), n_cat)
+
+
 def category_similarity(stats: RunStats, log: PurchaseDays, cfg: FeatureSettings) -> Similarity:
     """Cosine similarity of categories over who bought them in the last 180 days."""
-    n_cat = len(log.categories)
-    recent = stats.runs[stats.counts_180d > 0]
-    gram = _co_buyers(log.run_user[recent], log.run_cat[recent], len(log.users), n_cat)
+    return similarity_from_gram(co_buyer_gram(stats, log), log.categories, cfg)
+
+
+def similarity_from_gram(
+    gram: np.ndarray, categories: np.ndarray, cfg: FeatureSettings
+) -> Similarity:
+    """Top-k cosine neighbours from the co-buyer counts (diagonal: buyers per category)."""
+    n_cat = len(categories)
     buyers = np.diag(gram).copy()
     linked = gram >= cfg.similarity_min_users
     np.fill_diagonal(linked, False)
@@ -144,7 +158,7 @@ def category_similarity(stats: RunStats, log: PurchaseDays, cfg: FeatureSettings
     raw = _canonical(sp.coo_matrix((cos, (rows, cols)), shape=(n_cat, n_cat)))
     raw.data[~_top_k_mask(raw, cfg.similarity_top_k)] = 0.0
     raw.eliminate_zeros()
-    return Similarity(log.categories, raw, _scale_rows(raw.copy()))
+    return Similarity(categories, raw, _scale_rows(raw.copy()))
 
 
 def _inverse_row_sums(data: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -280,15 +294,18 @@ def compute_user_interest(
     cfg: FeatureSettings,
     log: PurchaseDays | None = None,
     stats: RunStats | None = None,
+    sim: Similarity | None = None,
 ) -> tuple[pa.Table, Similarity]:
     """The user_interest table (one row per user who ordered before t) and the similarity.
     LOG: the build's purchase days (read from CON's `orders` when not given); STATS: LOG's
-    run_stats as of t, when the caller already has them."""
+    run_stats as of t, when the caller already has them; SIM: the similarity of all users,
+    when LOG holds only some of them (a Spark executor's user partition)."""
     if log is None or log.half_life_days != cfg.half_life_days:
         log, stats = load_purchase_days(con, cfg.half_life_days), None
     if stats is None:
         stats = run_stats(log, as_of, cfg.half_life_days)
-    sim = category_similarity(stats, log, cfg)
+    if sim is None:
+        sim = category_similarity(stats, log, cfg)
     n_users, n_cat = len(log.users), len(log.categories)
     per_user = np.bincount(log.run_user[stats.runs], minlength=n_users)
     indptr = np.concatenate([[0], np.cumsum(per_user)])

@@ -144,18 +144,31 @@ def _purchase_days_sql(con: Any, hl: float) -> PurchaseDays:
                 / 86400.0 / {hl})) AS w
         FROM orders o JOIN u USING ({C.USER_ID}) JOIN c USING ({C.CATEGORY_ID})
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""").fetchnumpy()
-    u = np.asarray(got["u"], np.int64)
-    c = np.asarray(got["c"], np.int64)
+    return purchase_days_from_rows(
+        pa.array(np.asarray(users[C.USER_ID], dtype=object), pa.string()),
+        np.asarray(cats[C.CATEGORY_ID], dtype=object),
+        got,
+        hl,
+    )
+
+
+def purchase_days_from_rows(
+    users: pa.StringArray, categories: np.ndarray, rows: dict[str, np.ndarray], hl: float
+) -> PurchaseDays:
+    """The log from its (u, c, d, w) rows sorted by (u, c, d): u and c index USERS and
+    CATEGORIES (also a Spark executor's log of one user partition)."""
+    u = np.asarray(rows["u"], np.int64)
+    c = np.asarray(rows["c"], np.int64)
     new_run = np.ones(len(u), bool)
     if len(u) > 1:
         new_run[1:] = (u[1:] != u[:-1]) | (c[1:] != c[:-1])
     run_start = np.flatnonzero(new_run)
     return PurchaseDays(
-        users=pa.array(np.asarray(users[C.USER_ID], dtype=object), pa.string()),
-        categories=np.asarray(cats[C.CATEGORY_ID], dtype=object),
+        users=users,
+        categories=categories,
         run=np.cumsum(new_run) - 1,
-        day=np.asarray(got["d"], np.int32),
-        w=np.asarray(got["w"], np.float64),
+        day=np.asarray(rows["d"], np.int32),
+        w=np.asarray(rows["w"], np.float64),
         run_start=run_start,
         run_user=u[run_start],
         run_cat=c[run_start],

@@ -199,6 +199,12 @@ class HistoryWriter:
         """Stage one date's rows (to_arrow output)."""
         self.rows += _write_file(self.staged / f"{as_of.isoformat()}.parquet", self.schema, [rows])
 
+    def write_parts(self, as_of: date, files: Sequence[Path]) -> None:
+        """Stage one date from part files written elsewhere (by Spark executors), streamed
+        batch by batch: the date's rows are never all in this process at once."""
+        batches = (batch for f in files for batch in pq.ParquetFile(f).iter_batches(BATCH_ROWS))
+        self.rows += _write_file(self.staged / f"{as_of.isoformat()}.parquet", self.schema, batches)
+
     def _migrate(self) -> None:
         """Split an old single-file history's other dates into staged date files (once: after
         the commit the table has its folder). Rows of another schema are dropped, as a

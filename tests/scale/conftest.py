@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,15 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory, tiny_settings: Settings)
     ws = resolve_workspace(tmp_path_factory.mktemp("tiny_source"))
     simulate(tiny_settings, ws.data, ws.truth, show_progress=False)
     return ws.data
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Spark standalone master and two workers on 127.0.0.1 (tests/scale/spark_cluster.py)."""
+    pytest.importorskip("pyspark", reason="pyspark is the optional `spark` extra")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs a Java runtime (17+) on PATH")
+    from tests.scale.spark_cluster import standalone_cluster
+
+    with standalone_cluster(tmp_path_factory.mktemp("spark_cluster")) as cluster:
+        yield cluster

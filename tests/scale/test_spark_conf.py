@@ -3,6 +3,8 @@ cluster master keeps its own memory settings; spark_conf always wins."""
 
 from __future__ import annotations
 
+import sys
+
 from configs.settings import FeatureSettings
 from features.engine_spark import session_conf
 
@@ -13,6 +15,7 @@ def test_local_mode_gets_driver_heap_and_adaptive_planning() -> None:
     assert conf["spark.sql.adaptive.enabled"] == "true"
     assert conf["spark.sql.execution.arrow.pyspark.enabled"] == "true"
     assert conf["spark.sql.shuffle.partitions"] == "8"
+    assert conf["spark.pyspark.python"] == sys.executable  # the UDFs' numpy / pyarrow
 
 
 def test_cluster_master_keeps_its_own_memory_settings() -> None:

@@ -1,0 +1,150 @@
+"""user_interest on the Spark executors: the DuckDB path's numpy, one user partition at a time.
+
+The (user, category, day) purchase rows stay a Spark DataFrame, hash-partitioned by user and
+sorted within each partition, so every user's rows sit in one partition. Each partition is
+turned into its own PurchaseDays (features/compute/interest_inputs.py) and run through the very
+functions the DuckDB build calls, so the engines cannot drift:
+1. `run_stats` + `co_buyer_gram` per partition; the partitions' grams (categories x
+   categories, exact counts) are summed by Spark and only that sum reaches the driver,
+   which turns it into the similarity (`similarity_from_gram`).
+2. `compute_user_interest` per partition with that similarity (the spreading is per user);
+   each executor writes its rows, cast to the catalog schema, as one Parquet part file under
+   the build's staging folder, and returns only the path. The driver streams those parts
+   into the date's history file (HistoryWriter.write_parts, features/store/offline_tables.py),
+   so the date's rows are never all in the driver at once.
+What the driver holds is proportional to categories (ids, gram) and partitions (paths),
+not to users or order lines. The workspace must be visible to every executor (README).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from configs import columns as C
+from configs.settings import FeatureSettings
+from features.compute.compute_interest import (
+    Similarity,
+    co_buyer_gram,
+    compute_user_interest,
+    similarity_from_gram,
+)
+from features.compute.interest_inputs import EPOCH, PurchaseDays, purchase_days_from_rows, run_stats
+from features.engine_spark import SparkSql, spark_sql_text, to_spark
+from features.store.catalog import USER_INTEREST
+from features.store.offline_tables import to_arrow
+
+GRAM_SCHEMA = "a INT, b INT, n DOUBLE"
+PART_SCHEMA = "path STRING"
+
+
+def _rows_sql(hl: float) -> str:
+    """Purchase rows per (user, category position, day): the DuckDB engine's aggregate
+    (interest_inputs._purchase_days_sql) without the global user numbering."""
+    return f"""
+        WITH c AS (SELECT {C.CATEGORY_ID}, row_number() OVER (ORDER BY {C.CATEGORY_ID}) - 1 AS c
+                   FROM (SELECT DISTINCT {C.CATEGORY_ID} FROM products))
+        SELECT o.{C.USER_ID}, CAST(c.c AS BIGINT) AS c,
+            CAST(date_diff('day', DATE '{EPOCH.isoformat()}', o.day) AS INTEGER) AS d,
+            sum(o.quantity * exp(ln(2) * (epoch(o.ts) - epoch(CAST(o.day AS TIMESTAMP)))
+                / 86400.0 / {hl})) AS w
+        FROM orders o JOIN c USING ({C.CATEGORY_ID})
+        GROUP BY 1, 2, 3"""
+
+
+class PartitionedLog:
+    """The build's purchase rows on the executors, partitioned by user (cached once)."""
+
+    def __init__(self, con: SparkSql, cfg: FeatureSettings) -> None:
+        cats = con.execute(
+            f"SELECT DISTINCT {C.CATEGORY_ID} FROM products ORDER BY {C.CATEGORY_ID}"
+        ).fetchnumpy()
+        self.categories = np.asarray(cats[C.CATEGORY_ID], dtype=object)
+        self.half_life_days = float(cfg.half_life_days)
+        (statement,) = to_spark(_rows_sql(self.half_life_days))
+        rows = con.spark.sql(spark_sql_text(statement))
+        self.rows = (
+            rows.repartition(cfg.spark_shuffle_partitions, C.USER_ID)
+            .sortWithinPartitions(C.USER_ID, "c", "d")
+            .cache()
+        )
+
+    def close(self) -> None:
+        self.rows.unpersist()
+
+
+def partition_log(
+    batches: Iterator[pa.RecordBatch], categories: np.ndarray, hl: float
+) -> PurchaseDays | None:
+    """One partition's rows (sorted by user, category, day) as a PurchaseDays of its users."""
+    table = pa.Table.from_batches(list(batches))
+    if table.num_rows == 0:
+        return None
+    ids = table.column(C.USER_ID).combine_chunks().cast(pa.string())
+    new_user = np.ones(table.num_rows, dtype=bool)
+    values = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
+    new_user[1:] = values[1:] != values[:-1]
+    rows = {
+        "u": np.cumsum(new_user) - 1,
+        "c": table.column("c").to_numpy(),
+        "d": table.column("d").to_numpy(),
+        "w": table.column("w").to_numpy(),
+    }
+    users = ids.filter(pa.array(new_user))
+    return purchase_days_from_rows(users, categories, rows, hl)
+
+
+def similarity(log: PartitionedLog, as_of: date, cfg: FeatureSettings) -> Similarity:
+    """Category similarity as of t from the per-partition co-buyer grams, summed by Spark."""
+    categories, hl = log.categories, log.half_life_days
+
+    def grams(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        part = partition_log(batches, categories, hl)
+        if part is None:
+            return
+        gram = co_buyer_gram(run_stats(part, as_of, hl), part)
+        a, b = np.nonzero(gram)
+        yield pa.RecordBatch.from_pydict(
+            {"a": a.astype(np.int32), "b": b.astype(np.int32), "n": gram[a, b]}
+        )
+
+    summed = log.rows.mapInArrow(grams, GRAM_SCHEMA).groupBy("a", "b").sum("n").toPandas()
+    gram = np.zeros((len(categories), len(categories)))
+    gram[summed["a"].to_numpy(), summed["b"].to_numpy()] = summed["sum(n)"].to_numpy()
+    return similarity_from_gram(gram, categories, cfg)
+
+
+def write_user_interest(
+    log: PartitionedLog, as_of: date, cfg: FeatureSettings, staging: Path
+) -> tuple[list[Path], Similarity]:
+    """Each executor computes its users' user_interest rows and writes them under STAGING
+    (a folder every executor can see); returns the part files and the similarity."""
+    sim = similarity(log, as_of, cfg)
+    categories, hl = log.categories, log.half_life_days
+    folder = Path(staging) / USER_INTEREST.name / as_of.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = str(folder)
+
+    def interest(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        part = partition_log(batches, categories, hl)
+        if part is None:
+            return
+        rows, _ = compute_user_interest(None, as_of, cfg, part, None, sim)  # type: ignore[arg-type]
+        path = f"{target}/part-{uuid.uuid4().hex}.parquet"
+        pq.write_table(to_arrow(rows, USER_INTEREST, as_of), path, compression="zstd")
+        yield pa.RecordBatch.from_pydict({"path": [path]})
+
+    written = log.rows.mapInArrow(interest, PART_SCHEMA).toPandas()["path"]
+    return sorted(Path(p) for p in written), sim
+
+
+def spark_partitioned_log(con: Any, cfg: FeatureSettings) -> PartitionedLog | None:
+    """The executors' purchase log when CON is the Spark engine's connection, else None."""
+    return PartitionedLog(con, cfg) if isinstance(con, SparkSql) else None
