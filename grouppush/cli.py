@@ -322,11 +322,17 @@ def evaluate(
     day = _parse_date(as_of, "--as-of")
     settings, ws = _context()
     _require_orders(ws)
+    from features.snapshots import default_as_of
     from grouppush.progress import stage_lines
+    from grouppush.train_features import build_feature_dates
     from training.evaluate import evaluate as run
+    from training.evaluate import evaluation_dates
 
+    with stage_lines("evaluate", "building the held-out feature snapshot where missing"):
+        when = day or settings.training.as_of or default_as_of(ws.data)
+        build_feature_dates(settings, ws, evaluation_dates(settings, ws, when))
     with stage_lines("evaluate", "loading the champions and the held-out snapshot"):
-        result = run(settings, ws, day, show_progress=True)
+        result = run(settings, ws, when, show_progress=True)
     _emit(result, evaluate_lines(result), as_json)
 
 
@@ -364,6 +370,10 @@ def _model_export(
     if check is not None:
         check()
     settings, ws = _export_context(out)
+    if day is not None:  # a past date: its features are built first (the default is the newest)
+        from grouppush.train_features import build_feature_dates
+
+        build_feature_dates(settings, ws, [day])
     from training import export
 
     run = getattr(export, name)

@@ -28,28 +28,36 @@ def build_training_features(
 
     Returns {"computed_snapshots": [...], "stages": {"seconds", "peak_rss_mib"}}: the stage
     `ensure_snapshots` (none for the push model, which reads only the order log)."""
-    from training.train import feature_dates, missing_snapshots
+    from training.train import feature_dates
 
     stages = Stages()
     computed: list[date] = []
     dates = feature_dates(settings, ws, target, as_of)
     if dates:
         with stages("ensure_snapshots"):
-            computed = missing_snapshots(ws, dates)
-            if computed:
-                from features.compute.build import compute_snapshots
-
-                compute_snapshots(settings, ws, computed, show_progress=show_progress)
-            if not ws.feast_registry.exists():  # never built: register the feature services
-                from features.store.feast_store import (
-                    apply_definitions,
-                    get_store,
-                    write_repo_yaml,
-                )
-
-                apply_definitions(get_store(ws, settings.features), ws)
-                write_repo_yaml(ws, settings.features)
+            computed = build_feature_dates(settings, ws, dates, show_progress=show_progress)
     return {"computed_snapshots": [str(d) for d in computed], "stages": stages.summary()}
+
+
+def build_feature_dates(
+    settings: Settings, ws: Workspace, dates: list[date], *, show_progress: bool = False
+) -> list[date]:
+    """Compute the DATES the offline history lacks (returned), and register the Feast feature
+    services when the workspace never ran `features build`: the front door of every command
+    that reads features (train, evaluate, the model exports)."""
+    from training.train import missing_snapshots
+
+    computed = missing_snapshots(ws, dates)
+    if computed:
+        from features.compute.build import compute_snapshots
+
+        compute_snapshots(settings, ws, computed, show_progress=show_progress)
+    if not ws.feast_registry.exists():
+        from features.store.feast_store import apply_definitions, get_store, write_repo_yaml
+
+        apply_definitions(get_store(ws, settings.features), ws)
+        write_repo_yaml(ws, settings.features)
+    return computed
 
 
 def with_built(built: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:

@@ -273,17 +273,22 @@ def pa_scalar(stamp: pd.Timestamp, kind: object) -> object:
     return pa.scalar(stamp.to_pydatetime(), type=kind)
 
 
+class MissingSnapshots(LookupError):
+    """Feature dates are missing from the offline history; the message names them and the
+    command that builds them (training only reads features: the CLI builds them first)."""
+
+
 def scoring_tables(
     settings: Settings, ws: Workspace, day: date | None, *, show_progress: bool = False
 ) -> dict[str, pd.DataFrame]:
-    """user_activity, user_interest and category_stats as of `day` (computed when missing)."""
+    """user_activity, user_interest and category_stats as of `day` (the newest when None)."""
     names = (catalog.USER_ACTIVITY.name, catalog.USER_INTEREST.name, catalog.CATEGORY_STATS.name)
     try:
         return {name: snapshot_table(ws, name, day) for name in names}
-    except (LookupError, FileNotFoundError):
+    except (LookupError, FileNotFoundError) as exc:
         if day is None:
             raise
-    from features.compute.build import compute_snapshots
-
-    compute_snapshots(settings, ws, [day], show_progress=show_progress)
-    return {name: snapshot_table(ws, name, day) for name in names}
+        raise MissingSnapshots(
+            f"no feature snapshot as of {day}: run `grouppush features build --as-of {day}` "
+            "(the export and evaluate commands build it themselves)"
+        ) from exc

@@ -22,6 +22,7 @@ from features.store import catalog
 from training import interest as interest_mod
 from training import repurchase as repurchase_mod
 from training.datasets import (
+    MissingSnapshots,
     category_stats_at,
     fetch_snapshots,
     load_orders,
@@ -94,14 +95,25 @@ def _ranking(model: Any, *args: Any) -> dict[str, Any]:
     return interest_mod.score_holdout(model, *args)[1]  # type: ignore[no-any-return]
 
 
-def _ensure_snapshots(settings: Settings, ws: Workspace, dates: list[date]) -> None:
-    """Compute the held-out snapshot when the offline history lacks it (evaluate's own
-    front door does not build it yet)."""
+def evaluation_dates(settings: Settings, ws: Workspace, as_of: date) -> list[date]:
+    """The feature dates evaluate reads: the held-out snapshot, and on simulated data AS_OF
+    (scored against the ground truth). The CLI builds the missing ones first."""
+    cfg = settings.training
+    dates = training_snapshot_dates(
+        as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
+    )
+    test = split_snapshots(dates, cfg.horizon_days).test
+    return sorted({test, as_of} if (ws.truth / "meta.json").exists() else {test})
+
+
+def _require_snapshots(ws: Workspace, dates: list[date]) -> None:
     missing = missing_snapshots(ws, dates)
     if missing:
-        from features.compute.build import compute_snapshots
-
-        compute_snapshots(settings, ws, missing, show_progress=False)
+        shown = ", ".join(str(d) for d in missing)
+        raise MissingSnapshots(
+            f"feature snapshots missing for {shown}: run `grouppush evaluate`, which builds "
+            f"them, or `grouppush features build --as-of {missing[-1]}` first"
+        )
 
 
 def held_out(
@@ -118,7 +130,7 @@ def held_out(
         as_of, cfg.horizon_days, cfg.n_snapshots, cfg.snapshot_spacing_days, cfg.snapshot_anchor
     )
     test = split_snapshots(dates, cfg.horizon_days).test
-    _ensure_snapshots(settings, ws, [test])
+    _require_snapshots(ws, [test])
     orders = orders_before(load_orders(ws), as_of)
     fetch = make_fetch(settings, ws)
     out: dict[str, Any] = {"snapshot": str(test), "horizon_days": cfg.horizon_days}

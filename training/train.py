@@ -25,6 +25,7 @@ from features.store import catalog
 from features.store.offline_tables import offline_path
 from training.datasets import (
     Fetch,
+    MissingSnapshots,
     SnapshotSplit,
     category_stats_at,
     feast_fetcher,
@@ -57,10 +58,6 @@ def missing_snapshots(ws: Workspace, dates: Sequence[date]) -> list[date]:
     """The DATES some feature table training reads lacks in the offline history."""
     have = set.intersection(*(offline_dates(ws, t) for t in NEEDED_TABLES))
     return sorted(set(dates) - have)
-
-
-class MissingSnapshots(LookupError):
-    """train() found feature dates missing; the message names them and the command to run."""
 
 
 def snapshot_plan(

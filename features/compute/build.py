@@ -34,11 +34,11 @@ from features.compute.compute_product import compute_category_stats, compute_pro
 from features.compute.compute_user import compute_user_activity
 from features.compute.interest_inputs import PurchaseDays, load_purchase_days, run_stats
 from features.compute.slow_movers import slow_mover_counts
+from features.compute.spark_interest import spark_partitioned_log
 from features.compute.tag_summary import tag_summary
 from features.compute.tags import evaluate_tags, load_taxonomy, taxonomy_path
 from features.compute.write_behind import WriteBehind
 from features.contract.io import write_parquet_atomic
-from features.engine_spark_interest import spark_partitioned_log
 from features.snapshots import default_as_of, training_snapshot_dates
 from features.stages import Stages, peak_rss_mib
 from features.store import offline_tables as ot
@@ -89,7 +89,7 @@ def _compute_date(
 ) -> Similarity:
     """All catalog tables for one date, written to their next history (on WRITER's thread);
     returns the date's category similarity. TAG_REPORT gets the date's tag shares. On Spark,
-    SPARK_LOG (features/engine_spark_interest.py) has the executors compute and write
+    SPARK_LOG (features/compute/spark_interest.py) has the executors compute and write
     user_interest."""
     cfg = settings.features
 
@@ -117,7 +117,7 @@ def _compute_date(
     put(USER_ACTIVITY, users)
     del users
     if spark_log is not None:
-        from features.engine_spark_interest import write_user_interest
+        from features.compute.spark_interest import write_user_interest
 
         history = out[USER_INTEREST.name]
         with timer("user_interest"):

@@ -1,4 +1,4 @@
-"""What the Spark executors rely on (features/engine_spark_interest.py): user_interest computed
+"""What the Spark executors rely on (features/compute/spark_interest.py): user_interest computed
 one user partition at a time, each partition its own purchase log, with the similarity from
 the summed per-partition co-buyer grams, equals the whole-log computation bit for bit."""
 
