@@ -22,6 +22,7 @@ from datetime import date
 import numpy as np
 
 from configs.settings import ServingSettings
+from serving.csr import row_entries
 from serving.explain import Explainer, zombie_list
 from serving.names import category_names, product_names
 from serving.push_merge import (
@@ -65,16 +66,6 @@ def weights(cfg: ServingSettings) -> tuple[float, float, float]:
     return w[0] / total, w[1] / total, w[2] / total
 
 
-def _row_entries(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(position in `rows`, CSR entry index) for every stored entry of the given rows, and
-    the number of entries of each row."""
-    starts = indptr[rows]
-    lens = indptr[rows + 1] - starts
-    offsets = np.cumsum(lens) - lens
-    entries = np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts - offsets, lens)
-    return np.repeat(np.arange(len(rows), dtype=np.int64), lens), entries, lens
-
-
 def _unique_small(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """np.unique(keys, return_inverse=True) for keys in [0, size): a mask, not a sort."""
     seen = np.zeros(size, dtype=bool)
@@ -90,7 +81,7 @@ def _dense(snap: Snapshot, members: np.ndarray, ucat: np.ndarray, cfg: ServingSe
     csr = snap.interest
     pos = np.full(len(snap.cat_ids), -1, dtype=np.int64)
     pos[ucat] = np.arange(len(ucat))
-    row, e, lens = _row_entries(csr.indptr, members)
+    row, e, lens = row_entries(csr.indptr, members)
     rep = np.repeat(snap.user_rep[members], lens)  # (a gather per entry costs more)
     col = pos[csr.indices[e]]
     keep = col >= 0
@@ -119,7 +110,7 @@ def _cold_scale(
     tie-break (x TIE) for members without category purchases."""
     assert snap.cold_indptr is not None and snap.cold_indices is not None
     assert snap.cold_score is not None
-    row, e, _ = _row_entries(snap.cold_indptr, members)
+    row, e, _ = row_entries(snap.cold_indptr, members)
     col = pos[snap.cold_indices[e]]
     keep = col >= 0
     cold = np.zeros_like(base)

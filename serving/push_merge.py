@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serving.csr import row_entries
 from serving.names import product_labels
 from serving.push_scores import push_reasons
 from serving.snapshot import Snapshot
@@ -44,11 +45,7 @@ def warm_entries(snap: Snapshot, members: np.ndarray, cand: np.ndarray) -> Warm:
     assert snap.push_indptr is not None and snap.push_indices is not None
     assert snap.push_prob is not None
     indptr = snap.push_indptr
-    starts = indptr[members]
-    lens = indptr[members + 1] - starts
-    offsets = np.cumsum(lens) - lens
-    e = np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts - offsets, lens)
-    row = np.repeat(np.arange(len(members), dtype=np.int64), lens)
+    row, e, _ = row_entries(indptr, members)
     pos = np.full(len(snap.prod_ids), -1, dtype=np.int64)
     pos[cand] = np.arange(len(cand))
     cp = pos[snap.push_indices[e]]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from configs import columns as C
+from serving.csr import row_entries
 
 
 @dataclass(frozen=True)
@@ -159,11 +160,7 @@ def blocked_pairs(
     indptr: np.ndarray, indices: np.ndarray, members: np.ndarray, cand: np.ndarray, n_products: int
 ) -> Blocked:
     """The blocked (candidate, member) pairs of one request (MEMBERS, CAND: snapshot indices)."""
-    starts = indptr[members]
-    lens = indptr[members + 1] - starts
-    offsets = np.cumsum(lens) - lens
-    e = np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts - offsets, lens)
-    row = np.repeat(np.arange(len(members), dtype=np.int64), lens)
+    row, e, _ = row_entries(indptr, members)
     pos = np.full(n_products, -1, dtype=np.int64)
     pos[cand] = np.arange(len(cand))
     cp = pos[indices[e]]
