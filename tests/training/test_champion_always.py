@@ -187,7 +187,11 @@ for uri in MODELS:
                 "max": float(pred.max())}
 OURS = ("features", "modelinput", "training", "configs")
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
-print(json.dumps({"models": out, "leaked": leaked}))
+print(json.dumps({"models": out, "leaked": leaked}), flush=True)
+import os
+# skip interpreter teardown: a native thread pool once aborted it ("terminate called without
+# an active exception", exit -6) after the answer was printed; the answer is what is tested
+os._exit(0)
 """
 
 
