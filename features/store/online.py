@@ -8,6 +8,8 @@ straight from the Parquet history with pyarrow and writes chunks of `online_chun
   written in Feast's exact layout - SQLite: a fresh file swapped in when every table is loaded
   (online_sqlite.py); Redis: pipelined HSETs (online_redis.py);
 - `feast`: Feast's own `store.write_to_online_store` per chunk (the reference path).
+With engine=spark and Redis, the executors read and send the rows instead (online_spark.py):
+the driver holds no table.
 Either way `get_online_features` reads the result. Rows/s per table are returned for
 benchmarks/bench_features.py and benchmarks/bench_online.py.
 """
@@ -26,7 +28,7 @@ import pyarrow as pa
 from configs.settings import FeatureSettings
 from configs.workspace import Workspace
 from features.store.catalog import TABLES
-from features.store.offline_tables import as_of_timestamp, read_date
+from features.store.offline_tables import as_of_timestamp, date_file, offline_path, read_date
 
 if TYPE_CHECKING:
     import feast
@@ -106,15 +108,20 @@ def load_online(
     """Write every table's AS_OF rows online; returns rows, seconds and rows/s per table
     (`seconds` also counts the SQLite file's fsync and swap)."""
     event_ts = as_of_timestamp(as_of)
-    out: dict[str, Any] = {"writer": cfg.online_writer, "store": cfg.online_store, "tables": {}}
+    executors = _on_executors(ws, cfg)
+    writer = "spark" if executors else cfg.online_writer
+    out: dict[str, Any] = {"writer": writer, "store": cfg.online_store, "tables": {}}
     start = time.perf_counter()
     with _writer(store, ws, cfg, event_ts) as write:
         for name in tables or list(TABLES):
             t0 = time.perf_counter()
-            rows = read_date(ws.offline, name, as_of)
-            write(name, rows)
+            if executors:
+                n = _executor_load(store, ws, cfg, name, as_of, event_ts)
+            else:
+                rows = read_date(ws.offline, name, as_of)
+                write(name, rows)
+                n = rows.num_rows
             secs = time.perf_counter() - t0
-            n = rows.num_rows
             out["tables"][name] = {
                 "rows": n,
                 "seconds": secs,
@@ -126,3 +133,39 @@ def load_online(
     out["rows"] = sum(t["rows"] for t in out["tables"].values())
     out["rows_per_s"] = out["rows"] / out["seconds"] if out["seconds"] else 0.0
     return out
+
+
+def _on_executors(ws: Workspace, cfg: FeatureSettings) -> bool:
+    """Spark engine, Redis online store, bulk writer, per-date offline files."""
+    return (
+        cfg.engine == "spark"
+        and cfg.online_store == "redis"
+        and cfg.online_writer == "bulk"
+        and all(offline_path(ws.offline, name).is_dir() for name in TABLES)
+    )
+
+
+def _executor_load(
+    store: feast.FeatureStore,
+    ws: Workspace,
+    cfg: FeatureSettings,
+    name: str,
+    as_of: date,
+    event_ts: datetime,
+) -> int:
+    from features.engine_spark import spark_session
+    from features.store.online_spark import write_file_redis
+
+    path = date_file(ws.offline, name, as_of)
+    if not path.exists():
+        return 0
+    return write_file_redis(
+        spark_session(cfg),
+        path,
+        store.config.project,
+        _view_name(store, name),
+        TABLES[name],
+        event_ts,
+        cfg.redis_connection_string,
+        cfg.online_chunk_rows,
+    )

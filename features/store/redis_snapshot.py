@@ -19,7 +19,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -74,29 +74,44 @@ def _to_bytes(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            yield chunk
+
+
+def _blob_chunks(rows: pa.Table | pd.DataFrame | Path) -> Iterator[bytes]:
+    """A table's Parquet bytes in CHUNK_BYTES pieces. A Parquet file's own bytes are sent as
+    they are, a chunk at a time: the publisher never holds the rows (1M users on large)."""
+    if isinstance(rows, Path):
+        yield from _file_chunks(rows)
+        return
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
+    blob = _to_bytes(table)
+    for lo in range(0, max(len(blob), 1), CHUNK_BYTES):
+        yield blob[lo : lo + CHUNK_BYTES]
+
+
 def publish_snapshot(
-    client: Any, tables: Mapping[str, pa.Table | pd.DataFrame | None], meta: Mapping[str, Any]
+    client: Any,
+    tables: Mapping[str, pa.Table | pd.DataFrame | Path | None],
+    meta: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Write TABLES (None = absent) as chunked Parquet blobs under a new build id and make it
-    current; returns the manifest (build id, meta, chunks per table, bytes, seconds)."""
+    """Write TABLES (None = absent; a Path: a Parquet file sent as is) as chunked Parquet
+    blobs under a new build id and make it current; returns the manifest (build id, meta,
+    chunks per table, bytes, seconds)."""
     start = time.perf_counter()
     build = uuid.uuid4().hex
     chunks: dict[str, int] = {}
     total = 0
-    pipe = client.pipeline(transaction=False)
     for name, rows in tables.items():
         if rows is None:
             continue
-        table = (
-            rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
-        )
-        blob = _to_bytes(table)
-        parts = range(0, max(len(blob), 1), CHUNK_BYTES)
-        for i, lo in enumerate(parts):
-            pipe.set(f"{PREFIX}:{build}:{name}:{i}", blob[lo : lo + CHUNK_BYTES])
-        pipe.execute()
-        chunks[name] = len(parts)
-        total += len(blob)
+        n = 0
+        for n, chunk in enumerate(_blob_chunks(rows), start=1):
+            client.set(f"{PREFIX}:{build}:{name}:{n - 1}", chunk)
+            total += len(chunk)
+        chunks[name] = n
     manifest = {"build": build, "meta": dict(meta), "tables": chunks, "bytes": total}
     old = client.getset(CURRENT, json.dumps(manifest))
     if old:
@@ -155,14 +170,15 @@ def read_snapshot(
 def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[str, Any]:
     """Publish the AS_OF rows of every catalog table + the snapshot's contract tables (and
     product/category names: a service reading an older publication shows ids)."""
-    from features.store.offline_tables import read_date
+    from features.store.offline_tables import date_file, read_date
 
-    tables: dict[str, pa.Table | None] = {
-        name: read_date(ws.offline, name, as_of) for name in TABLES
-    }
+    tables: dict[str, pa.Table | Path | None] = {}
+    for name in TABLES:  # the as-of file itself when stored per date (no rows in memory)
+        f = date_file(ws.offline, name, as_of)
+        tables[name] = f if f.is_file() else read_date(ws.offline, name, as_of)
     for name in CONTRACT_TABLES:
         path = table_path(ws.data, name)
-        tables[name] = pq.read_table(path) if path.exists() else None
+        tables[name] = path if path.exists() else None
     tables["products"] = read_names(ws.data)
     tables.update(side_tables(ws))  # the operator page's (features.store.side_tables)
     try:

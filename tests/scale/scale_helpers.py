@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 from pathlib import Path
+from typing import Any
 
 from configs.workspace import Workspace, resolve_workspace
 
@@ -23,3 +24,15 @@ def workspace_with(data: Path, root: Path) -> Workspace:
     ws = resolve_workspace(root)
     shutil.copytree(data, ws.data)
     return ws
+
+
+def redis_hashes(url: Any) -> dict[bytes, dict[bytes, bytes]]:
+    """Every Feast hash in the Redis database of URL (the published snapshot left out)."""
+    from features.store.redis_snapshot import redis_client
+
+    client = redis_client(url)
+    try:
+        keys = [k for k in client.scan_iter(count=1000) if not k.startswith(b"grouppush:snapshot")]
+        return {k: client.hgetall(k) for k in keys}
+    finally:
+        client.close()

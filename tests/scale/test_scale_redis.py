@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from configs.settings import Settings, secret_value
 from configs.workspace import Workspace, resolve_workspace
-from tests.scale.scale_helpers import LOOPBACK, free_port, workspace_with
+from tests.scale.scale_helpers import LOOPBACK, free_port, redis_hashes, workspace_with
 
 pytestmark = pytest.mark.integration
 
@@ -162,17 +162,6 @@ def _push_cap_through_feedback(
         time.sleep(0.5)
 
 
-def _hashes(url: SecretStr | str) -> dict[bytes, dict[bytes, bytes]]:
-    from features.store.redis_snapshot import redis_client
-
-    client = redis_client(url)
-    try:
-        keys = [k for k in client.scan_iter(count=1000) if not k.startswith(b"grouppush:snapshot")]
-        return {k: client.hgetall(k) for k in keys}
-    finally:
-        client.close()
-
-
 def test_bulk_redis_hashes_equal_feast_writers(redis_build) -> None:  # type: ignore[no-untyped-def]
     """Feast's writer and the bulk writer leave the same keys, fields and bytes (db 1 of the
     same server, so the module's build in db 0 stays as it is)."""
@@ -192,7 +181,7 @@ def test_bulk_redis_hashes_equal_feast_writers(redis_build) -> None:  # type: ig
         )
         out = load_online(get_store(ws, cfg), ws, as_of, cfg)
         assert out["rows"] > 0 and out["writer"] == writer
-        written[writer] = _hashes(url)
+        written[writer] = redis_hashes(url)
     assert default_as_of(ws.data) == as_of
     assert len(written["bulk"]) > 100
     assert written["bulk"] == written["feast"]

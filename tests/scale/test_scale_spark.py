@@ -16,7 +16,7 @@ import pytest
 from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
-from tests.scale.scale_helpers import workspace_with
+from tests.scale.scale_helpers import redis_hashes, workspace_with
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("pyspark", reason="pyspark is the optional `spark` extra")
@@ -123,6 +123,40 @@ def assert_builds_equal(duck: Workspace, spark: Workspace, dates: int = 2) -> No
 
 def test_spark_build_equals_duckdb_build(built: Built) -> None:
     assert_builds_equal(built["duckdb"][1], built["spark"][1])
+
+
+def test_online_load_from_the_executors_equals_the_driver_load(
+    built: Built, as_of: date, redis_url: str
+) -> None:
+    """engine=spark sends the Redis rows from the executors: the same keys, fields and bytes
+    as the driver's bulk load of the same offline files (databases 3 and 4)."""
+    from pydantic import SecretStr
+
+    from features.store.feast_store import apply_definitions, get_store
+    from features.store.online import load_online
+    from features.store.redis_snapshot import redis_client
+
+    settings, ws = built["spark"]
+    written = {}
+    for engine, db in (("duckdb", 3), ("spark", 4)):
+        url = SecretStr(f"{redis_url},db={db}")
+        cfg = settings.features.model_copy(
+            update={
+                "engine": engine,
+                "online_store": "redis",
+                "redis_connection_string": url,
+                "online_chunk_rows": 7,
+            }
+        )
+        redis_client(url).flushdb()
+        store = get_store(ws, cfg)
+        apply_definitions(store, ws)
+        out = load_online(store, ws, as_of, cfg)
+        assert out["writer"] == ("spark" if engine == "spark" else "bulk")
+        assert out["rows"] > 0
+        written[engine] = redis_hashes(url)
+    assert len(written["spark"]) > 100
+    assert written["spark"] == written["duckdb"]
 
 
 def test_spark_training_set_equals_duckdb_training_set(built: Built, as_of: date) -> None:
