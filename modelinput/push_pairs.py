@@ -201,13 +201,23 @@ def substitutes(
     return edges.groupby("p", sort=False).head(k).reset_index(drop=True)
 
 
-def substitute_scores(history: PushHistory, edges: pd.DataFrame) -> pd.DataFrame:
+def substitute_scores(
+    history: PushHistory, edges: pd.DataFrame, pairs: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """(u, p) -> sub_score (sum of sim x the member's decayed purchases of p's neighbours),
-    sub_max, sub_n and the neighbour that contributed most (sub_q)."""
+    sub_max, sub_n and the neighbour that contributed most (sub_q); for every member, or only
+    for PAIRS (u, p) when given: walked from the pairs' side (<= N_NEIGHBOURS lookups each)
+    instead of from every buyer of every neighbour (8.2M rows for 1,784 products on demo)."""
     bought = history.up[["u", "p", "d56"]].rename(columns={"p": "q"})
-    joined = edges.merge(bought, on="q")
+    if pairs is None:
+        joined = edges.merge(bought, on="q")
+    else:
+        keys = pairs[["u", "p"]].drop_duplicates()
+        joined = keys.merge(edges, on="p").merge(bought, on=["u", "q"])
     joined["contrib"] = joined["sim"] * joined["d56"]
-    joined = joined.sort_values(["u", "p", "contrib"], ascending=[True, True, False])
+    joined = joined.sort_values(
+        ["u", "p", "contrib", "q"], ascending=[True, True, False, True], kind="stable"
+    )  # ties name the same neighbour whichever side the walk came from
     grouped = joined.groupby(["u", "p"], sort=False)
     out = grouped.agg(
         sub_score=("contrib", "sum"),
@@ -261,7 +271,7 @@ def pair_features(
     )
     f = f.merge(uc, on=["u", "c"], how="left")
     if sub is None:
-        sub = substitute_scores(history, edges[edges.p.isin(f.p.unique())])
+        sub = substitute_scores(history, edges, pairs=f)
     f = f.merge(sub, on=["u", "p"], how="left")
     f = f.merge(g_buyers, on=["g", "p"], how="left")
     for col in ("p_days", "p_d28", "p_d56", "p_d112", "c_days", "c_d28", "c_d56", "c_d112"):

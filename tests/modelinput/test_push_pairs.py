@@ -150,3 +150,28 @@ def test_push_rules_are_registrable_candidates() -> None:
         order = np.argsort(-rules[name], kind="stable")
         assert np.all(np.diff(prob[order]) <= 1e-12), name  # the rule's order, as probabilities
         assert prob.min() >= 0 and prob.max() <= 1
+
+
+def test_substitute_scores_of_some_pairs_equal_the_full_walk() -> None:
+    rng = np.random.default_rng(3)
+    rows = [
+        (f"u{u}", f"P{p}", pd.Timestamp(T, tz="UTC") - timedelta(days=int(d)))
+        for u, p, d in zip(
+            rng.integers(0, 40, 600),
+            rng.integers(0, 12, 600),
+            rng.integers(1, 200, 600),
+            strict=True,
+        )
+    ]
+    orders = pd.DataFrame(rows, columns=[C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT])
+    orders[C.QUANTITY] = 1.0
+    orders[C.CATEGORY_ID] = "k"
+    h = pp.push_history(orders, T)
+    edges = pp.substitutes(h, np.arange(len(h.products)), k=4)
+    full = pp.substitute_scores(h, edges).set_index(["u", "p"]).sort_index()
+    some = full.sample(n=len(full) // 3, random_state=1).reset_index()[["u", "p"]]
+    some = pd.concat([some, pd.DataFrame({"u": [0], "p": [0]})])  # maybe no substitute bought
+    part = pp.substitute_scores(h, edges, pairs=some).set_index(["u", "p"]).sort_index()
+    assert set(part.index) <= set(map(tuple, some.to_numpy().tolist()))
+    pd.testing.assert_frame_equal(part, full.loc[part.index])
+    assert len(part) >= len(some) - 1
