@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from configs import columns as C
-from configs.settings import Settings
+from configs.settings import ServingSettings, Settings
 from configs.workspace import Workspace
 from features.contract.io import write_frame
 from serving.engine import push_list
 from serving.results import GroupPushList
+from serving.snapshot import Snapshot
 from serving.why import ReasonTally, stock_feed_note
 
 COLUMNS = [
@@ -95,6 +96,21 @@ class ExportSummary:
     notes: list[str]  # export-wide notes, each once (no inventory feed)
 
 
+def every_push_list(snap: Snapshot, cfg: ServingSettings) -> Iterator[GroupPushList]:
+    """Every group's push list in group order, as one response: member caps span them all
+    (the export's lists; benchmarks/bench_push_sim.py scores the same ones)."""
+    used = np.zeros(len(snap.user_ids), dtype=np.int32)
+    for g in range(len(snap.group_ids)):
+        yield push_list(
+            snap,
+            g,
+            cfg,
+            top_k=cfg.export_top_k,
+            members_per_product=cfg.export_members_per_product,
+            used=used,
+        )
+
+
 def export_push_lists(
     settings: Settings, ws: Workspace, as_of: date | None, out: Path, *, show_progress: bool = True
 ) -> int:
@@ -109,20 +125,10 @@ def run_export(
     from serving.loader import load_snapshot
 
     snap = load_snapshot(ws, settings, as_of)
-    cfg = settings.serving
-    used = np.zeros(len(snap.user_ids), dtype=np.int32)
     why = ReasonTally()
     rows: dict[str, list[Any]] = {c: [] for c in COLUMNS[:-2]}
     with _progress(show_progress, len(snap.group_ids)) as advance:
-        for g in range(len(snap.group_ids)):
-            res = push_list(
-                snap,
-                g,
-                cfg,
-                top_k=cfg.export_top_k,
-                members_per_product=cfg.export_members_per_product,
-                used=used,
-            )
+        for res in every_push_list(snap, settings.serving):
             _rows(res, rows)
             why.add(res.warnings)
             advance()
