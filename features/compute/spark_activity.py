@@ -250,8 +250,12 @@ def write_user_activity(
             act.groupBy(BUCKET)
             .cogroup(purchases.groupBy(BUCKET))
             .applyInPandas(users, _spark_schema())
+            .cache()  # read by each rank and by the write: computed once
         )
-        parts, summary = _write(_with_ranks(rows, tags), as_of, tags, staging)
+        try:
+            parts, summary = _write(_with_ranks(rows, tags), as_of, tags, staging)
+        finally:
+            rows.unpersist()
     finally:
         act.unpersist()
     return parts, summary
