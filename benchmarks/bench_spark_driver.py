@@ -79,6 +79,7 @@ def child(preset: str, data: Path, work: Path, master: str, conf: dict[str, str]
         "session_start_seconds": round(session_seconds, 2),
         "build_seconds": round(seconds, 2),
         "stages": out["seconds"],
+        "stage_peak_rss_mib_python": out["peak_rss_mib"],
         "rows": out["rows"],
         "driver_peak_rss_mib_python": round(peak_rss_mib(), 1),
         "driver_peak_rss_mib_with_jvm": round(rss.peak_mib, 1),
