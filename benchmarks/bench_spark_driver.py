@@ -79,6 +79,7 @@ def child(preset: str, data: Path, work: Path, master: str, conf: dict[str, str]
         "session_start_seconds": round(session_seconds, 2),
         "build_seconds": round(seconds, 2),
         "stages": out["seconds"],
+        "stage_peak_rss_mib_python": out["peak_rss_mib"],
         "rows": out["rows"],
         "driver_peak_rss_mib_python": round(peak_rss_mib(), 1),
         "driver_peak_rss_mib_with_jvm": round(rss.peak_mib, 1),
@@ -122,9 +123,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "order_lines": pq.read_metadata(data / "orders.parquet").num_rows,
             "runs": runs,
         }
-        local = {"spark.driver.memory": args.local_driver_memory}
-        runs.append(_run_child(preset, data, args.scratch / "ws", "local[2]", local))
-        _save(result, args.out)
+        if not args.skip_local:
+            local = {"spark.driver.memory": args.local_driver_memory}
+            runs.append(_run_child(preset, data, args.scratch / "ws", "local[2]", local))
+            _save(result, args.out)
         for workers in args.workers:
             with standalone_cluster(
                 args.scratch / f"cluster_{preset}_{workers}", workers, args.worker_memory
@@ -151,6 +153,7 @@ def main() -> None:
     add("--worker-memory", default="2g")
     add("--executor-memory", default="1500m")
     add("--local-driver-memory", default="2g")
+    add("--skip-local", action="store_true", help="only the standalone runs")
     add("--scratch", type=Path, default=Path("/tmp/grouppush_spark_driver"))
     add("--out", type=Path, default=RESULTS / "spark_driver.json")
     add("--child", default=None, help=argparse.SUPPRESS)

@@ -79,7 +79,19 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, penalizer: float = 
     # Identical (x, t_x, T) rows share a likelihood: weight unique rows (days are integers).
     keys = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="w")
     ux, ut, uT, w = (keys[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "w"))
-    scale = max(float(np.mean(T)), 1.0)
+    return fit_weighted(ux, ut, uT, w, max(float(np.mean(T)), 1.0), penalizer)
+
+
+def fit_weighted(
+    ux: np.ndarray,
+    ut: np.ndarray,
+    uT: np.ndarray,
+    w: np.ndarray,
+    scale: float,
+    penalizer: float = 0.0,
+) -> BGNBD:
+    """fit_bgnbd over unique (x, t_x, T) rows weighted by their customers W; SCALE: the
+    start of alpha (the mean T). From summed counts the fit needs no row of its customers."""
     levels, inverse = np.unique(ux, return_inverse=True)
 
     def objective(log_params: np.ndarray) -> float:

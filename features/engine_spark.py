@@ -17,9 +17,9 @@ engines cannot drift apart. The dialect shim, all of it:
   `ALTER TABLE t ADD COLUMN c` / `UPDATE t SET c = e` (no WHERE) become withColumn on the
   cached view; `DROP TABLE` also frees the cache.
 - session: UTC time zone, ANSI mode off (x / 0 and bad casts give NULL, as in DuckDB).
-The sparse interest spreading (compute_interest.py) stays numpy/scipy on the per-user arrays
-collected from the Spark SQL aggregates, exactly as on DuckDB; results are collected to the
-driver (one as-of date's rows) and written by the same offline-table writer.
+The per-user tables run the DuckDB path's numpy on the executors, one user partition at a time
+(compute/spark_activity.py, compute/spark_interest.py), and the executors write their rows;
+the per-category, -product and -group tables are small and collected to the driver.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def _compute_date(
     tags: list,
     info: Any,
     timer: Stages,
-    log: PurchaseDays,
+    log: PurchaseDays | None,
     out: dict[str, ot.HistoryWriter],
     writer: WriteBehind,
     tag_report: dict[str, Any],
@@ -90,7 +90,7 @@ def _compute_date(
     """All catalog tables for one date, written to their next history (on WRITER's thread);
     returns the date's category similarity. TAG_REPORT gets the date's tag shares. On Spark,
     SPARK_LOG (features/compute/spark_interest.py) has the executors compute and write
-    user_interest."""
+    user_activity and user_interest (LOG is None: no purchase log on the driver)."""
     cfg = settings.features
 
     def put(table: FeatureTable, rows: pd.DataFrame | pa.Table) -> None:
@@ -107,25 +107,23 @@ def _compute_date(
         put(CATEGORY_STATS, compute_category_stats(con, as_of, cfg))
     with timer("product_stats"):
         put(PRODUCT_STATS, compute_product_stats(con, as_of, cfg))
-    with timer("run_stats"):  # shared by readiness and interest
-        stats = run_stats(log, as_of, cfg.half_life_days)
-    with timer("user_activity"):
-        users = compute_user_activity(con, as_of, cfg, log, stats)
-    with timer("tags"):
-        users["tags"] = evaluate_tags(users, tags)
-        tag_report[as_of.isoformat()] = tag_summary(users, tags)
-    put(USER_ACTIVITY, users)
-    del users
     if spark_log is not None:
-        from features.compute.spark_interest import write_user_interest
+        from features.compute.build_spark import spark_user_tables
 
-        history = out[USER_INTEREST.name]
-        with timer("user_interest"):
-            staging = ot.staging_dir(history.offline_dir) / "spark"
-            parts, sim = write_user_interest(spark_log, as_of, cfg, staging)
-        with timer("write"):
-            writer.submit(history.write_parts, as_of, parts)
+        sim, tag_report[as_of.isoformat()] = spark_user_tables(
+            con, settings, as_of, tags, timer, out, writer, spark_log
+        )
     else:
+        assert log is not None
+        with timer("run_stats"):  # shared by readiness and interest
+            stats = run_stats(log, as_of, cfg.half_life_days)
+        with timer("user_activity"):
+            users = compute_user_activity(con, as_of, cfg, log, stats)
+        with timer("tags"):
+            users["tags"] = evaluate_tags(users, tags)
+            tag_report[as_of.isoformat()] = tag_summary(users, tags)
+        put(USER_ACTIVITY, users)
+        del users
         with timer("user_interest"):
             interest, sim = compute_user_interest(con, as_of, cfg, log, stats)
         put(USER_INTEREST, interest)
@@ -182,8 +180,10 @@ def run_snapshots(
         sim = None
         if todo:
             with timer("purchase_days"):
-                log = load_purchase_days(con, settings.features.half_life_days)
                 spark_log = spark_partitioned_log(con, settings.features)
+                log = None
+                if spark_log is None:
+                    log = load_purchase_days(con, settings.features.half_life_days)
             out = ot.open_histories(ws.offline, todo)
             writer = WriteBehind()
             try:

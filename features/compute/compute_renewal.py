@@ -38,6 +38,7 @@ import pandas as pd
 
 from configs import columns as C
 from features.compute.interest_inputs import EPOCH, PurchaseDays
+from features.compute.user_sample import hash_units, in_sample
 
 RENEWAL_COLUMNS = (
     "renewal_expected_horizon",
@@ -52,7 +53,7 @@ RENEWAL_COLUMNS = (
 STEEPNESS = 10.0  # ramp width ~ a fifth of a cycle
 CENTERS = (0.25, 0.5, 0.75, 1.0, 1.25)  # candidate ramp centres, in cycles
 ALPHAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # candidate gamma prior strengths (pseudo-events)
-FIT_USERS = 20_000  # users sampled for the centre/prior fit (seeded; 20k gave the 50k fit)
+FIT_USERS = 20_000  # users sampled for the centre/prior fit (by id hash; 20k gave the 50k fit)
 USER_PRIOR_EVENTS = 2.0  # pseudo-purchases shrinking the user's activity factor toward 1
 PRIOR_STOP = 0.2  # prior share of users that stopped buying during a long silence
 RECENT_DAYS = 60  # window of the recent-pace check
@@ -66,13 +67,21 @@ class PairHistory:
     user: (n,) user index; cat: (n,) category index; age: (n,) days from the order day to t
     (>= 1); cycle: (n_cat,) repurchase cycle in days (NaN: unknown); start: (n_users,) days
     from the user's observable start (registration, else the first order; never before the
-    log's first day) to t."""
+    log's first day) to t; unit: (n_users,) the user id's hash in [0, 1) (user_sample.py),
+    which picks the fit sample (None: a seeded sample by user index, one process only)."""
 
     user: np.ndarray
     cat: np.ndarray
     age: np.ndarray
     cycle: np.ndarray
     start: np.ndarray
+    unit: np.ndarray | None = None
+
+    def rows(self, mask: np.ndarray) -> PairHistory:
+        """The rows where MASK holds (the per-user arrays stay)."""
+        return PairHistory(
+            self.user[mask], self.cat[mask], self.age[mask], self.cycle, self.start, self.unit
+        )
 
 
 def softplus(z: np.ndarray) -> np.ndarray:
@@ -198,14 +207,27 @@ def _counts(starts: np.ndarray, size: int) -> np.ndarray:
     return np.diff(np.r_[starts, size]).astype(float)
 
 
+def category_totals(
+    n: np.ndarray, expo: np.ndarray, pair_cat: np.ndarray, n_cat: int
+) -> np.ndarray:
+    """(2, n_cat): purchases and exposure per category. Sums over users: a Spark partition's
+    totals add up to the population's (compute/spark_activity.py)."""
+    return np.stack([np.bincount(pair_cat, n, n_cat), np.bincount(pair_cat, expo, n_cat)])
+
+
 def _prior_rate(
-    n: np.ndarray, expo: np.ndarray, pair_cat: np.ndarray, pair_user: np.ndarray, n_cat: int
+    n: np.ndarray,
+    expo: np.ndarray,
+    pair_cat: np.ndarray,
+    pair_user: np.ndarray,
+    n_cat: int,
+    totals: np.ndarray | None = None,
 ) -> np.ndarray:
     """Prior rate per pair: the category's pooled rate (purchases per exposure day) times the
     user's activity factor (their purchases over those expected at the category rates, shrunk
-    toward 1 with USER_PRIOR_EVENTS pseudo-purchases): an active user is active everywhere."""
-    ev = np.bincount(pair_cat, n, n_cat)
-    ex = np.bincount(pair_cat, expo, n_cat)
+    toward 1 with USER_PRIOR_EVENTS pseudo-purchases): an active user is active everywhere.
+    TOTALS: the population's category_totals (default: these pairs')."""
+    ev, ex = category_totals(n, expo, pair_cat, n_cat) if totals is None else totals
     pooled = (ev.sum() + 1.0) / (ex.sum() + 1.0)
     lam_cat = np.maximum(np.where(ex > 0, (ev + pooled) / (ex + 1.0), pooled), 1e-6)[pair_cat]
     n_users = int(pair_user.max()) + 1
@@ -242,26 +264,62 @@ def _recent_expected(
     return got, expected
 
 
-def _fit_grid(h: PairHistory, seed: int) -> np.ndarray:
-    """Gamma-Poisson marginal log-likelihood per (CENTERS, ALPHAS) candidate, on a seeded
-    sample of FIT_USERS users."""
+def _fit_sample(h: PairHistory, seed: int, population: int | None) -> PairHistory:
+    """The pairs of the users in the centre/prior fit: about FIT_USERS of the POPULATION
+    users with a pair, picked by their id's hash (the same users in every engine and
+    partition); without hashes (h.unit None) a seeded sample of FIT_USERS user indices."""
+    if h.unit is not None:
+        population = int(np.unique(h.user).size) if population is None else population
+        keep = in_sample(h.unit, population, FIT_USERS)
+        return h if keep.all() else h.rows(keep[h.user])
+    n_users = int(h.user.max()) + 1
+    if n_users <= FIT_USERS:
+        return h
+    keep = np.zeros(n_users, dtype=bool)
+    keep[np.random.default_rng(seed).choice(n_users, FIT_USERS, replace=False)] = True
+    return h.rows(keep[h.user])
+
+
+def _centre_totals(h: PairHistory) -> np.ndarray:
+    """(len(CENTERS), 2, n_cat): H's category_totals per candidate centre."""
+    out = np.zeros((len(CENTERS), 2, h.cycle.size))
+    if h.user.size == 0:
+        return out
+    starts, same = _pairs(h)
+    span = _spans(h.age, same)
+    for i, center in enumerate(CENTERS):
+        n, expo, _ = _events_exposure(h, starts, same, center, span)
+        out[i] = category_totals(n, expo, h.cat[starts], h.cycle.size)
+    return out
+
+
+def fit_totals(h: PairHistory, seed: int = 0, population: int | None = None) -> np.ndarray:
+    """The fit sample's totals per centre (summable over user partitions)."""
+    return _centre_totals(_fit_sample(h, seed, population))
+
+
+def fit_grid(
+    h: PairHistory, seed: int, totals: np.ndarray | None = None, population: int | None = None
+) -> np.ndarray:
+    """Gamma-Poisson marginal log-likelihood per (CENTERS, ALPHAS) candidate over the fit
+    sample (_fit_sample). TOTALS: the whole sample's fit_totals when H holds only a part of
+    it (the log-likelihoods of user partitions then add up)."""
     from scipy.special import gammaln
 
-    n_users = int(h.user.max()) + 1
-    if n_users > FIT_USERS:
-        keep = np.zeros(n_users, dtype=bool)
-        keep[np.random.default_rng(seed).choice(n_users, FIT_USERS, replace=False)] = True
-        mask = keep[h.user]
-        h = PairHistory(h.user[mask], h.cat[mask], h.age[mask], h.cycle, h.start)
+    h = _fit_sample(h, seed, population)
+    ll = np.zeros((len(CENTERS), len(ALPHAS)))
+    if h.user.size == 0:
+        return ll
     starts, same = _pairs(h)
     pair_cat, pair_user = h.cat[starts], h.user[starts]
     span = _spans(h.age, same)
     n = _counts(starts, h.age.size)
     terms = [gammaln(alpha + n) - gammaln(alpha) for alpha in ALPHAS]  # centre-free
-    ll = np.empty((len(CENTERS), len(ALPHAS)))
     for i, center in enumerate(CENTERS):
         n, expo, logg = _events_exposure(h, starts, same, center, span)
-        lam0 = _prior_rate(n, expo, pair_cat, pair_user, h.cycle.size)
+        lam0 = _prior_rate(
+            n, expo, pair_cat, pair_user, h.cycle.size, None if totals is None else totals[i]
+        )
         for j, alpha in enumerate(ALPHAS):
             beta = alpha / lam0
             ll[i, j] = (
@@ -270,10 +328,9 @@ def _fit_grid(h: PairHistory, seed: int) -> np.ndarray:
     return ll
 
 
-def fit_renewal(h: PairHistory, seed: int = 0) -> tuple[float, float]:
-    """(ramp centre, prior strength) maximising the gamma-Poisson marginal likelihood (the
-    first of equals in grid order; the middle candidate if none is finite)."""
-    ll = _fit_grid(h, seed)
+def best_fit(ll: np.ndarray) -> tuple[float, float]:
+    """(ramp centre, prior strength) of the largest log-likelihood (the first of equals in
+    grid order; the middle candidate if none is finite)."""
     best, best_ll = (CENTERS[2], ALPHAS[2]), -np.inf
     for i, center in enumerate(CENTERS):
         for j, alpha in enumerate(ALPHAS):
@@ -282,26 +339,54 @@ def fit_renewal(h: PairHistory, seed: int = 0) -> tuple[float, float]:
     return best
 
 
-def renewal_scores(h: PairHistory, horizon_days: int, n_users: int, seed: int = 0) -> pd.DataFrame:
+def fit_renewal(h: PairHistory, seed: int = 0) -> tuple[float, float]:
+    """(ramp centre, prior strength) maximising the gamma-Poisson marginal likelihood."""
+    return best_fit(fit_grid(h, seed))
+
+
+@dataclass(frozen=True)
+class RenewalFit:
+    """The population's fit as of t, for scoring one user partition: the chosen centre and
+    prior strength, and the category_totals of all pairs at that centre."""
+
+    center: float
+    alpha: float
+    totals: np.ndarray
+
+
+def known_pairs(h: PairHistory) -> PairHistory:
+    """H without the rows of categories whose cycle is unknown."""
+    known = (np.isfinite(h.cycle) & (h.cycle > 0))[h.cat]
+    return h if known.all() else h.rows(known)
+
+
+def score_totals(h: PairHistory) -> np.ndarray:
+    """The totals of all of H's known pairs per centre (the scores' pooled rates; summable
+    over user partitions)."""
+    return _centre_totals(known_pairs(h))
+
+
+def renewal_scores(
+    h: PairHistory, horizon_days: int, n_users: int, seed: int = 0, fit: RenewalFit | None = None
+) -> pd.DataFrame:
     """RENEWAL_COLUMNS for user indices 0..n_users-1 (NaN for users without a usable pair).
-    Ages are whole days; HORIZON_DAYS >= 0."""
+    Ages are whole days; HORIZON_DAYS >= 0. FIT: the population's, when H is one user
+    partition of it (default: fitted on H)."""
     if horizon_days < 0:
         raise ValueError(f"horizon_days must be >= 0, got {horizon_days}")
-    known = (np.isfinite(h.cycle) & (h.cycle > 0))[h.cat]
-    if not known.all():
-        h = PairHistory(h.user[known], h.cat[known], h.age[known], h.cycle, h.start)
-    del known
+    h = known_pairs(h)
     out = pd.DataFrame(np.nan, index=np.arange(n_users), columns=list(RENEWAL_COLUMNS))
     if h.user.size == 0:
         return out
-    center, alpha = fit_renewal(h, seed)
+    center, alpha = fit_renewal(h, seed) if fit is None else (fit.center, fit.alpha)
     starts, same = _pairs(h)
     table = _ramp_table(h.cycle, center, int(h.age.max()) + horizon_days + 1)
     st = _stretches(h, same, table)
     n = _counts(starts, h.age.size)
     expo = _exposure(h, starts, st.ramp)
     pair_cat, pair_user = h.cat[starts], h.user[starts]
-    lam0 = _prior_rate(n, expo, pair_cat, pair_user, h.cycle.size)
+    totals = None if fit is None else fit.totals
+    lam0 = _prior_rate(n, expo, pair_cat, pair_user, h.cycle.size, totals)
     lam = (alpha + n) / (alpha / lam0 + expo)
     ends = np.r_[starts[1:], h.age.size] - 1
     age = h.age[ends]  # whole days since the last purchase in the category
@@ -339,10 +424,12 @@ def renewal_scores(h: PairHistory, horizon_days: int, n_users: int, seed: int = 
 @dataclass(frozen=True)
 class RenewalInputs:
     """What the renewal features read from DuckDB: the `cat_stats` cycles by category id, and
-    per user of the log the day (since 1970-01-01) of their earliest registration (NaN: none)."""
+    per user of the log the day (since 1970-01-01) of their earliest registration (NaN: none)
+    and their id's hash_units (the fit sample)."""
 
     cycles: pd.Series
     registration_days: np.ndarray
+    units: np.ndarray | None = None
 
 
 def renewal_inputs(con: duckdb.DuckDBPyConnection, log: PurchaseDays) -> RenewalInputs:
@@ -357,12 +444,15 @@ def renewal_inputs(con: duckdb.DuckDBPyConnection, log: PurchaseDays) -> Renewal
         at = log.positions(reg[C.USER_ID])
         days[at[at >= 0]] = reg["reg_day"].to_numpy(dtype=float)[at >= 0]
         log.cache["registration_days"] = days
+        log.cache["user_units"] = hash_units(log.users)
     by_cat = cycles.set_index(C.CATEGORY_ID)["repurchase_cycle_days"].astype(float)
-    return RenewalInputs(by_cat, np.asarray(log.cache["registration_days"]))
+    return RenewalInputs(
+        by_cat, np.asarray(log.cache["registration_days"]), log.cache["user_units"]
+    )
 
 
 def load_history(
-    log: PurchaseDays, as_of: date, inputs: RenewalInputs
+    log: PurchaseDays, as_of: date, inputs: RenewalInputs, first_day: int | None = None
 ) -> tuple[PairHistory, np.ndarray]:
     """Distinct (user, category, day) before t with `cat_stats` cycles; and the users' positions
     in LOG (PairHistory user i is log.users[positions[i]]). numpy only (no DuckDB), so it
@@ -371,7 +461,9 @@ def load_history(
     Read from the build's purchase log (interest_inputs.py): its rows are already
     the distinct (user, category, day) triples in (user, category, day) order, so the dense
     user / category numbers are running counts; re-deriving them in SQL per date cost ~20 s
-    on 20M order lines."""
+    on 20M order lines. Categories keep LOG's numbering (every user partition's the same).
+    FIRST_DAY: the population's first order day (default: LOG's), before which no user's
+    start lies."""
     t = (as_of - EPOCH).days
     before = log.day < t
     run = log.run[before]
@@ -382,25 +474,31 @@ def load_history(
     ui = np.cumsum(new_user, dtype=np.int32)
     ui -= 1
     present_users = user_all[new_user]
-    cat_seen = np.bincount(cat_all, minlength=len(log.categories)) > 0
-    cat_rank = np.cumsum(cat_seen) - 1
-    ci = cat_rank[cat_all].astype(np.int32)
-    cycle = inputs.cycles.reindex(pd.Index(log.categories[cat_seen])).to_numpy()
+    ci = cat_all.astype(np.int32)
+    cycle = inputs.cycles.reindex(pd.Index(log.categories)).to_numpy()
     # date_diff('day', registration date, t), 0 without one
     reg_age = np.nan_to_num(t - inputs.registration_days[present_users], nan=0.0)
     first_age = (  # the user's earliest day over all categories
         np.maximum.reduceat(age, np.flatnonzero(new_user)).astype(float) if age.size else age * 1.0
     )
-    start = np.minimum(float(age.max(initial=0)), np.maximum(first_age, reg_age))
-    return PairHistory(ui, ci, age, cycle, start), present_users
+    oldest = float(age.max(initial=0)) if first_day is None else float(t - first_day)
+    start = np.minimum(oldest, np.maximum(first_age, reg_age))
+    units = None if inputs.units is None else inputs.units[present_users]
+    return PairHistory(ui, ci, age, cycle, start, units), present_users
 
 
 def renewal_by_position(
-    log: PurchaseDays, as_of: date, horizon_days: int, inputs: RenewalInputs
+    log: PurchaseDays,
+    as_of: date,
+    horizon_days: int,
+    inputs: RenewalInputs,
+    fit: RenewalFit | None = None,
+    first_day: int | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """renewal_scores of the users with an order before t, and their positions in LOG."""
-    history, present = load_history(log, as_of, inputs)
-    return renewal_scores(history, horizon_days, present.size), present
+    """renewal_scores of the users with an order before t, and their positions in LOG
+    (FIT, FIRST_DAY: the population's, when LOG is one user partition of it)."""
+    history, present = load_history(log, as_of, inputs, first_day)
+    return renewal_scores(history, horizon_days, present.size, fit=fit), present
 
 
 def align_renewal(

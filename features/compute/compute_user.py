@@ -33,7 +33,7 @@ from features.compute.compute_renewal import (
     renewal_by_position,
     renewal_inputs,
 )
-from features.compute.group_momentum import GROUP_COLUMNS, group_momentum
+from features.compute.group_momentum import GROUP_COLUMNS, group_sums, momentum
 from features.compute.interest_inputs import PurchaseDays, RunStats, load_purchase_days, run_stats
 from features.compute.population_bgnbd import POPULATION_COLUMNS, population_bgnbd
 from features.compute.user_activity_np import activity_frame, user_rows
@@ -219,10 +219,28 @@ def compute_user_activity(
         renewal = pool.submit(renewal_by_position, log, as_of, cfg.readiness_horizon_days, inputs)
         df, positions = _activity(con, sql, as_of, log, stats)
         ready = readiness_by_position(log, stats, as_of, cycles, cfg.readiness_horizon_days)
-        extra = pd.DataFrame(_readiness_columns(ready, positions), index=df.index)
-        extra[list(POPULATION_COLUMNS)] = population_bgnbd(df, cfg.readiness_horizon_days)
-        extra[list(GROUP_COLUMNS)] = group_momentum(df)
-        extra[list(RENEWAL_COLUMNS)] = align_renewal(renewal.result(), log, positions)
+        population = population_bgnbd(df, cfg.readiness_horizon_days)
+        return finish_activity(df, positions, ready, renewal.result(), log, population, None)
+
+
+def finish_activity(
+    df: pd.DataFrame,
+    positions: np.ndarray,
+    ready: tuple[pd.DataFrame, np.ndarray],
+    renewal: tuple[pd.DataFrame, np.ndarray],
+    log: PurchaseDays,
+    population: pd.DataFrame,
+    groups: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """DF (the SQL's columns) with the readiness, renewal, BG/NBD and group columns, in the
+    catalog's order. POSITIONS: DF's users in LOG; GROUPS: the population's group_sums
+    (None: DF is the population). Also one user partition's rows on a Spark executor
+    (compute/spark_activity.py)."""
+    extra = pd.DataFrame(_readiness_columns(ready, positions), index=df.index)
+    extra[list(POPULATION_COLUMNS)] = population
+    sums = group_sums(df) if groups is None else groups
+    extra[list(GROUP_COLUMNS)] = momentum(df, sums)
+    extra[list(RENEWAL_COLUMNS)] = align_renewal(renewal, log, positions)
     df = pd.concat(
         [df.drop(columns=list(extra.columns), errors="ignore"), extra], axis=1, copy=False
     )

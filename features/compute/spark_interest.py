@@ -42,21 +42,38 @@ from features.store.catalog import USER_INTEREST
 from features.store.offline_tables import to_arrow
 
 GRAM_SCHEMA = "a INT, b INT, n DOUBLE"
+BUCKET = "_bucket"  # a user's bucket: all their rows (and user_activity row) share one
+
+
+def bucket(cfg: FeatureSettings) -> Any:
+    """The BUCKET column of a frame with user ids (spark_activity.py groups by it)."""
+    from pyspark.sql import functions as F
+
+    return F.pmod(F.hash(F.col(C.USER_ID)), F.lit(cfg.spark_shuffle_partitions))
+
+
 PART_SCHEMA = "path STRING"
 
 
 def _rows_sql(hl: float) -> str:
     """Purchase rows per (user, category position, day): the DuckDB engine's aggregate
-    (interest_inputs._purchase_days_sql) without the global user numbering."""
+    (interest_inputs._purchase_days_sql) without the global user numbering; with each row
+    the user's registration day (compute_renewal.renewal_inputs) and bucket (BUCKET)."""
     return f"""
         WITH c AS (SELECT {C.CATEGORY_ID}, row_number() OVER (ORDER BY {C.CATEGORY_ID}) - 1 AS c
-                   FROM (SELECT DISTINCT {C.CATEGORY_ID} FROM products))
-        SELECT o.{C.USER_ID}, CAST(c.c AS BIGINT) AS c,
-            CAST(date_diff('day', DATE '{EPOCH.isoformat()}', o.day) AS INTEGER) AS d,
-            sum(o.quantity * exp(ln(2) * (epoch(o.ts) - epoch(CAST(o.day AS TIMESTAMP)))
-                / 86400.0 / {hl})) AS w
-        FROM orders o JOIN c USING ({C.CATEGORY_ID})
-        GROUP BY 1, 2, 3"""
+                   FROM (SELECT DISTINCT {C.CATEGORY_ID} FROM products)),
+        g AS (
+            SELECT o.{C.USER_ID}, CAST(c.c AS BIGINT) AS c,
+                CAST(date_diff('day', DATE '{EPOCH.isoformat()}', o.day) AS INTEGER) AS d,
+                sum(o.quantity * exp(ln(2) * (epoch(o.ts) - epoch(CAST(o.day AS TIMESTAMP)))
+                    / 86400.0 / {hl})) AS w
+            FROM orders o JOIN c USING ({C.CATEGORY_ID})
+            GROUP BY 1, 2, 3),
+        r AS (
+            SELECT {C.USER_ID}, CAST(date_diff('day', DATE '{EPOCH.isoformat()}',
+                                     CAST(min({C.REGISTERED_AT}) AS DATE)) AS DOUBLE) AS reg_day
+            FROM users GROUP BY 1)
+        SELECT g.*, r.reg_day FROM g LEFT JOIN r USING ({C.USER_ID})"""
 
 
 class PartitionedLog:
@@ -69,9 +86,10 @@ class PartitionedLog:
         self.categories = np.asarray(cats[C.CATEGORY_ID], dtype=object)
         self.half_life_days = float(cfg.half_life_days)
         (statement,) = to_spark(_rows_sql(self.half_life_days))
-        rows = con.spark.sql(spark_sql_text(statement))
+        rows = con.spark.sql(spark_sql_text(statement)).withColumn(BUCKET, bucket(cfg))
+        self.partitions = cfg.spark_shuffle_partitions
         self.rows = (
-            rows.repartition(cfg.spark_shuffle_partitions, C.USER_ID)
+            rows.repartition(self.partitions, BUCKET)
             .sortWithinPartitions(C.USER_ID, "c", "d")
             .cache()
         )
@@ -84,7 +102,10 @@ def partition_log(
     batches: Iterator[pa.RecordBatch], categories: np.ndarray, hl: float
 ) -> PurchaseDays | None:
     """One partition's rows (sorted by user, category, day) as a PurchaseDays of its users."""
-    table = pa.Table.from_batches(list(batches))
+    got = list(batches)
+    if not got:
+        return None
+    table = pa.Table.from_batches(got)
     if table.num_rows == 0:
         return None
     ids = table.column(C.USER_ID).combine_chunks().cast(pa.string())
@@ -98,7 +119,13 @@ def partition_log(
         "w": table.column("w").to_numpy(),
     }
     users = ids.filter(pa.array(new_user))
-    return purchase_days_from_rows(users, categories, rows, hl)
+    part = purchase_days_from_rows(users, categories, rows, hl)
+    if "reg_day" in table.column_names:  # compute_renewal.renewal_inputs' per-build values
+        reg = table.column("reg_day").combine_chunks().filter(pa.array(new_user))
+        part.cache["registration_days"] = np.asarray(
+            reg.to_numpy(zero_copy_only=False), dtype=float
+        )
+    return part
 
 
 def similarity(log: PartitionedLog, as_of: date, cfg: FeatureSettings) -> Similarity:

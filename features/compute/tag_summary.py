@@ -20,23 +20,26 @@ MAX_SHARE = 0.5
 
 def tag_counts(tags: pd.Series) -> dict[str, int]:
     """Users per tag id from the comma-joined tags column (few distinct combinations)."""
+    return combination_counts(tags.fillna("").value_counts())
+
+
+def combination_counts(combos: pd.Series) -> dict[str, int]:
+    """Users per tag id from the users per comma-joined combination (COMBOS' index)."""
     counts: dict[str, int] = {}
-    for combo, n in tags.fillna("").value_counts().items():
+    for combo, n in combos.items():
         for tag_id in filter(None, str(combo).split(",")):
             counts[tag_id] = counts.get(tag_id, 0) + int(n)
     return counts
 
 
-def _unknown_columns(users: pd.DataFrame) -> set[str]:
-    """Profile (string) columns with no known value for any user."""
+def known_columns(users: pd.DataFrame) -> set[str]:
+    """Profile (string) columns with a known value for some user (a user partition's add up)."""
     out = set()
     for name in PROFILE_COLUMNS:
-        if name not in users:
-            out.add(name)
-            continue
-        values = users[name].dropna().astype(str).unique()
-        if all(is_unknown(v) for v in values):
-            out.add(name)
+        if name in users:
+            values = users[name].dropna().astype(str).unique()
+            if not all(is_unknown(v) for v in values):
+                out.add(name)
     return out
 
 
@@ -46,7 +49,15 @@ def tag_summary(users: pd.DataFrame, taxonomy: list[TagDef]) -> dict[str, Any]:
     Every rule tag is listed (0.0 when it never fires); expanding tags list each value seen.
     """
     n = len(users)
-    counts = tag_counts(users["tags"]) if n else {}
+    return summary_of_counts(
+        n, tag_counts(users["tags"]) if n else {}, known_columns(users), taxonomy
+    )
+
+
+def summary_of_counts(
+    n: int, counts: dict[str, int], known: set[str], taxonomy: list[TagDef]
+) -> dict[str, Any]:
+    """tag_summary from N users' COUNTS per tag id and the profile columns KNOWN for some."""
     shares: dict[str, float] = {}
     for tag in taxonomy:
         if tag.expand is None:
@@ -55,7 +66,7 @@ def tag_summary(users: pd.DataFrame, taxonomy: list[TagDef]) -> dict[str, Any]:
             prefix = tag.id + EXPAND_SEPARATOR
             for tag_id in sorted(t for t in counts if t.startswith(prefix)):
                 shares[tag_id] = counts[tag_id] / n
-    missing = _unknown_columns(users)
+    missing = set(PROFILE_COLUMNS) - known
     blind: dict[str, list[str]] = {}  # column -> tags that cannot fire without it
     for tag in taxonomy:
         lacking = sorted(tag.names_used() & missing)

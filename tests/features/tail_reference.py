@@ -20,7 +20,7 @@ from features.compute.compute_readiness import (
     _per_user,
 )
 from features.compute.interest_inputs import EPOCH, PurchaseDays, RunStats
-from features.compute.population_bgnbd import FIT_ROWS, POPULATION_COLUMNS
+from features.compute.population_bgnbd import POPULATION_COLUMNS
 from features.compute.tags import EXPAND_SEPARATOR, PCT_SUFFIX, TagDef
 from features.derived import bgnbd_inputs
 
@@ -65,6 +65,9 @@ def readiness_by_position(
     in_cycle = (age >= cycle) & (age < 2 * cycle)
     frame[DUE_COLUMN] = np.bincount(u[in_cycle], minlength=n_users).astype(np.int64)
     return frame, np.bincount(run_user, minlength=n_users) > 0
+
+
+FIT_ROWS = 200_000  # the old fit's sample of very large populations
 
 
 def population_bgnbd(frame: pd.DataFrame, horizon_days: int, seed: int = 0) -> pd.DataFrame:

@@ -70,14 +70,14 @@ def test_fit_renewal_picks_what_the_per_row_fit_did() -> None:
     known = (np.isfinite(h.cycle) & (h.cycle > 0))[h.cat]
     h = R.PairHistory(h.user[known], h.cat[known], h.age[known], h.cycle, h.start)
     for seed in (0, 1, 2):
-        np.testing.assert_allclose(R._fit_grid(h, seed), REF.fit_grid(h, seed), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(R.fit_grid(h, seed), REF.fit_grid(h, seed), rtol=1e-12, atol=0)
         got = R.fit_renewal(h, seed)
         assert got == REF.fit_renewal(h, seed)
     small = _history(200, 8, 5)
     known = (np.isfinite(small.cycle) & (small.cycle > 0))[small.cat]
     small = R.PairHistory(small.user[known], small.cat[known], small.age[known], small.cycle,
                           small.start)  # fmt: skip
-    np.testing.assert_allclose(R._fit_grid(small, 0), REF.fit_grid(small), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(R.fit_grid(small, 0), REF.fit_grid(small), rtol=1e-12, atol=0)
     assert R.fit_renewal(small) == REF.fit_renewal(small)
 
 

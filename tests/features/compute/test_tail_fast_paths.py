@@ -92,8 +92,11 @@ def test_population_bgnbd_matches_reference(buyers: bool) -> None:
     frame = _activity(3)
     if not buyers:
         frame["order_days_total"] = 0
+    # the fit now runs on the sorted distinct (x, t_x, T) with their weighted mean T as the
+    # start (so any user partitioning gives the same fit, test_activity_partitions.py):
+    # L-BFGS-B stops within its tolerance of the optimum, which moves the scores ~1e-3
     pd.testing.assert_frame_equal(
-        population_bgnbd(frame, 30), ref.population_bgnbd(frame, 30), check_exact=True
+        population_bgnbd(frame, 30), ref.population_bgnbd(frame, 30), rtol=1e-2, atol=1e-4
     )
 
 
