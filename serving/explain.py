@@ -63,7 +63,8 @@ class Explainer:
         user_reasons = self._user_reasons
         out = []
         for user, name, any_30d, n, is_due, is_related, cyc, ld in rows:
-            why = [f"bought {name} {n} times in 30 days"] if any_30d else []
+            times = "once" if n == 1 else f"{n} times"
+            why = [f"bought {name} {times} in 30 days"] if any_30d else []
             if is_due:
                 why.append(
                     f"replenishment due: {name} every {cyc:.0f} days, last {ld:.0f} days ago"

@@ -11,6 +11,7 @@ import pytest
 from configs import columns as C
 from configs.settings import ServingSettings
 from serving.engine import push_list, staleness_warning
+from serving.explain import Explainer
 from serving.snapshot import SnapshotInputs, build_snapshot
 from tests.serving.synthetic import AS_OF, feature_tables
 
@@ -168,6 +169,17 @@ def test_reasons_name_features_and_tags() -> None:
     alice = next(m for it in res.items for m in it.members if m.user_id == "alice")
     assert "bought c0 4 times in 30 days" in alice.reasons
     assert all(m.reasons for it in res.items for m in it.members)
+
+
+def test_reason_says_once_for_a_single_order_day() -> None:
+    snap = _snap(_hand_tables())
+    u, c = snap.user_index["alice"], snap.cat_index["c0"]
+    csr = snap.interest
+    lo, hi = csr.indptr[u], csr.indptr[u + 1]
+    e = lo + int(np.flatnonzero(csr.indices[lo:hi] == c)[0])
+    csr.counts_30d[e] = 1.0
+    why = Explainer(snap).reasons(np.array([u]), np.array([c]), np.array([e]))[0]
+    assert "bought c0 once in 30 days" in why
 
 
 def test_push_cap_counts_logged_group_wide_and_own_pushes() -> None:

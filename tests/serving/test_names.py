@@ -28,7 +28,7 @@ N_CATS, PER_CAT = 5, 4
 UNNAMED_CAT = "c1"  # its products and the category itself have no names
 # a reason that names a category (serving.explain)
 CATEGORY_REASON = re.compile(
-    r"^(?:bought (.+) \d+ times in 30 days|replenishment due: (.+) every \d+ days, last .*"
+    r"^(?:bought (.+) (?:once|\d+ times) in 30 days|replenishment due: (.+) every \d+ days, last .*"
     r"|interested in categories related to (.+))$"
 )
 
