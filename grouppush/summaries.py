@@ -96,20 +96,33 @@ def train_lines(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-HEADLINE = ("auc", "pr_auc", "ndcg@10", "recall@5")
+HEADLINE = ("auc", "pr_auc", "ndcg@10", "hits@5", "recall@5")
+
+
+def _metric(key: str, value: Any) -> str:
+    """Counts (hits@k) as whole numbers, other floats to 4 places."""
+    if key.startswith("hits@") and isinstance(value, float) and value.is_integer():
+        return f"{key}={int(value)}"
+    return f"{key}={_num(value)}"
 
 
 def _metrics(metrics: Mapping[str, Any]) -> str:
     """The headline metrics when present, else the first three."""
     keys = [k for k in HEADLINE if k in metrics] or [k for k in metrics if k != "n"][:3]
-    return ", ".join(f"{k}={_num(metrics[k])}" for k in keys)
+    return ", ".join(_metric(k, metrics[k]) for k in keys)
 
 
 def _metric_line(name: str, block: Mapping[str, Any]) -> str | None:
+    """The model's headline metrics and, for push, the best simple ranking on the same
+    queries: a count of hits means nothing without the rule it has to beat."""
     model = block.get("model")
     if not isinstance(model, Mapping):
         return None
-    return f"{name}: {_metrics(model)}"
+    line = f"{name}: {_metrics(model)}"
+    best = (block.get("baselines") or {}).get("rule_best")
+    if isinstance(best, Mapping) and "hits@5" in best:
+        line += f"; best rule {block.get('rule_best', '')}: {_metric('hits@5', best['hits@5'])}"
+    return line
 
 
 def evaluate_lines(result: Mapping[str, Any]) -> list[str]:

@@ -54,3 +54,12 @@ def test_train_and_evaluate_say_what_serves() -> None:
     assert lines[1] == "champions: repurchase none, interest v1"
     assert "held out interest: ndcg@10=0.7000, recall@5=0.5000" in lines
     assert "report (html): r.html" in lines
+    push = {
+        "model": {"hits@5": 64.0, "precision@5": 0.0055, "recall@5": 0.7442},
+        "baselines": {"rule_best": {"hits@5": 63.0}, "random": {"hits@5": 26.0}},
+        "rule_best": "product_then_category_hl56",
+    }
+    line = evaluate_lines({"as_of": "2026-01-01", "held_out": {"push": push}})[1]
+    assert line == (
+        "held out push: hits@5=64, recall@5=0.7442; best rule product_then_category_hl56: hits@5=63"
+    )

@@ -99,25 +99,28 @@ class Decision:
     scorer: str = LEARNED  # what serves after the decision ("champion": the current one)
 
 
+def _value(primary: str, x: float) -> str:
+    """A count metric (hits@k) as a whole number, any other to 4 places."""
+    return f"{x:.0f}" if primary.startswith("hits@") and float(x).is_integer() else f"{x:.4f}"
+
+
 def decide_promotion(
     primary: str, new: float, bar: float, champion: float | None, champion_version: str | None
 ) -> Decision:
     """The rule: strictly beat the best baseline AND the current champion on the same holdout."""
     if not np.isfinite(new):
         return Decision(False, f"new {primary} is undefined on the holdout")
+    n, b = _value(primary, new), _value(primary, bar)
     if not new > bar:
-        return Decision(False, f"{primary} {new:.4f} does not beat the best baseline {bar:.4f}")
+        return Decision(False, f"{primary} {n} does not beat the best baseline {b}")
     if champion is not None and not new > champion:
-        return Decision(
-            False,
-            f"{primary} {new:.4f} does not beat champion v{champion_version} ({champion:.4f})",
-        )
+        c = _value(primary, champion)
+        return Decision(False, f"{primary} {n} does not beat champion v{champion_version} ({c})")
     if champion is None:
-        return Decision(True, f"{primary} {new:.4f} beats baselines ({bar:.4f}); no champion yet")
+        return Decision(True, f"{primary} {n} beats baselines ({b}); no champion yet")
+    c = _value(primary, champion)
     return Decision(
-        True,
-        f"{primary} {new:.4f} beats champion v{champion_version} ({champion:.4f}) "
-        f"and baselines ({bar:.4f})",
+        True, f"{primary} {n} beats champion v{champion_version} ({c}) and baselines ({b})"
     )
 
 

@@ -32,6 +32,13 @@ def test_promotion_needs_baselines_and_champion_beaten() -> None:
 
 
 @pytest.mark.integration
+def test_promotion_reason_shows_hit_counts_whole() -> None:
+    assert decide_promotion("hits@5", 64.0, 63.0, None, None).reason == (
+        "hits@5 64 beats baselines (63); no champion yet"
+    )
+    assert "auc 0.8100 does not beat" in decide_promotion("auc", 0.81, 0.82, None, None).reason
+
+
 def test_train_register_load_champion(trained: tuple[Settings, Workspace, dict[str, Any]]) -> None:
     settings, ws, result = trained
     for kind in ("repurchase", "interest"):
