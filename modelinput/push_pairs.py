@@ -82,7 +82,14 @@ class PushHistory:
 
 
 def _decays(days_ago: np.ndarray, half_lives: Sequence[float]) -> dict[str, np.ndarray]:
-    return {f"d{int(h)}": np.power(0.5, days_ago / h) for h in half_lives}
+    return {f"d{int(h)}": np.exp2(-days_ago / h) for h in half_lives}
+
+
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """np.unique of int keys by one sort (numpy 2's hash-based unique took 7 s per 1M keys
+    under load here, a sort ~0.1 s)."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
 
 
 def _per_key(
@@ -90,7 +97,7 @@ def _per_key(
 ) -> pd.DataFrame:
     """Distinct order days of each int64 KEY (a * WIDTH + b) -> counts, recency, first day,
     decayed sums; rows sorted by key. DAYS_AGO < SPAN."""
-    combo = np.unique(key * span + days_ago)  # one entry per (key, day), sorted
+    combo = sorted_unique(key * span + days_ago)  # one entry per (key, day), sorted
     k, d = combo // span, (combo % span).astype(np.int32)
     del combo
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
@@ -103,7 +110,9 @@ def _per_key(
         "last": d[starts],
         "first": d[ends - 1],
     }
-    for name, decay in _decays(d.astype(np.float64), HALF_LIVES).items():
+    # decays per day number looked up from a table of SPAN values, not computed per entry
+    for name, table in _decays(np.arange(span, dtype=np.float64), HALF_LIVES).items():
+        decay = table[d]
         out[name] = np.add.reduceat(decay, starts) if len(d) else decay
     return pd.DataFrame(out)
 
@@ -150,7 +159,7 @@ def push_history(
         }
     )
     prod["log_rel_price"] = _relative_price(window.amount, p, qty, prod_cat, n_p)
-    user_days = np.unique(u * span + days_ago)
+    user_days = sorted_unique(u * span + days_ago)
     du, dd = user_days // span, user_days % span
     first_row = np.flatnonzero(np.r_[True, du[1:] != du[:-1]])  # every user has a line
     rel = prod["log_rel_price"].to_numpy()[p]

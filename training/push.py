@@ -56,7 +56,7 @@ def label_pairs(log: PushLog, h: pp.PushHistory, day: date, horizon: int) -> np.
     u = h.users.get_indexer(log.users)[log.u[w]]  # log code -> history code (-1: absent)
     p = h.products.get_indexer(log.products)[log.p[w]]
     ok = (u >= 0) & (p >= 0)
-    return np.unique(u[ok].astype(np.int64) * len(h.products) + p[ok])
+    return pp.sorted_unique(u[ok].astype(np.int64) * len(h.products) + p[ok])
 
 
 def prepare(
@@ -266,24 +266,31 @@ def train_push(
     log = orders if isinstance(orders, PushLog) else code_orders(orders)
 
     def snapshot(day: date, seed: int) -> SnapshotData:
-        return prepare(
-            log, memberships, day, cfg, cfg.push_max_products, seed, neighbour_max_buyers
-        )
+        with stages("push.snapshot"):  # history, groups, targets, substitutes, labels
+            return prepare(
+                log, memberships, day, cfg, cfg.push_max_products, seed, neighbour_max_buyers
+            )
 
     per_group, eval_rows = cfg.push_eval_products_per_group, cfg.push_eval_max_rows
     with stages("push.pairs"):
         train_parts = []
         for i, d in enumerate(split.train):
             s_train = snapshot(d, cfg.seed + i)
-            train_parts.append(warm_rows(s_train, cfg.push_max_rows, cfg.seed + i))
+            with stages("push.rows"):
+                train_parts.append(warm_rows(s_train, cfg.push_max_rows, cfg.seed + i))
             del s_train
         train = pd.concat(train_parts, ignore_index=True)
         del train_parts
         s_valid = snapshot(split.valid, cfg.seed)
-        valid = warm_rows(s_valid, cfg.push_max_rows, cfg.seed, keep_positives=False)
-        valid_q = query_rows(s_valid, per_group, cfg.seed, eval_rows)
+        with stages("push.rows"):
+            valid = warm_rows(s_valid, cfg.push_max_rows, cfg.seed, keep_positives=False)
+        with stages("push.queries"):
+            valid_q = query_rows(s_valid, per_group, cfg.seed, eval_rows)
         del s_valid
-        test = query_rows(snapshot(split.test, cfg.seed), per_group, cfg.seed, eval_rows)
+        s_test = snapshot(split.test, cfg.seed)
+        with stages("push.queries"):
+            test = query_rows(s_test, per_group, cfg.seed, eval_rows)
+        del s_test
     if train[C.LABEL].sum() == 0 or valid[C.LABEL].sum() == 0:
         raise ValueError("push: no warm pair bought its product in a label window; more data")
     with stages("push.fit"):
