@@ -134,13 +134,14 @@ def read_push_log(data: Path, before: date | None = None) -> PushLog:
         table = table.filter(pc.less(at, stamp.to_pydatetime()))
     u, users = _arrow_codes(table.column(C.USER_ID))
     p, products = _arrow_codes(table.column(C.PRODUCT_ID))
-    at = pd.Series(table.column(C.ORDERED_AT).to_numpy(zero_copy_only=False))
-    day = _day_numbers(at)
+    micros = pc.cast(table.column(C.ORDERED_AT), pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    day = np.floor_divide(micros.to_numpy(), 86_400_000_000).astype(np.int32)  # UTC day
+    del micros
     qty = table.column(C.QUANTITY).to_numpy(zero_copy_only=False).astype(np.float64)
     amount = None
     if C.AMOUNT in cols:
         amount = table.column(C.AMOUNT).to_numpy(zero_copy_only=False).astype(np.float64)
-    del table, at
+    del table
     cat = pd.Series(products.to_numpy(), index=products)
     found = read_table(data, "products")
     if found is not None and C.CATEGORY_ID in found.columns:

@@ -182,3 +182,25 @@ def test_training_rows_predate_their_label_window() -> None:
     cols = ["u", "p", "g", *pp.PUSH_FEATURES, "warm"]
     pd.testing.assert_frame_equal(fa[cols], fb[cols])
     assert fa[C.LABEL].sum() > 0 and fb[C.LABEL].sum() == 0
+
+
+def test_pair_feature_lookups_equal_left_joins() -> None:
+    """pair_features reads up/uc by binary search; the same values as a left merge."""
+    s = _snapshot()
+    h = s.history
+    rng = np.random.default_rng(0)
+    pairs = pd.DataFrame(
+        {
+            "u": rng.integers(0, len(h.users), 400),
+            "p": rng.integers(0, len(h.products), 400),
+            "g": rng.integers(0, len(s.sizes), 400),
+        }
+    )
+    f = pp.pair_features(h, pairs, s.edges, s.g_buyers, s.sizes)
+    ref = pairs.merge(h.up, on=["u", "p"], how="left")
+    assert 0 < ref["n_days"].notna().sum() < len(ref)
+    np.testing.assert_allclose(f["p_days"], ref["n_days"].fillna(0), rtol=1e-6)
+    np.testing.assert_allclose(f["p_d56"], ref["d56"].fillna(0), rtol=1e-6)
+    np.testing.assert_array_equal(f["p_last_days"].isna(), ref["last"].isna())
+    cats = pairs.assign(c=h.prod_cat[pairs.p.to_numpy()]).merge(h.uc, on=["u", "c"], how="left")
+    np.testing.assert_allclose(f["c_d28"], cats["d28"].fillna(0), rtol=1e-6)
