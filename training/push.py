@@ -123,18 +123,22 @@ def warm_rows(
     """Warm pairs of the targets with features, group, label and user_id; about MAX_ROWS,
     chosen before any feature is computed (demo: 8.5M warm pairs, 7.7 GB of features, for a
     200k-row training set) and before the substitute expansion (large: up to 355M pairs):
-    every positive and negatives of a user sample (KEEP_POSITIVES; at least MAX_ROWS / 2
-    negatives when the positives alone fill MAX_ROWS), or a uniform sample that keeps the
-    positive rate (validation: calibration needs it)."""
+    every positive and negatives of a user sample (KEEP_POSITIVES; as many negatives as
+    positives when the positives alone fill MAX_ROWS: the large preset's 30-day window has
+    ~0.5M warm positives, and 100k negatives left the model below the rules), or a uniform
+    sample that keeps the positive rate (validation: calibration needs it)."""
     rows = max_rows if max_rows is not None else pp.warm_size(s.history, s.targets, s.edges)
-    warm = warm_sample(s, rows, seed)
     if keep_positives:
         pos = warm_positives(s)
+        n_neg = max(rows - len(pos), len(pos))
+        warm = warm_sample(s, max(rows, 2 * len(pos)), seed)
         neg = warm[warm[C.LABEL] == 0]
-        n_neg = min(max(rows - len(pos), rows // 2), len(neg))
-        warm = pd.concat([pos, neg.sample(n=n_neg, random_state=seed)], ignore_index=True)
-    elif len(warm) > rows:
-        warm = warm.sample(n=rows, random_state=seed).reset_index(drop=True)
+        neg = neg.sample(n=min(n_neg, len(neg)), random_state=seed)
+        warm = pd.concat([pos, neg], ignore_index=True)
+    else:
+        warm = warm_sample(s, rows, seed)
+        if len(warm) > rows:
+            warm = warm.sample(n=rows, random_state=seed).reset_index(drop=True)
     f = pp.pair_features(s.history, warm, s.edges, s.g_buyers, s.sizes)
     f[C.LABEL] = warm[C.LABEL].to_numpy()
     f[C.USER_ID] = s.history.users[f.u.to_numpy()]
