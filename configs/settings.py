@@ -153,10 +153,12 @@ class TrainingSettings(_Section):
     interest_eval_max_users: int | None = Field(100_000, gt=0)
     churn_tag_threshold: float = 0.15
     # push model: target products sampled per snapshot, training rows kept per snapshot
-    # (every positive + sampled negatives), holdout (group, product) queries per group
+    # (every positive + sampled negatives), holdout (group, product) queries per group, and
+    # holdout rows (queries x members; groups are sampled to stay within it)
     push_max_products: int = Field(3000, gt=0)
     push_max_rows: int = Field(200_000, gt=0)
     push_eval_products_per_group: int = Field(20, gt=0)
+    push_eval_max_rows: int = Field(1_000_000, gt=0)
 
 
 class ServingSettings(_Section):

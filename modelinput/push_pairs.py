@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from configs import columns as C
+from modelinput.push_log import PushLog, code_orders, day_number
 
 LOOKBACK_DAYS = 365
 N_NEIGHBOURS = 10  # substitutes kept per product
@@ -81,66 +82,95 @@ class PushHistory:
 
 
 def _decays(days_ago: np.ndarray, half_lives: Sequence[float]) -> dict[str, np.ndarray]:
-    return {f"d{int(h)}": np.power(0.5, days_ago / h) for h in half_lives}
+    return {f"d{int(h)}": np.exp2(-days_ago / h) for h in half_lives}
 
 
-def _per_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Distinct order days of each key -> counts, recency, first day, decayed sums."""
-    days = frame[[*keys, "days_ago"]].drop_duplicates()
-    days = days.assign(**_decays(days["days_ago"].to_numpy(np.float64), HALF_LIVES))
-    grouped = days.groupby(keys, sort=False)
-    out = grouped.agg(
-        n_days=("days_ago", "size"),
-        last=("days_ago", "min"),
-        first=("days_ago", "max"),
-        d28=("d28", "sum"),
-        d56=("d56", "sum"),
-        d112=("d112", "sum"),
-    )
-    return out.reset_index()
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """np.unique of int keys by one sort (numpy 2's hash-based unique took 7 s per 1M keys
+    under load here, a sort ~0.1 s)."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
+
+
+def _per_key(
+    key: np.ndarray, days_ago: np.ndarray, width: int, span: int, names: tuple[str, str]
+) -> pd.DataFrame:
+    """Distinct order days of each int64 KEY (a * WIDTH + b) -> counts, recency, first day,
+    decayed sums; rows sorted by key. DAYS_AGO < SPAN."""
+    combo = sorted_unique(key * span + days_ago)  # one entry per (key, day), sorted
+    k, d = combo // span, (combo % span).astype(np.int32)
+    del combo
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ends = np.r_[starts[1:], len(k)]
+    keys = k[starts]
+    out = {
+        names[0]: keys // width,
+        names[1]: keys % width,
+        "n_days": (ends - starts).astype(np.int64),
+        "last": d[starts],
+        "first": d[ends - 1],
+    }
+    # decays per day number looked up from a table of SPAN values, not computed per entry
+    for name, table in _decays(np.arange(span, dtype=np.float64), HALF_LIVES).items():
+        decay = table[d]
+        out[name] = np.add.reduceat(decay, starts) if len(d) else decay
+    return pd.DataFrame(out)
+
+
+def _compact(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """CODES renumbered 0..k-1 over the values present (order kept), and the kept values."""
+    present = np.bincount(codes, minlength=size) > 0
+    remap = np.cumsum(present) - 1
+    return remap[codes].astype(np.int64), np.flatnonzero(present)
 
 
 def push_history(
-    orders: pd.DataFrame, day: date, lookback_days: int = LOOKBACK_DAYS
+    orders: pd.DataFrame | PushLog, day: date, lookback_days: int = LOOKBACK_DAYS
 ) -> PushHistory:
     """Aggregates of ORDERS (user_id, product_id, category_id, ordered_at UTC, quantity,
-    optional amount) strictly before DAY and within LOOKBACK_DAYS of it."""
-    t = pd.Timestamp(day).tz_localize("UTC")
-    at = orders[C.ORDERED_AT]
-    o = orders[(at < t) & (at >= t - timedelta(days=lookback_days))]
-    days_ago = ((t - o[C.ORDERED_AT].dt.floor("D")).dt.days).to_numpy(np.int32)
-    u, users = pd.factorize(o[C.USER_ID].astype(str), sort=True)
-    p, products = pd.factorize(o[C.PRODUCT_ID].astype(str), sort=True)
-    c, _ = pd.factorize(o[C.CATEGORY_ID].astype(str), sort=True)
-    qty = o[C.QUANTITY].to_numpy(np.float64)
-    lines = pd.DataFrame({"u": u, "p": p, "c": c, "days_ago": days_ago, "qty": qty})
-    prod_cat = np.zeros(len(products), dtype=np.int64)
+    optional amount; or the same log coded once by push_log) strictly before DAY and within
+    LOOKBACK_DAYS of it. Codes are dense over the window's users/products/categories, in id
+    order; up/uc rows are sorted by (u, p) / (u, c)."""
+    log = orders if isinstance(orders, PushLog) else code_orders(orders)
+    t = day_number(day)
+    window = log.mask((log.day < t) & (log.day >= t - lookback_days))
+    days_ago = (t - window.day).astype(np.int64)
+    u, user_codes = _compact(window.u, len(log.users))
+    p, prod_codes = _compact(window.p, len(log.products))
+    c, _ = _compact(log.prod_cat[window.p], len(log.categories))
+    users, products = log.users[user_codes], log.products[prod_codes]
+    n_u, n_p = len(users), len(products)
+    prod_cat = np.zeros(n_p, dtype=np.int64)
     prod_cat[p] = c
-
-    up, uc = _per_key(lines, ["u", "p"]), _per_key(lines, ["u", "c"])
-    recent = lines["days_ago"] <= 28
-    prev = (lines["days_ago"] > 28) & (lines["days_ago"] <= 112)
-    n_p = len(products)
+    n_c = int(c.max(initial=-1)) + 1
+    span = lookback_days + 1
+    up = _per_key(u * n_p + p, days_ago, n_p, span, ("u", "p"))
+    uc = _per_key(u * n_c + c, days_ago, n_c, span, ("u", "c"))
+    qty = window.qty
+    recent = days_ago <= 28
+    prev = (days_ago > 28) & (days_ago <= 112)
+    up_p, up_last = up.p.to_numpy(), up["last"].to_numpy()
     prod = pd.DataFrame(
         {
-            "buyers_28": np.bincount(up.p[up["last"] <= 28], minlength=n_p),
-            "buyers_365": np.bincount(up.p, minlength=n_p),
-            "units_28": np.bincount(lines.p[recent], weights=lines.qty[recent], minlength=n_p),
-            "units_prev": np.bincount(lines.p[prev], weights=lines.qty[prev], minlength=n_p),
+            "buyers_28": np.bincount(up_p[up_last <= 28], minlength=n_p),
+            "buyers_365": np.bincount(up_p, minlength=n_p),
+            "units_28": np.bincount(p[recent], weights=qty[recent], minlength=n_p),
+            "units_prev": np.bincount(p[prev], weights=qty[prev], minlength=n_p),
         }
     )
-    prod["log_rel_price"] = _relative_price(o, lines, prod_cat, n_p)
-    user_days = lines[["u", "days_ago"]].drop_duplicates()
-    n_u = len(users)
-    rel = prod["log_rel_price"].to_numpy()[lines.p]
+    prod["log_rel_price"] = _relative_price(window.amount, p, qty, prod_cat, n_p)
+    user_days = sorted_unique(u * span + days_ago)
+    du, dd = user_days // span, user_days % span
+    first_row = np.flatnonzero(np.r_[True, du[1:] != du[:-1]])  # every user has a line
+    rel = prod["log_rel_price"].to_numpy()[p]
     ok = np.isfinite(rel)
-    price_sum = np.bincount(lines.u[ok], weights=rel[ok], minlength=n_u)
-    price_n = np.bincount(lines.u[ok], minlength=n_u)
+    price_sum = np.bincount(u[ok], weights=rel[ok], minlength=n_u)
+    price_n = np.bincount(u[ok], minlength=n_u)
     user = pd.DataFrame(
         {
-            "recency": user_days.groupby("u")["days_ago"].min().reindex(range(n_u)).to_numpy(),
-            "days_90": np.bincount(user_days.u[user_days.days_ago <= 90], minlength=n_u),
-            "days_365": np.bincount(user_days.u, minlength=n_u),
+            "recency": dd[first_row].astype(np.int32),  # sorted: the smallest days_ago
+            "days_90": np.bincount(du[dd <= 90], minlength=n_u),
+            "days_365": np.bincount(du, minlength=n_u),
             "price_level": np.where(price_n > 0, price_sum / np.maximum(price_n, 1), np.nan),
             "d56": np.bincount(uc.u, weights=uc.d56, minlength=n_u),
         }
@@ -149,15 +179,14 @@ def push_history(
 
 
 def _relative_price(
-    o: pd.DataFrame, lines: pd.DataFrame, prod_cat: np.ndarray, n_p: int
+    amount: np.ndarray | None, p: np.ndarray, qty: np.ndarray, prod_cat: np.ndarray, n_p: int
 ) -> np.ndarray:
     """log(product's mean unit price / its category's median product price); NaN unknown."""
-    if C.AMOUNT not in o.columns:
+    if amount is None:
         return np.full(n_p, np.nan)
-    amount = pd.to_numeric(o[C.AMOUNT], errors="coerce").to_numpy(np.float64)
-    ok = np.isfinite(amount) & (amount > 0) & (lines.qty.to_numpy() > 0)
-    spent = np.bincount(lines.p[ok], weights=amount[ok], minlength=n_p)
-    units = np.bincount(lines.p[ok], weights=lines.qty[ok], minlength=n_p)
+    ok = np.isfinite(amount) & (amount > 0) & (qty > 0)
+    spent = np.bincount(p[ok], weights=amount[ok], minlength=n_p)
+    units = np.bincount(p[ok], weights=qty[ok], minlength=n_p)
     price = np.where(units > 0, spent / np.maximum(units, 1e-9), np.nan)
     frame = pd.DataFrame({"c": prod_cat, "price": price})
     median = frame.groupby("c")["price"].transform("median").to_numpy()
@@ -201,6 +230,33 @@ def substitutes(
     return edges.groupby("p", sort=False).head(k).reset_index(drop=True)
 
 
+def _lookup(
+    table: pd.DataFrame, second: str, u: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row of TABLE (columns u, SECOND; sorted by them, as push_history builds up and uc)
+    holding each (U, B), and whether it exists: a binary search per pair instead of a hash
+    join against the whole table (13.5M rows on the large preset, copied per merge)."""
+    width = int(max(np.max(table[second].to_numpy(), initial=-1), np.max(b, initial=-1))) + 1
+    keys = table.u.to_numpy(np.int64) * width + table[second].to_numpy(np.int64)
+    order = None
+    if len(keys) and not np.all(keys[1:] >= keys[:-1]):
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+    x = np.asarray(u, np.int64) * width + np.asarray(b, np.int64)
+    if not len(keys):
+        return np.zeros(len(x), np.int64), np.zeros(len(x), bool)
+    pos = np.minimum(np.searchsorted(keys, x), len(keys) - 1)
+    hit = keys[pos] == x
+    return (pos if order is None else order[pos]), hit
+
+
+def _taken(values: np.ndarray, rows: np.ndarray, hit: np.ndarray) -> np.ndarray:
+    """VALUES at ROWS where HIT, NaN elsewhere (a left join's column)."""
+    out = np.full(len(rows), np.nan)
+    out[hit] = values[rows[hit]]
+    return out
+
+
 def substitute_scores(
     history: PushHistory, edges: pd.DataFrame, pairs: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -208,12 +264,14 @@ def substitute_scores(
     sub_max, sub_n and the neighbour that contributed most (sub_q); for every member, or only
     for PAIRS (u, p) when given: walked from the pairs' side (<= N_NEIGHBOURS lookups each)
     instead of from every buyer of every neighbour (8.2M rows for 1,784 products on demo)."""
-    bought = history.up[["u", "p", "d56"]].rename(columns={"p": "q"})
     if pairs is None:
+        bought = history.up[["u", "p", "d56"]].rename(columns={"p": "q"})
         joined = edges.merge(bought, on="q")
     else:
         keys = pairs[["u", "p"]].drop_duplicates()
-        joined = keys.merge(edges, on="p").merge(bought, on=["u", "q"])
+        joined = keys.merge(edges, on="p")
+        rows, hit = _lookup(history.up, "p", joined.u.to_numpy(), joined.q.to_numpy())
+        joined = joined[hit].assign(d56=history.up["d56"].to_numpy()[rows[hit]])
     joined["contrib"] = joined["sim"] * joined["d56"]
     joined = joined.sort_values(
         ["u", "p", "contrib", "q"], ascending=[True, True, False, True], kind="stable"
@@ -228,13 +286,54 @@ def substitute_scores(
     return out.reset_index()
 
 
-def warm_pairs(history: PushHistory, targets: np.ndarray, edges: pd.DataFrame) -> pd.DataFrame:
+def warm_pairs(
+    history: PushHistory,
+    targets: np.ndarray,
+    edges: pd.DataFrame,
+    users: np.ndarray | None = None,
+) -> pd.DataFrame:
     """(u, p) codes of members with a product-level signal for a target: they bought it or
-    one of its substitutes in the lookback."""
-    own = history.up.loc[history.up.p.isin(targets), ["u", "p"]]
-    bought = history.up[["u", "p"]].rename(columns={"p": "q"})
+    one of its substitutes in the lookback. USERS (a boolean mask over user codes): only
+    those members, chosen before the substitute expansion is materialised (on the large
+    preset the full expansion is hundreds of millions of pairs)."""
+    up = history.up
+    if users is not None:
+        up = up[users[up.u.to_numpy()]]
+    own = up.loc[up.p.isin(targets), ["u", "p"]]
+    bought = up[["u", "p"]].rename(columns={"p": "q"})
     via = edges[edges.p.isin(targets)].merge(bought, on="q")[["u", "p"]]
     return pd.concat([own, via], ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def warm_size(history: PushHistory, targets: np.ndarray, edges: pd.DataFrame) -> int:
+    """An upper bound of len(warm_pairs(...)) from buyer counts, without the expansion."""
+    buyers = history.prod["buyers_365"].to_numpy()
+    via = edges.q.to_numpy()[edges.p.isin(targets).to_numpy()].astype(np.int64)
+    return int(buyers[np.unique(targets).astype(np.int64)].sum() + buyers[via].sum())
+
+
+def _in_sorted(keys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    pos = np.minimum(np.searchsorted(keys, x), max(len(keys) - 1, 0))
+    return keys[pos] == x if len(keys) else np.zeros(len(x), bool)
+
+
+def is_warm(history: PushHistory, edges: pd.DataFrame, u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Per (u, p) code pair: is it a warm pair (the member bought p or one of EDGES'
+    neighbours of p in the lookback)? Key lookups: no expansion over buyers."""
+    n_p = len(history.products)
+    u, p = np.asarray(u, np.int64), np.asarray(p, np.int64)
+    keys = history.up.u.to_numpy(np.int64) * n_p + history.up.p.to_numpy(np.int64)
+    keys = keys if np.all(keys[1:] >= keys[:-1]) else np.sort(keys)
+    out = _in_sorted(keys, u * n_p + p)
+    e = edges.sort_values(["p", "q"])
+    src, dst = e.p.to_numpy(np.int64), e.q.to_numpy(np.int64)
+    degree = np.bincount(src, minlength=n_p)
+    start = np.r_[0, np.cumsum(degree)[:-1]]
+    for j in range(int(degree.max(initial=0))):
+        has = degree[p] > j
+        q = dst[start[p[has]] + j]
+        out[has] |= _in_sorted(keys, u[has] * n_p + q)
+    return out
 
 
 def group_buyers(
@@ -260,16 +359,17 @@ def pair_features(
     pairs (computed from EDGES when None)."""
     f = pairs[["u", "p", "g"]].reset_index(drop=True)
     f["c"] = history.prod_cat[f.p.to_numpy()]
-    up = history.up.rename(
-        columns={"n_days": "p_days", "last": "p_last_days", "first": "p_first"}
-        | {f"d{h}": f"p_d{h}" for h in (28, 56, 112)}
-    )
-    f = f.merge(up, on=["u", "p"], how="left")
-    uc = history.uc.drop(columns="first").rename(
-        columns={"n_days": "c_days", "last": "c_last_days"}
-        | {f"d{h}": f"c_d{h}" for h in (28, 56, 112)}
-    )
-    f = f.merge(uc, on=["u", "c"], how="left")
+    u = f.u.to_numpy(np.int64)
+    up_names = {"n_days": "p_days", "last": "p_last_days", "first": "p_first"}
+    up_names |= {f"d{h}": f"p_d{h}" for h in (28, 56, 112)}
+    rows, hit = _lookup(history.up, "p", u, f.p.to_numpy(np.int64))
+    for col, name in up_names.items():
+        f[name] = _taken(history.up[col].to_numpy(), rows, hit)
+    uc_names = {"n_days": "c_days", "last": "c_last_days"}
+    uc_names |= {f"d{h}": f"c_d{h}" for h in (28, 56, 112)}
+    rows, hit = _lookup(history.uc, "c", u, f.c.to_numpy(np.int64))
+    for col, name in uc_names.items():
+        f[name] = _taken(history.uc[col].to_numpy(), rows, hit)
     if sub is None:
         sub = substitute_scores(history, edges, pairs=f)
     f = f.merge(sub, on=["u", "p"], how="left")

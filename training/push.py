@@ -16,7 +16,7 @@ each half-life) and random.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -26,8 +26,9 @@ from configs import columns as C
 from configs.settings import TrainingSettings
 from features.stages import Stages
 from modelinput import push_pairs as pp
+from modelinput.push_log import PushLog, code_orders, day_number
 from training.baseline_models import push_candidates
-from training.datasets import SnapshotSplit, utc
+from training.datasets import SnapshotSplit
 from training.estimator import ModelResult, fit_on_split, importances, predict
 
 K = 5
@@ -44,37 +45,43 @@ class SnapshotData:
     targets: np.ndarray
     edges: pd.DataFrame
     bought: np.ndarray  # sorted pair keys (u * n_products + p) bought in the label window
+    g_buyers: pd.DataFrame  # group_buyers of the targets, shared by warm_rows and query_rows
 
 
-def label_pairs(orders: pd.DataFrame, h: pp.PushHistory, day: date, horizon: int) -> np.ndarray:
+def label_pairs(log: PushLog, h: pp.PushHistory, day: date, horizon: int) -> np.ndarray:
     """Sorted keys u * len(h.products) + p of the history's users/products bought in
     [day, day + horizon)."""
-    at = orders[C.ORDERED_AT]
-    w = orders[(at >= utc(day)) & (at < utc(day + timedelta(days=horizon)))]
-    u = h.users.get_indexer(w[C.USER_ID].astype(str))
-    p = h.products.get_indexer(w[C.PRODUCT_ID].astype(str))
+    t = day_number(day)
+    w = (log.day >= t) & (log.day < t + horizon)
+    u = h.users.get_indexer(log.users)[log.u[w]]  # log code -> history code (-1: absent)
+    p = h.products.get_indexer(log.products)[log.p[w]]
     ok = (u >= 0) & (p >= 0)
-    return np.unique(u[ok].astype(np.int64) * len(h.products) + p[ok])
+    return pp.sorted_unique(u[ok].astype(np.int64) * len(h.products) + p[ok])
 
 
 def prepare(
-    orders: pd.DataFrame,
+    orders: PushLog | pd.DataFrame,
     memberships: pd.DataFrame,
     day: date,
     cfg: TrainingSettings,
     n_products: int,
     seed: int,
+    max_buyers: int | None = None,
 ) -> SnapshotData:
-    """History, groups, a seeded sample of target products, their substitutes and labels."""
-    h = pp.push_history(orders, day)
+    """History, groups, a seeded sample of target products, their substitutes (neighbours
+    with more than MAX_BUYERS buyers left out, as serving's push_neighbour_max_buyers does)
+    and labels."""
+    log = orders if isinstance(orders, PushLog) else code_orders(orders)
+    h = pp.push_history(log, day)
     members, _, sizes = pp.member_groups(memberships, h, day)
     eligible = np.flatnonzero(h.prod["buyers_365"].to_numpy() >= MIN_BUYERS)
     rng = np.random.default_rng(seed)
     if len(eligible) > n_products:
         eligible = np.sort(rng.choice(eligible, n_products, replace=False))
-    edges = pp.substitutes(h, eligible)
-    bought = label_pairs(orders, h, day, cfg.horizon_days)
-    return SnapshotData(day, h, members, sizes, eligible, edges, bought)
+    edges = pp.substitutes(h, eligible, max_buyers=max_buyers)
+    bought = label_pairs(log, h, day, cfg.horizon_days)
+    gb = pp.group_buyers(h, members, eligible)
+    return SnapshotData(day, h, members, sizes, eligible, edges, bought, gb)
 
 
 def _labels(frame: pd.DataFrame, bought: np.ndarray, n_products: int) -> np.ndarray:
@@ -84,42 +91,92 @@ def _labels(frame: pd.DataFrame, bought: np.ndarray, n_products: int) -> np.ndar
     return np.isin(keys, bought).astype(np.int8)
 
 
+def warm_positives(s: SnapshotData) -> pd.DataFrame:
+    """Every warm pair of the targets bought in the label window, with its groups: found from
+    the window's purchases by key lookups, never from the warm expansion."""
+    n_p = len(s.history.products)
+    u, p = s.bought // n_p, s.bought % n_p
+    keep = np.isin(p, s.targets)
+    u, p = u[keep], p[keep]
+    warm = pp.is_warm(s.history, s.edges, u, p)
+    pos = pd.DataFrame({"u": u[warm], "p": p[warm]}).merge(s.members, on="u")
+    return pos.assign(**{C.LABEL: np.int8(1)})
+
+
+def warm_sample(s: SnapshotData, rows: int, seed: int) -> pd.DataFrame:
+    """Warm pairs (u, p, g, label) of a seeded sample of users sized for about 3 x ROWS
+    pairs (an upper bound from buyer counts), so the substitute expansion is materialised
+    for those users only: a uniform sample of users keeps the positive rate."""
+    h = s.history
+    bound = pp.warm_size(h, s.targets, s.edges)
+    share = min(1.0, 3.0 * rows / max(bound, 1))
+    users = np.random.default_rng(seed).random(len(h.users)) < share
+    warm = pp.warm_pairs(h, s.targets, s.edges, users=None if share >= 1 else users)
+    warm = warm.merge(s.members, on="u")
+    warm[C.LABEL] = _labels(warm, s.bought, len(h.products))
+    return warm
+
+
 def warm_rows(
     s: SnapshotData, max_rows: int | None = None, seed: int = 0, keep_positives: bool = True
 ) -> pd.DataFrame:
-    """Warm pairs of the targets with features, group, label and user_id; at most MAX_ROWS,
+    """Warm pairs of the targets with features, group, label and user_id; about MAX_ROWS,
     chosen before any feature is computed (demo: 8.5M warm pairs, 7.7 GB of features, for a
-    200k-row training set): every positive and sampled negatives (KEEP_POSITIVES), or a
-    uniform sample that keeps the positive rate (validation: calibration needs it)."""
-    warm = pp.warm_pairs(s.history, s.targets, s.edges).merge(s.members, on="u")
-    warm[C.LABEL] = _labels(warm, s.bought, len(s.history.products))
-    if max_rows is not None and len(warm) > max_rows:
-        if keep_positives:
-            warm = cap_rows(warm, max_rows, seed)
-        else:
-            warm = warm.sample(n=max_rows, random_state=seed)
-        warm = warm.reset_index(drop=True)
-    gb = pp.group_buyers(s.history, s.members, s.targets)
-    f = pp.pair_features(s.history, warm, s.edges, gb, s.sizes)
+    200k-row training set) and before the substitute expansion (large: up to 355M pairs):
+    every positive and negatives of a user sample (KEEP_POSITIVES; as many negatives as
+    positives when the positives alone fill MAX_ROWS: the large preset's 30-day window has
+    ~0.5M warm positives, and 100k negatives left the model below the rules), or a uniform
+    sample that keeps the positive rate (validation: calibration needs it)."""
+    rows = max_rows if max_rows is not None else pp.warm_size(s.history, s.targets, s.edges)
+    if keep_positives:
+        pos = warm_positives(s)
+        n_neg = max(rows - len(pos), len(pos))
+        warm = warm_sample(s, max(rows, 2 * len(pos)), seed)
+        neg = warm[warm[C.LABEL] == 0]
+        neg = neg.sample(n=min(n_neg, len(neg)), random_state=seed)
+        warm = pd.concat([pos, neg], ignore_index=True)
+    else:
+        warm = warm_sample(s, rows, seed)
+        if len(warm) > rows:
+            warm = warm.sample(n=rows, random_state=seed).reset_index(drop=True)
+    f = pp.pair_features(s.history, warm, s.edges, s.g_buyers, s.sizes)
     f[C.LABEL] = warm[C.LABEL].to_numpy()
     f[C.USER_ID] = s.history.users[f.u.to_numpy()]
     return f
 
 
-def query_rows(s: SnapshotData, per_group: int, seed: int) -> pd.DataFrame:
+def eval_groups(s: SnapshotData, per_group: int, max_rows: int, seed: int) -> np.ndarray:
+    """A seeded sample of groups whose queries (PER_GROUP products x members) stay within
+    MAX_ROWS rows (at least one group)."""
+    order = np.random.default_rng(seed).permutation(len(s.sizes))
+    order = order[s.sizes[order] > 0]
+    rows = np.cumsum(s.sizes[order].astype(np.int64) * per_group)
+    return np.sort(order[: max(int(np.searchsorted(rows, max_rows, side="right")), 1)])
+
+
+def query_rows(
+    s: SnapshotData, per_group: int, seed: int, max_rows: int | None = None
+) -> pd.DataFrame:
     """Every member of sampled (group, product) queries (products with a warm member in the
-    group, up to PER_GROUP per group), warm flag, features and label."""
-    warm = pp.warm_pairs(s.history, s.targets, s.edges).merge(s.members, on="u")
-    queries = warm[["g", "p"]].drop_duplicates()
+    group, up to PER_GROUP per group, groups sampled to about MAX_ROWS rows), warm flag,
+    features and label. The queries come from the groups' bought products and their
+    substitutes' reverse edges: no member-level expansion."""
+    h = s.history
+    members = s.members
+    if max_rows is not None:
+        members = members[members.g.isin(eval_groups(s, per_group, max_rows, seed))]
+    bought = h.up[["u", "p"]].merge(members, on="u")[["g", "p"]].drop_duplicates()
+    own = bought[bought.p.isin(s.targets)]
+    via = s.edges[s.edges.p.isin(s.targets)][["p", "q"]]
+    via = via.merge(bought.rename(columns={"p": "q"}), on="q")[["g", "p"]]
+    queries = pd.concat([own, via], ignore_index=True).drop_duplicates(ignore_index=True)
+    queries = queries.sort_values(["g", "p"], ignore_index=True)
     queries = queries.sample(frac=1.0, random_state=seed).groupby("g").head(per_group)
-    rows = queries.merge(s.members, on="g")
-    gb = pp.group_buyers(s.history, s.members, s.targets)
-    f = pp.pair_features(s.history, rows, s.edges, gb, s.sizes)
-    keys = warm.assign(warm=1)[["u", "p", "g", "warm"]]
-    f = f.merge(keys, on=["u", "p", "g"], how="left")
-    f["warm"] = f["warm"].notna()
-    f[C.LABEL] = _labels(f, s.bought, len(s.history.products))
-    f[C.USER_ID] = s.history.users[f.u.to_numpy()]
+    rows = queries.merge(members, on="g")
+    f = pp.pair_features(h, rows, s.edges, s.g_buyers, s.sizes)
+    f["warm"] = pp.is_warm(h, s.edges, f.u.to_numpy(), f.p.to_numpy())
+    f[C.LABEL] = _labels(f, s.bought, len(h.products))
+    f[C.USER_ID] = h.users[f.u.to_numpy()]
     return f
 
 
@@ -198,27 +255,46 @@ def rule_name(baselines: dict[str, dict[str, float]]) -> str:
 
 
 def train_push(
-    orders: pd.DataFrame,
+    orders: PushLog | pd.DataFrame,
     memberships: pd.DataFrame,
     split: SnapshotSplit,
     cfg: TrainingSettings,
     stages: Stages | None = None,
+    neighbour_max_buyers: int | None = None,
 ) -> ModelResult:
     """Fit on the training snapshots' warm pairs, early-stop/calibrate on the validation
-    snapshot's, and score hits@5 on the held-out snapshot's queries."""
+    snapshot's, and score hits@5 on the held-out snapshot's queries. NEIGHBOUR_MAX_BUYERS:
+    serving's push_neighbour_max_buyers, so training sees the neighbours serving scores."""
     stages = stages or Stages()
     numeric = list(pp.PUSH_FEATURES)
+    log = orders if isinstance(orders, PushLog) else code_orders(orders)
+
+    def snapshot(day: date, seed: int) -> SnapshotData:
+        with stages("push.snapshot"):  # history, groups, targets, substitutes, labels
+            return prepare(
+                log, memberships, day, cfg, cfg.push_max_products, seed, neighbour_max_buyers
+            )
+
+    per_group, eval_rows = cfg.push_eval_products_per_group, cfg.push_eval_max_rows
     with stages("push.pairs"):
         train_parts = []
         for i, d in enumerate(split.train):
-            s = prepare(orders, memberships, d, cfg, cfg.push_max_products, cfg.seed + i)
-            train_parts.append(warm_rows(s, cfg.push_max_rows, cfg.seed + i))
+            s_train = snapshot(d, cfg.seed + i)
+            with stages("push.rows"):
+                train_parts.append(warm_rows(s_train, cfg.push_max_rows, cfg.seed + i))
+            del s_train
         train = pd.concat(train_parts, ignore_index=True)
-        s_valid = prepare(orders, memberships, split.valid, cfg, cfg.push_max_products, cfg.seed)
-        valid = warm_rows(s_valid, cfg.push_max_rows, cfg.seed, keep_positives=False)
-        valid_q = query_rows(s_valid, cfg.push_eval_products_per_group, cfg.seed)
-        s_test = prepare(orders, memberships, split.test, cfg, cfg.push_max_products, cfg.seed)
-        test = query_rows(s_test, cfg.push_eval_products_per_group, cfg.seed)
+        del train_parts
+        s_valid = snapshot(split.valid, cfg.seed)
+        with stages("push.rows"):
+            valid = warm_rows(s_valid, cfg.push_max_rows, cfg.seed, keep_positives=False)
+        with stages("push.queries"):
+            valid_q = query_rows(s_valid, per_group, cfg.seed, eval_rows)
+        del s_valid
+        s_test = snapshot(split.test, cfg.seed)
+        with stages("push.queries"):
+            test = query_rows(s_test, per_group, cfg.seed, eval_rows)
+        del s_test
     if train[C.LABEL].sum() == 0 or valid[C.LABEL].sum() == 0:
         raise ValueError("push: no warm pair bought its product in a label window; more data")
     with stages("push.fit"):
@@ -276,6 +352,13 @@ def load_push_orders(ws: Any) -> pd.DataFrame:
     return pp.read_push_orders(ws.data)
 
 
+def load_push_log(ws: Any, before: date | None = None) -> PushLog:
+    """The order log coded once (modelinput.push_log): no Python string per order line."""
+    from modelinput.push_log import read_push_log
+
+    return read_push_log(ws.data, before)
+
+
 def load_memberships(ws: Any) -> pd.DataFrame:
     return pp.read_memberships(ws.data)
 
@@ -306,8 +389,10 @@ def evaluate_champion(settings: Any, ws: Any, as_of: date, model: Any) -> dict[s
     orders = orders_before(load_push_orders(ws), as_of)
     memberships = load_memberships(ws)
     cold_rate = champion_cold_rate(ws)
-    s = prepare(orders, memberships, test, cfg, cfg.push_max_products, cfg.seed)
-    frame = query_rows(s, cfg.push_eval_products_per_group, cfg.seed)
+    max_buyers = settings.serving.push_neighbour_max_buyers
+    per_group, eval_rows = cfg.push_eval_products_per_group, cfg.push_eval_max_rows
+    s = prepare(orders, memberships, test, cfg, cfg.push_max_products, cfg.seed, max_buyers)
+    frame = query_rows(s, per_group, cfg.seed, eval_rows)
     metrics, baselines = evaluate_holdout(model, frame, cold_rate, cfg)
     out: dict[str, Any] = {
         "snapshot": str(test),
@@ -321,8 +406,8 @@ def evaluate_champion(settings: Any, ws: Any, as_of: date, model: Any) -> dict[s
         if {C.USER_ID, C.PRODUCT_ID, C.ORDERED_AT}.issubset(extra.columns):
             extra = extra.assign(**{C.QUANTITY: extra.get(C.QUANTITY, 1.0)})
             both = pd.concat([orders, _with_category_of(orders, extra)], ignore_index=True)
-            s = prepare(both, memberships, as_of, cfg, cfg.push_max_products, cfg.seed)
-            frame = query_rows(s, cfg.push_eval_products_per_group, cfg.seed)
+            s = prepare(both, memberships, as_of, cfg, cfg.push_max_products, cfg.seed, max_buyers)
+            frame = query_rows(s, per_group, cfg.seed, eval_rows)
             metrics, baselines = evaluate_holdout(model, frame, cold_rate, cfg)
             out["truth"] = {"as_of": str(as_of), "model": metrics, "baselines": baselines}
     return out

@@ -139,12 +139,13 @@ def fit_target(
     cfg = settings.training
     stages = stages or Stages()
     if kind == "push":  # pair features from the order log itself: no feature tables
-        from training.push import load_memberships, load_push_orders, train_push
+        from training.push import load_memberships, load_push_log, train_push
 
         with stages("push.load"):
-            push_orders = orders_before(load_push_orders(ws), split.test + _horizon(settings))
+            push_log = load_push_log(ws, split.test + _horizon(settings))
             memberships = load_memberships(ws)
-        return train_push(push_orders, memberships, split, cfg, stages)
+        max_buyers = settings.serving.push_neighbour_max_buyers
+        return train_push(push_log, memberships, split, cfg, stages, max_buyers)
     if fetch is None:
         raise ValueError(f"{kind}: a feature fetcher is required")
     if kind == "repurchase":
