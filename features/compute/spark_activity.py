@@ -13,14 +13,14 @@ their users and the driver fits on the small totals:
 - group momentum (group_momentum.py): per group, four counts.
 - tags (tags.py): the `_pct` ranks are counts of values at or below each value, computed by
   Spark (window over the distinct values) and joined to the rows before the rules run.
-Each executor writes its rows as a Parquet part (as user_interest does) and returns the path,
-its tag counts and which profile columns it knows. The driver holds what is proportional to
-categories, groups, distinct (x, t_x, T) and partitions, not to users or order lines.
+Each executor writes its rows as a Parquet part into the date's parts directory (as
+user_interest does) and returns the path, its tag counts and which profile columns it knows.
+The driver holds what is proportional to categories, groups, distinct (x, t_x, T) and
+partitions, not to users or order lines.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from configs import columns as C
 from configs.settings import FeatureSettings
@@ -54,7 +53,13 @@ from features.compute.population_bgnbd import (
     fit_population,
     score_population,
 )
-from features.compute.spark_interest import BUCKET, PartitionedLog, bucket, partition_log
+from features.compute.spark_interest import (
+    BUCKET,
+    PartitionedLog,
+    bucket,
+    partition_log,
+    write_part,
+)
 from features.compute.tag_summary import combination_counts, known_columns, summary_of_counts
 from features.compute.tags import PCT_SUFFIX, TagDef, evaluate_tags
 from features.compute.user_sample import hash_units
@@ -218,11 +223,11 @@ def write_user_activity(
     as_of: date,
     cfg: FeatureSettings,
     tags: list[TagDef],
-    staging: Path,
-) -> tuple[list[Path], dict[str, Any]]:
+    folder: Path,
+) -> tuple[list[Path], int, dict[str, Any]]:
     """The executors compute the date's user_activity rows with their tags and write them
-    under STAGING (a folder every executor can see); returns the part files and the date's
-    tag summary (tag_summary.py)."""
+    into FOLDER (the date's parts directory, visible to every executor); returns the part
+    files, their rows and the date's tag summary (tag_summary.py)."""
     cycles = _cycles(con)
     fit, first_day = fit_renewal_on_executors(log, as_of, cycles)
     act = _activity_frame(con, as_of, cfg)
@@ -253,19 +258,17 @@ def write_user_activity(
             .cache()  # read by each rank and by the write: computed once
         )
         try:
-            parts, summary = _write(_with_ranks(rows, tags), as_of, tags, staging)
+            written = _write(_with_ranks(rows, tags), as_of, tags, folder)
         finally:
             rows.unpersist()
     finally:
         act.unpersist()
-    return parts, summary
+    return written
 
 
 def _write(
-    rows: Any, as_of: date, tags: list[TagDef], staging: Path
-) -> tuple[list[Path], dict[str, Any]]:
-    folder = Path(staging) / USER_ACTIVITY.name / as_of.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
+    rows: Any, as_of: date, tags: list[TagDef], folder: Path
+) -> tuple[list[Path], int, dict[str, Any]]:
     target = str(folder)
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -274,8 +277,7 @@ def _write(
             return
         users = table.to_pandas()
         users["tags"] = evaluate_tags(users, tags)
-        path = f"{target}/part-{uuid.uuid4().hex}.parquet"
-        pq.write_table(to_arrow(users, USER_ACTIVITY, as_of), path, compression="zstd")
+        path = write_part(to_arrow(users, USER_ACTIVITY, as_of), target)
         counts = users["tags"].fillna("").value_counts()
         yield pa.RecordBatch.from_pydict(
             {
@@ -292,4 +294,4 @@ def _write(
     counts = combination_counts(got[~heads].groupby("tags")["n"].sum())
     known = {c for text in got.loc[heads, "known"] for c in str(text).split(",") if c}
     paths = sorted(Path(p) for p in got.loc[heads, "path"])
-    return paths, summary_of_counts(n, counts, known, tags)
+    return paths, n, summary_of_counts(n, counts, known, tags)
