@@ -79,7 +79,7 @@ def _rows_sql(hl: float) -> str:
 
 
 class PartitionedLog:
-    """The build's purchase rows on the executors, partitioned by user (cached once)."""
+    """The build's purchase rows on the executors, partitioned by user (computed once)."""
 
     def __init__(self, con: SparkSql, cfg: FeatureSettings) -> None:
         cats = con.execute(
@@ -90,14 +90,18 @@ class PartitionedLog:
         (statement,) = to_spark(_rows_sql(self.half_life_days))
         rows = con.spark.sql(spark_sql_text(statement)).withColumn(BUCKET, bucket(cfg))
         self.partitions = cfg.spark_shuffle_partitions
+        # computed once and kept on the executors as just those rows (partitioning and order
+        # kept): every date's passes build on it, and a cached frame would make Spark analyse
+        # the purchase-rows query again for each of them
         self.rows = (
             rows.repartition(self.partitions, BUCKET)
             .sortWithinPartitions(C.USER_ID, "c", "d")
-            .cache()
+            .localCheckpoint(eager=True)
         )
 
     def close(self) -> None:
-        self.rows.unpersist()
+        """Drop the rows (the checkpoint's blocks go when the frame is garbage collected)."""
+        self.rows = None
 
 
 def partition_log(
