@@ -153,7 +153,8 @@ def _materialised(frame: Any) -> Any:
     """FRAME computed once and kept on the executors, as a DataFrame whose plan is just those
     rows (a local checkpoint; keeps the partitioning). A cached frame keeps its whole plan,
     and the activity SQL's is big enough that analysing every DataFrame built on it took
-    10-20 s a date; the checkpoint's blocks are freed when the frame is garbage collected."""
+    10-20 s a date; the checkpoint's blocks are freed when the frame is garbage collected.
+    Unlike a cache it cannot be recomputed: a lost executor fails the build (re-run it)."""
     return frame.localCheckpoint(eager=True)
 
 
