@@ -15,9 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from configs import columns as C
+from configs.settings import Settings
+from configs.workspace import resolve_workspace
 from features.compute.spark_interest import write_part
 from features.store import offline_tables as ot
-from features.store.catalog import TABLES, USER_INTEREST
+from features.store.catalog import TABLES, USER_ACTIVITY, USER_INTEREST
+from tests.features.feature_data import AS_OF, build_offline, random_tables
 
 TABLE = USER_INTEREST
 D1, D2 = date(2026, 1, 1), date(2026, 1, 8)
@@ -135,3 +138,41 @@ def test_spark_glob_keeps_an_old_single_file(tmp_path: Path, name: str) -> None:
     legacy.parent.mkdir(parents=True, exist_ok=True)
     legacy.write_bytes(b"")
     assert ot.spark_glob(ot.offline_path(tmp_path, name)) == str(legacy)
+
+
+def _split_into_parts(entry: Path) -> None:
+    """Turn a date file into a parts directory of the same rows (what a Spark build leaves)."""
+    table = pq.read_table(entry)
+    entry.unlink()
+    entry.mkdir()
+    half = table.num_rows // 2
+    write_part(table.slice(0, half), str(entry))
+    write_part(table.slice(half), str(entry))
+
+
+def test_serving_readers_take_a_parts_directory(tmp_path: Path, tiny_settings: Settings) -> None:
+    """The serving snapshot's loader and the operator page read a Spark-built date (parts) as
+    they read the DuckDB build's file: same rows."""
+    from serving.loader import read_feature_tables
+    from serving.ui.sources import feature_rows
+
+    build_offline(tmp_path, random_tables(), [AS_OF], tiny_settings)
+    ws = resolve_workspace(tmp_path)
+    names = (USER_ACTIVITY.name, USER_INTEREST.name)
+    want = read_feature_tables(ws, None, names=names)
+    rows = feature_rows(ws)
+    for name in names:
+        _split_into_parts(ot.date_file(ws.offline, name, AS_OF))
+        assert ot.date_file(ws.offline, name, AS_OF).is_dir()
+    got = read_feature_tables(ws, None, names=names)
+    dated = read_feature_tables(ws, AS_OF, names=names)
+    assert feature_rows(ws) == rows
+    for name in names:
+        key = TABLES[name].entity
+        for frame in (got[name], dated[name]):
+            a = want[name].sort_values(key).reset_index(drop=True)
+            b = frame.sort_values(key).reset_index(drop=True)
+            assert a[key].tolist() == b[key].tolist()
+            assert a.drop(columns=[c for c in a if a[c].dtype == object]).equals(
+                b.drop(columns=[c for c in b if b[c].dtype == object])
+            )
