@@ -7,9 +7,9 @@ is its own:
 - `standalone`: a master and --workers workers started on 127.0.0.1 from the installed pyspark
   (tests/scale/spark_cluster.py); the executors are the workers' children, so the driver's
   process tree (Python + its JVM) is the driver alone.
-Recorded per run: build seconds, the driver's peak RSS (Python VmHWM; Python + JVM sampled
-every 0.5 s) and the same right after the session started (the start-up figure the issue
-compares against). JSON in benchmarks/results/spark_driver.json.
+Recorded per run: build seconds, the Spark jobs the build ran, the driver's peak RSS (Python
+VmHWM; Python + JVM sampled every 0.5 s) and the same right after the session started (the
+start-up figure the issue compares against). JSON in benchmarks/results/spark_driver.json.
 
 Example:
     .venv/bin/python benchmarks/bench_spark_driver.py --preset tiny --preset demo
@@ -66,18 +66,21 @@ def child(preset: str, data: Path, work: Path, master: str, conf: dict[str, str]
     as_of = default_as_of(ws.data)
     with _PeakRss() as rss:
         start = time.perf_counter()
-        spark_session(settings.features)
+        tracker = spark_session(settings.features).sparkContext.statusTracker()
         session_seconds = time.perf_counter() - start
         time.sleep(1.5)  # at least two samples of the started session
         at_start = {"python": peak_rss_mib(), "with_jvm": rss.peak_mib}
+        jobs = len(tracker.getJobIdsForGroup())
         start = time.perf_counter()
         out = build.run_snapshots(settings, ws, [as_of], show_progress=False)
         seconds = time.perf_counter() - start
+        jobs = len(tracker.getJobIdsForGroup()) - jobs
     return {
         "master": master,
         "as_of": as_of.isoformat(),
         "session_start_seconds": round(session_seconds, 2),
         "build_seconds": round(seconds, 2),
+        "spark_jobs": jobs,
         "stages": out["seconds"],
         "stage_peak_rss_mib_python": out["peak_rss_mib"],
         "rows": out["rows"],

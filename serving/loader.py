@@ -22,6 +22,8 @@ from features.store import catalog
 from features.store.offline_tables import (
     as_of_timestamp,
     date_file,
+    date_rows,
+    iter_date_batches,
     offline_files,
     offline_path,
     table_dir,
@@ -148,16 +150,15 @@ def _interest_blocks(
     Arrow on the large preset); a dated or old single-file read is one table, sliced."""
     files = table_files(ws.offline, "user_interest") if as_of is None else []
     dated = [f for f in files if f.parent == table_dir(ws.offline, "user_interest")]
-    full = [f for f in dated if pq.ParquetFile(f).metadata.num_rows > 0]
+    full = [f for f in dated if date_rows(f) > 0]
     if not dated:
         name = ("user_interest",)
         table = read_feature_tables(ws, as_of, name, {name[0]: columns}, name)[name[0]]
         return lambda: (table.slice(s, rows) for s in range(0, table.num_rows, rows))
     path = (full or dated)[-1]
 
-    def blocks() -> Iterator[pa.Table]:
-        reader = pq.ParquetFile(path)
-        for batch in reader.iter_batches(batch_size=rows, columns=list(columns)):
+    def blocks() -> Iterator[pa.Table]:  # a date file, or the Spark build's parts in turn
+        for batch in iter_date_batches(path, rows, columns):
             yield pa.Table.from_batches([batch])
 
     return blocks

@@ -111,7 +111,7 @@ def _compute_date(
         from features.compute.build_spark import spark_user_tables
 
         sim, tag_report[as_of.isoformat()] = spark_user_tables(
-            con, settings, as_of, tags, timer, out, writer, spark_log
+            con, settings, as_of, tags, timer, out, spark_log
         )
     else:
         assert log is not None

@@ -3,8 +3,9 @@
 features/compute/build.py runs the per-category, -product and -group stages for both engines;
 on Spark the per-user tables come from here instead: user_activity with its tags
 (spark_activity.py), then user_interest (spark_interest.py). Each table's executors write
-Parquet parts under the build's staging folder, which the date's history writer streams into
-the date file behind the next stages (offline_tables.HistoryWriter.write_parts).
+Parquet parts straight into the date's staged parts directory (HistoryWriter.parts_dir); those
+parts are the date's history, which the driver adopts (adopt_parts: names and a row count)
+and renames into place at the commit, without reading a row.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from features.compute.compute_interest import Similarity
 from features.compute.spark_activity import write_user_activity
 from features.compute.spark_interest import PartitionedLog, write_user_interest
 from features.compute.tags import TagDef
-from features.compute.write_behind import WriteBehind
 from features.engine_spark import SparkSql
 from features.stages import Stages
 from features.store import offline_tables as ot
@@ -31,22 +31,19 @@ def spark_user_tables(
     tags: list[TagDef],
     timer: Stages,
     out: dict[str, ot.HistoryWriter],
-    writer: WriteBehind,
     log: PartitionedLog,
 ) -> tuple[Similarity, dict[str, Any]]:
-    """user_activity and user_interest as of AS_OF, queued on WRITER into their histories;
-    returns the date's category similarity and tag summary."""
+    """user_activity and user_interest as of AS_OF, written by the executors into their
+    histories' staged parts directories; returns the date's category similarity and tag
+    summary; no row passes the driver."""
     cfg = settings.features
     activity = out[USER_ACTIVITY.name]
     with timer("user_activity"):
-        staging = ot.staging_dir(activity.offline_dir) / "spark"
-        parts, summary = write_user_activity(con, log, as_of, cfg, tags, staging)
-    with timer("write"):
-        writer.submit(activity.write_parts, as_of, parts)
+        folder = activity.parts_dir(as_of)
+        parts, rows, summary = write_user_activity(con, log, as_of, cfg, tags, folder)
+        activity.adopt_parts(as_of, parts, rows)
     interest = out[USER_INTEREST.name]
     with timer("user_interest"):
-        staging = ot.staging_dir(interest.offline_dir) / "spark"
-        parts, sim = write_user_interest(log, as_of, cfg, staging)
-    with timer("write"):
-        writer.submit(interest.write_parts, as_of, parts)
+        parts, rows, sim = write_user_interest(log, as_of, cfg, interest.parts_dir(as_of))
+        interest.adopt_parts(as_of, parts, rows)
     return sim, summary

@@ -13,14 +13,14 @@ their users and the driver fits on the small totals:
 - group momentum (group_momentum.py): per group, four counts.
 - tags (tags.py): the `_pct` ranks are counts of values at or below each value, computed by
   Spark (window over the distinct values) and joined to the rows before the rules run.
-Each executor writes its rows as a Parquet part (as user_interest does) and returns the path,
-its tag counts and which profile columns it knows. The driver holds what is proportional to
-categories, groups, distinct (x, t_x, T) and partitions, not to users or order lines.
+Each executor writes its rows as a Parquet part into the date's parts directory (as
+user_interest does) and returns the path, its tag counts and which profile columns it knows.
+The driver holds what is proportional to categories, groups, distinct (x, t_x, T) and
+partitions, not to users or order lines.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from configs import columns as C
 from configs.settings import FeatureSettings
@@ -54,7 +53,13 @@ from features.compute.population_bgnbd import (
     fit_population,
     score_population,
 )
-from features.compute.spark_interest import BUCKET, PartitionedLog, bucket, partition_log
+from features.compute.spark_interest import (
+    BUCKET,
+    PartitionedLog,
+    bucket,
+    partition_log,
+    write_part,
+)
 from features.compute.tag_summary import combination_counts, known_columns, summary_of_counts
 from features.compute.tags import PCT_SUFFIX, TagDef, evaluate_tags
 from features.compute.user_sample import hash_units
@@ -63,7 +68,6 @@ from features.store.catalog import USER_ACTIVITY
 from features.store.offline_tables import arrow_schema, to_arrow
 
 VECTOR_SCHEMA = "v ARRAY<DOUBLE>"
-COUNT_SCHEMA = "x DOUBLE, t_x DOUBLE, T DOUBLE, w BIGINT"
 WRITTEN_SCHEMA = "path STRING, tags STRING, n BIGINT, known STRING"
 
 
@@ -145,42 +149,60 @@ def fit_renewal_on_executors(
     return RenewalFit(center, alpha, every[CENTERS.index(center)]), first_day
 
 
+def _materialised(frame: Any) -> Any:
+    """FRAME computed once and kept on the executors, as a DataFrame whose plan is just those
+    rows (a local checkpoint; keeps the partitioning). A cached frame keeps its whole plan,
+    and the activity SQL's is big enough that analysing every DataFrame built on it took
+    10-20 s a date; the checkpoint's blocks are freed when the frame is garbage collected.
+    Unlike a cache it cannot be recomputed: a lost executor fails the build (re-run it)."""
+    return frame.localCheckpoint(eager=True)
+
+
 def _activity_frame(con: SparkSql, as_of: date, cfg: FeatureSettings) -> Any:
-    """The activity SQL's rows as a cached Spark DataFrame with each user's bucket."""
+    """The activity SQL's rows with each user's bucket, partitioned by bucket like the
+    purchase log (so the cogroup does not move them again), computed once."""
     (statement,) = to_spark(activity_sql(as_of))
     statement.set("order", None)  # no global sort: the rows go to their buckets
     frame = con.spark.sql(spark_sql_text(statement)).withColumn(BUCKET, bucket(cfg))
-    return frame.cache()
+    return _materialised(frame.repartition(cfg.spark_shuffle_partitions, BUCKET))
 
 
-def _fit_population(act: Any) -> Any:
-    """fit_population on the partitions' summed bgnbd_counts."""
-    schema = pa.schema([("x", pa.float64()), ("t_x", pa.float64()), ("T", pa.float64())])
-    schema = schema.append(pa.field("w", pa.int64()))
+_POPULATION = pa.schema(
+    [
+        pa.field("kind", pa.int8()),
+        *(pa.field(c, pa.float64()) for c in ("x", "t_x", "T")),
+        pa.field("w", pa.int64()),
+        pa.field(C.GROUP_ID, pa.string()),
+        *(pa.field(c, pa.float64()) for c in SUM_COLUMNS),
+    ]
+)
+POPULATION_SCHEMA = (
+    f"kind TINYINT, x DOUBLE, t_x DOUBLE, T DOUBLE, w BIGINT, {C.GROUP_ID} STRING, "
+    + ", ".join(f"{c} DOUBLE" for c in SUM_COLUMNS)
+)
 
-    def counts(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            got = bgnbd_counts(batch.to_pandas())
-            yield pa.RecordBatch.from_pandas(got, schema=schema, preserve_index=False)
 
-    summed = act.mapInArrow(counts, COUNT_SCHEMA).groupBy("x", "t_x", "T").sum("w")
-    return fit_population(summed.withColumnRenamed("sum(w)", "w").toPandas())
-
-
-def _group_sums(act: Any) -> pd.DataFrame:
-    """group_sums of the population: the partitions' sums added per group by Spark."""
-    fields = [pa.field(C.GROUP_ID, pa.string()), *(pa.field(c, pa.float64()) for c in SUM_COLUMNS)]
-    schema = pa.schema(fields)
+def _population_sums(act: Any) -> tuple[Any, pd.DataFrame]:
+    """The BG/NBD fit (fit_population on the summed bgnbd_counts, kind 0) and group_sums of
+    the population (kind 1), from one pass over the activity rows: each batch's counts and
+    sums are added per key by Spark, and only those totals reach the driver."""
 
     def sums(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            got = group_sums(batch.to_pandas()).reset_index()
-            yield pa.RecordBatch.from_pandas(got, schema=schema, preserve_index=False)
+            frame = batch.to_pandas()
+            counts = bgnbd_counts(frame).assign(kind=0)
+            groups = group_sums(frame).reset_index().assign(kind=1)
+            both = pd.concat([counts, groups], ignore_index=True)
+            yield pa.RecordBatch.from_pandas(
+                both.reindex(columns=_POPULATION.names), schema=_POPULATION, preserve_index=False
+            )
 
-    spark_schema = f"{C.GROUP_ID} STRING, " + ", ".join(f"{c} DOUBLE" for c in SUM_COLUMNS)
-    frame = act.mapInArrow(sums, spark_schema).groupBy(C.GROUP_ID).sum(*SUM_COLUMNS)
-    out = frame.toPandas().set_index(C.GROUP_ID)
-    return out.rename(columns={f"sum({c})": c for c in SUM_COLUMNS})[list(SUM_COLUMNS)]
+    keys = ["kind", "x", "t_x", "T", C.GROUP_ID]
+    summed = act.mapInArrow(sums, POPULATION_SCHEMA).groupBy(*keys).sum("w", *SUM_COLUMNS)
+    got = summed.toPandas().rename(columns=lambda c: c[4:-1] if c.startswith("sum(") else c)
+    counts = got.loc[got["kind"] == 0, ["x", "t_x", "T", "w"]].astype({"w": np.int64})
+    groups = got.loc[got["kind"] == 1].set_index(C.GROUP_ID)[list(SUM_COLUMNS)]
+    return fit_population(counts.reset_index(drop=True)), groups
 
 
 def _spark_schema() -> Any:
@@ -192,24 +214,43 @@ def _spark_schema() -> Any:
 
 def _with_ranks(frame: Any, tags: list[TagDef]) -> Any:
     """FRAME with the `<column>_pct` ranks the tag rules use: pandas' rank(pct=True,
-    method="max") = values at or below / values, NULL and NaN left out."""
+    method="max") = values at or below / values, NULL and NaN left out.
+
+    Every ranked column in one pass: the values are stacked into (name, value) rows, counted
+    per distinct value, and a running sum per name (partitioned by name, not one global sort)
+    gives the ranks; they meet their users in one join and come back as columns in one
+    pivot. Per column, a count, a global window and a join each cost several Spark jobs."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     used = set().union(*(t.names_used() for t in tags)) if tags else set()
-    for name in sorted(n for n in used if n.endswith(PCT_SUFFIX)):
-        col = name[: -len(PCT_SUFFIX)]
-        if col in frame.columns and name not in frame.columns:
-            values = frame.where(F.col(col).isNotNull() & ~F.isnan(F.col(col)))
-            counts = values.groupBy(col).count()
-            upto = Window.orderBy(col).rowsBetween(Window.unboundedPreceding, Window.currentRow)
-            whole = Window.partitionBy()
-            ranks = counts.select(
-                F.col(col),
-                (F.sum("count").over(upto) / F.sum("count").over(whole)).alias(name),
-            )
-            frame = frame.join(ranks, on=col, how="left")
-    return frame
+    ranked = [
+        (name, name[: -len(PCT_SUFFIX)])
+        for name in sorted(n for n in used if n.endswith(PCT_SUFFIX))
+        if name[: -len(PCT_SUFFIX)] in frame.columns and name not in frame.columns
+    ]
+    if not ranked:
+        return frame
+    pairs = ", ".join(f"'{name}', CAST(`{col}` AS DOUBLE)" for name, col in ranked)
+    values = frame.select(
+        C.USER_ID, F.expr(f"stack({len(ranked)}, {pairs}) AS (_name, _value)")
+    ).where(F.col("_value").isNotNull() & ~F.isnan(F.col("_value")))
+    counts = values.groupBy("_name", "_value").count()
+    per_name = Window.partitionBy("_name")
+    upto = per_name.orderBy("_value").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    ranks = counts.select(
+        "_name",
+        "_value",
+        (F.sum("count").over(upto) / F.sum("count").over(per_name)).alias("_pct"),
+    )
+    names = [name for name, _ in ranked]
+    per_user = (
+        values.join(ranks, on=["_name", "_value"])
+        .groupBy(C.USER_ID)
+        .pivot("_name", names)
+        .agg(F.first("_pct"))
+    )
+    return frame.join(per_user, on=C.USER_ID, how="left")
 
 
 def write_user_activity(
@@ -218,54 +259,42 @@ def write_user_activity(
     as_of: date,
     cfg: FeatureSettings,
     tags: list[TagDef],
-    staging: Path,
-) -> tuple[list[Path], dict[str, Any]]:
+    folder: Path,
+) -> tuple[list[Path], int, dict[str, Any]]:
     """The executors compute the date's user_activity rows with their tags and write them
-    under STAGING (a folder every executor can see); returns the part files and the date's
-    tag summary (tag_summary.py)."""
+    into FOLDER (the date's parts directory, visible to every executor); returns the part
+    files, their rows and the date's tag summary (tag_summary.py)."""
     cycles = _cycles(con)
     fit, first_day = fit_renewal_on_executors(log, as_of, cycles)
     act = _activity_frame(con, as_of, cfg)
-    try:
-        model = _fit_population(act)
-        groups = _group_sums(act)
-        horizon = cfg.readiness_horizon_days
-        categories, hl = log.categories, log.half_life_days
+    model, groups = _population_sums(act)
+    horizon = cfg.readiness_horizon_days
+    categories, hl = log.categories, log.half_life_days
 
-        def users(rows: pd.DataFrame, purchases: pd.DataFrame) -> pd.DataFrame:
-            df = rows.drop(columns=[BUCKET]).reset_index(drop=True)
-            purchases = purchases.sort_values([C.USER_ID, "c", "d"], kind="stable")
-            batch = pa.Table.from_pandas(purchases, preserve_index=False).to_batches()
-            part = partition_log(iter(batch), categories, hl) or _empty_log(categories, hl)
-            stats = run_stats(part, as_of, hl)
-            positions = part.positions(df[C.USER_ID])
-            ready = readiness_by_position(part, stats, as_of, cycles, horizon)
-            inputs = _inputs(part, cycles)
-            scored = renewal_by_position(part, as_of, horizon, inputs, fit, first_day)
-            population = score_population(df, model, horizon)
-            return finish_activity(df, positions, ready, scored, part, population, groups)
+    def users(rows: pd.DataFrame, purchases: pd.DataFrame) -> pd.DataFrame:
+        df = rows.drop(columns=[BUCKET]).reset_index(drop=True)
+        purchases = purchases.sort_values([C.USER_ID, "c", "d"], kind="stable")
+        batch = pa.Table.from_pandas(purchases, preserve_index=False).to_batches()
+        part = partition_log(iter(batch), categories, hl) or _empty_log(categories, hl)
+        stats = run_stats(part, as_of, hl)
+        positions = part.positions(df[C.USER_ID])
+        ready = readiness_by_position(part, stats, as_of, cycles, horizon)
+        inputs = _inputs(part, cycles)
+        scored = renewal_by_position(part, as_of, horizon, inputs, fit, first_day)
+        population = score_population(df, model, horizon)
+        return finish_activity(df, positions, ready, scored, part, population, groups)
 
-        purchases = log.rows.select(C.USER_ID, "c", "d", "w", "reg_day", BUCKET)
-        rows = (
-            act.groupBy(BUCKET)
-            .cogroup(purchases.groupBy(BUCKET))
-            .applyInPandas(users, _spark_schema())
-            .cache()  # read by each rank and by the write: computed once
-        )
-        try:
-            parts, summary = _write(_with_ranks(rows, tags), as_of, tags, staging)
-        finally:
-            rows.unpersist()
-    finally:
-        act.unpersist()
-    return parts, summary
+    purchases = log.rows.select(C.USER_ID, "c", "d", "w", "reg_day", BUCKET)
+    rows = _materialised(  # read by the ranks and by the write: computed once
+        act.groupBy(BUCKET).cogroup(purchases.groupBy(BUCKET)).applyInPandas(users, _spark_schema())
+    )
+    written = _write(_with_ranks(rows, tags), as_of, tags, folder)
+    return written
 
 
 def _write(
-    rows: Any, as_of: date, tags: list[TagDef], staging: Path
-) -> tuple[list[Path], dict[str, Any]]:
-    folder = Path(staging) / USER_ACTIVITY.name / as_of.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
+    rows: Any, as_of: date, tags: list[TagDef], folder: Path
+) -> tuple[list[Path], int, dict[str, Any]]:
     target = str(folder)
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -274,8 +303,7 @@ def _write(
             return
         users = table.to_pandas()
         users["tags"] = evaluate_tags(users, tags)
-        path = f"{target}/part-{uuid.uuid4().hex}.parquet"
-        pq.write_table(to_arrow(users, USER_ACTIVITY, as_of), path, compression="zstd")
+        path = write_part(to_arrow(users, USER_ACTIVITY, as_of), target)
         counts = users["tags"].fillna("").value_counts()
         yield pa.RecordBatch.from_pydict(
             {
@@ -292,4 +320,4 @@ def _write(
     counts = combination_counts(got[~heads].groupby("tags")["n"].sum())
     known = {c for text in got.loc[heads, "known"] for c in str(text).split(",") if c}
     paths = sorted(Path(p) for p in got.loc[heads, "path"])
-    return paths, summary_of_counts(n, counts, known, tags)
+    return paths, n, summary_of_counts(n, counts, known, tags)

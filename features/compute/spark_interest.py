@@ -8,16 +8,18 @@ functions the DuckDB build calls, so the engines cannot drift:
    categories, exact counts) are summed by Spark and only that sum reaches the driver,
    which turns it into the similarity (`similarity_from_gram`).
 2. `compute_user_interest` per partition with that similarity (the spreading is per user);
-   each executor writes its rows, cast to the catalog schema, as one Parquet part file under
-   the build's staging folder, and returns only the path. The driver streams those parts
-   into the date's history file (HistoryWriter.write_parts, features/store/offline_tables.py),
-   so the date's rows are never all in the driver at once.
+   each executor writes its rows, cast to the catalog schema, as one Parquet part file straight
+   into the date's staged parts directory (HistoryWriter.parts_dir,
+   features/store/offline_tables.py), and returns only the path and its row count. Those parts
+   are the date's history: the driver only renames the directory into place at the commit,
+   so it never reads or rewrites the rows.
 What the driver holds is proportional to categories (ids, gram) and partitions (paths),
 not to users or order lines. The workspace must be visible to every executor (README).
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -52,7 +54,7 @@ def bucket(cfg: FeatureSettings) -> Any:
     return F.pmod(F.hash(F.col(C.USER_ID)), F.lit(cfg.spark_shuffle_partitions))
 
 
-PART_SCHEMA = "path STRING"
+PART_SCHEMA = "path STRING, n BIGINT"
 
 
 def _rows_sql(hl: float) -> str:
@@ -77,7 +79,7 @@ def _rows_sql(hl: float) -> str:
 
 
 class PartitionedLog:
-    """The build's purchase rows on the executors, partitioned by user (cached once)."""
+    """The build's purchase rows on the executors, partitioned by user (computed once)."""
 
     def __init__(self, con: SparkSql, cfg: FeatureSettings) -> None:
         cats = con.execute(
@@ -88,14 +90,18 @@ class PartitionedLog:
         (statement,) = to_spark(_rows_sql(self.half_life_days))
         rows = con.spark.sql(spark_sql_text(statement)).withColumn(BUCKET, bucket(cfg))
         self.partitions = cfg.spark_shuffle_partitions
+        # computed once and kept on the executors as just those rows (partitioning and order
+        # kept): every date's passes build on it, and a cached frame would make Spark analyse
+        # the purchase-rows query again for each of them
         self.rows = (
             rows.repartition(self.partitions, BUCKET)
             .sortWithinPartitions(C.USER_ID, "c", "d")
-            .cache()
+            .localCheckpoint(eager=True)
         )
 
     def close(self) -> None:
-        self.rows.unpersist()
+        """Drop the rows (the checkpoint's blocks go when the frame is garbage collected)."""
+        self.rows = None
 
 
 def partition_log(
@@ -148,15 +154,24 @@ def similarity(log: PartitionedLog, as_of: date, cfg: FeatureSettings) -> Simila
     return similarity_from_gram(gram, categories, cfg)
 
 
+def write_part(table: pa.Table, folder: str) -> str:
+    """One executor's part of a date: written under a fresh name and fsynced (a retried task
+    writes another name; HistoryWriter.adopt_parts keeps only the reported ones)."""
+    path = f"{folder}/part-{uuid.uuid4().hex}.parquet"
+    pq.write_table(table, path, compression="zstd")
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+    return path
+
+
 def write_user_interest(
-    log: PartitionedLog, as_of: date, cfg: FeatureSettings, staging: Path
-) -> tuple[list[Path], Similarity]:
-    """Each executor computes its users' user_interest rows and writes them under STAGING
-    (a folder every executor can see); returns the part files and the similarity."""
+    log: PartitionedLog, as_of: date, cfg: FeatureSettings, folder: Path
+) -> tuple[list[Path], int, Similarity]:
+    """Each executor computes its users' user_interest rows and writes them into FOLDER (the
+    date's parts directory, visible to every executor); returns the part files, their rows
+    and the similarity."""
     sim = similarity(log, as_of, cfg)
     categories, hl = log.categories, log.half_life_days
-    folder = Path(staging) / USER_INTEREST.name / as_of.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
     target = str(folder)
 
     def interest(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -164,12 +179,12 @@ def write_user_interest(
         if part is None:
             return
         rows, _ = compute_user_interest(None, as_of, cfg, part, None, sim)  # type: ignore[arg-type]
-        path = f"{target}/part-{uuid.uuid4().hex}.parquet"
-        pq.write_table(to_arrow(rows, USER_INTEREST, as_of), path, compression="zstd")
-        yield pa.RecordBatch.from_pydict({"path": [path]})
+        table = to_arrow(rows, USER_INTEREST, as_of)
+        path = write_part(table, target)
+        yield pa.RecordBatch.from_pydict({"path": [path], "n": [table.num_rows]})
 
-    written = log.rows.mapInArrow(interest, PART_SCHEMA).toPandas()["path"]
-    return sorted(Path(p) for p in written), sim
+    written = log.rows.mapInArrow(interest, PART_SCHEMA).toPandas()
+    return sorted(Path(p) for p in written["path"]), int(written["n"].sum()), sim
 
 
 def spark_partitioned_log(con: Any, cfg: FeatureSettings) -> PartitionedLog | None:

@@ -1,5 +1,11 @@
 """The offline feature history: per catalog table a folder `<offline>/<table>/` holding one
-Parquet file per as-of date (`2026-01-01.parquet`), rows keyed by entity and event_timestamp.
+entry per as-of date, `2026-01-01.parquet`, rows keyed by entity and event_timestamp. The entry
+is one Parquet file (the DuckDB engine and the driver-side tables) or a directory of Parquet
+parts of that name (the Spark executors' `part-*.parquet`: each executor writes its users'
+rows, and the driver never holds or rewrites them). pyarrow, pandas and DuckDB read a table
+folder (or a date) of either kind as one dataset; Spark reads `<folder>/*.parquet`
+(`spark_glob`); the helpers below (`date_parts`, `date_schema`, `date_rows`,
+`iter_date_batches`) are for code that opens a date's files itself.
 Feast-free, so the serving snapshot can read it without importing Feast.
 
 One file per date because the daily build adds one date to histories of several: rewriting a
@@ -8,9 +14,11 @@ build writes only the dates it computes. Writes are two-phase: each date's file 
 `<offline>/.staging/<table>/` as the build goes (HistoryWriter), and only when every table's
 files are complete are they renamed into the live folders (a new folder is renamed in whole).
 A build killed before that leaves the live tables untouched; a rename replaces a date's file
-at once, so no reader ever sees half a file, and re-running replaces each date's file, so a
-re-run is idempotent. The staging folder is outside the table folders on purpose: Feast's
-DuckDB offline store reads every file of a folder, hidden ones included.
+(or puts a date's whole parts directory in place) at once, so no reader ever sees half a date,
+and re-running replaces each date, so a re-run is idempotent. (Replacing a date stored with
+the other kind, or a parts directory, moves the old entry aside first: for that instant the
+date is absent, never half there.) The staging folder is outside the table folders on
+purpose: Feast's DuckDB offline store reads every file of a folder, hidden ones included.
 
 Readers go through `offline_path` (what pyarrow, pandas and Feast open: the folder) or the
 helpers below. A workspace built before this layout has one `<table>.parquet` history per
@@ -21,7 +29,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -74,7 +82,46 @@ def offline_path(offline_dir: Path, table: str) -> Path:
 
 
 def date_file(offline_dir: Path, table: str, as_of: date) -> Path:
+    """A date's entry: one Parquet file, or a directory of parts (see the module docstring)."""
     return table_dir(offline_dir, table) / f"{as_of.isoformat()}.parquet"
+
+
+def spark_glob(path: Path) -> str:
+    """What Spark loads for a history PATH (offline_path): a table folder's date entries by
+    glob, since Spark does not descend into the parts directories of a folder it lists."""
+    return str(path) if Path(path).is_file() else str(Path(path) / "*.parquet")
+
+
+def date_parts(path: Path) -> list[Path]:
+    """The Parquet files of one date entry: the file itself, or its parts in name order
+    (hidden and `_` files left out, as pyarrow and Spark do)."""
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        f for f in path.glob("*.parquet") if f.is_file() and not f.name.startswith((".", "_"))
+    )
+
+
+def date_schema(path: Path) -> pa.Schema:
+    """A date entry's schema (a parts directory: its first part's; all are cast alike)."""
+    parts = date_parts(path)
+    if not parts:
+        raise FileNotFoundError(f"{path}: a date directory without Parquet parts")
+    return pq.read_schema(parts[0])
+
+
+def date_rows(path: Path) -> int:
+    """A date entry's row count from the Parquet footers (no rows read)."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in date_parts(path))
+
+
+def iter_date_batches(
+    path: Path, batch_size: int = BATCH_ROWS, columns: Sequence[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """A date entry's rows, batch by batch, part after part (never the whole date at once)."""
+    cols = list(columns) if columns is not None else None
+    for f in date_parts(path):
+        yield from pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=cols)
 
 
 def _file_date(path: Path) -> date | None:
@@ -85,7 +132,8 @@ def _file_date(path: Path) -> date | None:
 
 
 def table_files(offline_dir: Path, table: str) -> list[Path]:
-    """The live Parquet files of a table's history, oldest date first ([] when unbuilt)."""
+    """The live date entries of a table's history (files or parts directories, see
+    date_parts), oldest date first ([] when unbuilt)."""
     path = offline_path(offline_dir, table)
     if path.is_dir():
         return sorted(f for f in path.glob("*.parquet") if _file_date(f) is not None)
@@ -116,10 +164,15 @@ def stored_dates(offline_dir: Path, table: str) -> set[date] | None:
     path = offline_path(offline_dir, table)
     if path.is_dir():
         files = table_files(offline_dir, table)
-        return {d for f in files if (d := _file_date(f)) and pq.read_schema(f).equals(schema)}
+        return {d for f in files if (d := _file_date(f)) and _has_schema(f, schema)}
     if not path.exists() or not pq.read_schema(path).equals(schema):
         return None
     return _legacy_dates(path)
+
+
+def _has_schema(entry: Path, schema: pa.Schema) -> bool:
+    parts = date_parts(entry)
+    return bool(parts) and pq.read_schema(parts[0]).equals(schema)
 
 
 def _legacy_dates(path: Path) -> set[date]:
@@ -165,6 +218,12 @@ def reset_staging(offline_dir: Path) -> None:
             legacy.unlink(missing_ok=True)
 
 
+def merge_parts(entry: Path, path: Path) -> int:
+    """Copy a date entry into the single Parquet file PATH, batch by batch (for consumers
+    that take one file: the Redis snapshot publishes a file's bytes); returns its rows."""
+    return _write_file(path, date_schema(entry), iter_date_batches(entry))
+
+
 def _write_file(path: Path, schema: pa.Schema, parts: Iterable[pa.Table | pa.RecordBatch]) -> int:
     """One date file (zstd, fsynced); returns its row count."""
     rows = 0
@@ -199,11 +258,29 @@ class HistoryWriter:
         """Stage one date's rows (to_arrow output)."""
         self.rows += _write_file(self.staged / f"{as_of.isoformat()}.parquet", self.schema, [rows])
 
-    def write_parts(self, as_of: date, files: Sequence[Path]) -> None:
-        """Stage one date from part files written elsewhere (by Spark executors), streamed
-        batch by batch: the date's rows are never all in this process at once."""
-        batches = (batch for f in files for batch in pq.ParquetFile(f).iter_batches(BATCH_ROWS))
-        self.rows += _write_file(self.staged / f"{as_of.isoformat()}.parquet", self.schema, batches)
+    def parts_dir(self, as_of: date) -> Path:
+        """The staged parts directory of AS_OF, where executors write `part-*.parquet` files
+        of this table's schema (cast with to_arrow); `adopt_parts` then stages the date."""
+        folder = self.staged / f"{as_of.isoformat()}.parquet"
+        if folder.is_file():
+            folder.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def adopt_parts(self, as_of: date, parts: Sequence[Path], rows: int) -> None:
+        """Stage AS_OF as the parts the executors reported (ROWS rows in all). Any other file
+        in its directory (a failed or speculative task attempt's) is removed, so the date holds
+        each row once; no part at all becomes one empty part with the schema, so the date is
+        still readable. The rows are never read here."""
+        folder = self.parts_dir(as_of)
+        keep = {Path(p).resolve() for p in parts}
+        for f in folder.iterdir():
+            if f.resolve() not in keep:
+                f.unlink()
+        if not keep:
+            _write_file(folder / "part-empty.parquet", self.schema, [])
+        _fsync_dir(folder)
+        self.rows += rows
 
     def _migrate(self) -> None:
         """Split an old single-file history's other dates into staged date files (once: after
@@ -237,25 +314,45 @@ def open_histories(
 
 
 def _drop_other_schemas(folder: Path, schema: pa.Schema) -> None:
-    """Date files of an older catalog schema would break reading the folder as one dataset."""
+    """Date entries of an older catalog schema would break reading the folder as one dataset."""
     for f in folder.glob("*.parquet"):
-        if not pq.read_schema(f).equals(schema):
-            f.unlink()
+        if not _has_schema(f, schema):
+            _remove(f)
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir():
+        shutil.rmtree(entry)
+    else:
+        entry.unlink()
+
+
+def _put_in_place(src: Path, live: Path, aside: Path) -> None:
+    """Rename one staged date entry onto LIVE. A file replaces a file at once; when either is
+    a parts directory the old entry is first renamed into ASIDE (a rename cannot replace a
+    directory that has files), so a reader finds the old date, then none, then the new one."""
+    if live.exists() and (live.is_dir() or src.is_dir()):
+        aside.mkdir(parents=True, exist_ok=True)
+        os.replace(live, aside / live.name)
+    os.replace(src, live)
 
 
 def commit_histories(offline_dir: Path, writers: dict[str, HistoryWriter]) -> dict[str, int]:
-    """Close every writer, then rename the staged files into the live folders (a table without
-    a folder gets its staged folder whole); rows written per table. A build killed before the
-    renames leaves the live history as it was; one killed between them leaves whole files of
-    both builds (build_plan forgets the dates being committed first, so they are rebuilt)."""
+    """Close every writer, then rename the staged date entries (files or parts directories)
+    into the live folders (a table without a folder gets its staged folder whole); rows written
+    per table. This is the build's only write of executor-made dates: renames, no rows. A
+    build killed before the renames leaves the live history as it was; one killed between
+    them leaves whole dates of both builds (build_plan forgets the dates being committed
+    first, so they are rebuilt)."""
     staged = {name: w.close() for name, w in writers.items()}
     for name, src in staged.items():
         live = table_dir(offline_dir, name)
         if not live.is_dir():
             os.replace(src, live)
         else:
+            aside = staging_dir(offline_dir) / ".replaced" / name
             for f in sorted(src.glob("*.parquet")):
-                os.replace(f, live / f.name)
+                _put_in_place(f, live / f.name, aside)
             _drop_other_schemas(live, writers[name].schema)
         _fsync_dir(live)
         legacy_path(offline_dir, name).unlink(missing_ok=True)
@@ -274,24 +371,30 @@ def read_date(
     if path.is_dir():
         f = date_file(offline_dir, table, as_of)
         if f.exists():
-            return pq.read_table(f, columns=cols)
+            return _read_entry(f, cols)
         empty = arrow_schema(TABLES[table]).empty_table()
         return empty.select(cols) if cols is not None else empty
     stamp = pa.scalar(as_of_timestamp(as_of), TIMESTAMP_TYPE)
     return pq.read_table(path, columns=cols, filters=[(C.EVENT_TIMESTAMP, "=", stamp)])
 
 
+def _read_entry(entry: Path, columns: list[str] | None) -> pa.Table:
+    """One date entry's rows (a parts directory: its parts concatenated in name order)."""
+    tables = [pq.read_table(f, columns=columns) for f in date_parts(entry)]
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
 def read_latest_arrow(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     """The rows of the newest event_timestamp in one offline table (offline_path: a folder,
-    whose newest non-empty date file is read, or an old single file, with row-group
+    whose newest non-empty date entry is read, or an old single file, with row-group
     pushdown); only COLUMNS when given (the filter column need not be among them)."""
     cols = list(columns) if columns is not None else None
     if path.is_dir():
         files = sorted(f for f in path.glob("*.parquet") if _file_date(f) is not None)
         if not files:
             raise FileNotFoundError(f"{path}: no offline features yet")
-        full = [f for f in files if pq.ParquetFile(f).metadata.num_rows > 0]
-        return pq.read_table((full or files)[-1], columns=cols)
+        full = [f for f in files if date_rows(f) > 0]
+        return _read_entry((full or files)[-1], cols)
     stamps = pq.read_table(path, columns=[C.EVENT_TIMESTAMP]).column(C.EVENT_TIMESTAMP)
     if len(stamps) == 0:
         return pq.read_table(path, columns=cols)

@@ -2,9 +2,10 @@
 
 With engine=spark the offline tables can outgrow the driver, and the bulk loader
 (online.py) reads each as-of file on the driver. Here every executor reads its splits of the
-as-of Parquet file and sends them with the same RESP encoder (online_redis.write_rows), so
-the hashes are byte for byte the driver path's; only one row count per task comes back.
-Redis must be reachable from the executors with the same connection string.
+as-of date (one Parquet file, or the executors' parts directory) and sends them with the same
+RESP encoder (online_redis.write_rows), so the hashes are byte for byte the driver path's;
+only one row count per task comes back. Redis must be reachable from the executors with the
+same connection string.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ def write_file_redis(
     connection: SecretStr | str,
     chunk_rows: int,
 ) -> int:
-    """HSET every row of the Parquet file PATH into Feast's Redis layout from the executors;
-    returns the rows written (summed on the driver)."""
-    import pyarrow.parquet as pq
+    """HSET every row of the date entry PATH (a file or a parts directory) into Feast's Redis
+    layout from the executors; returns the rows written (summed on the driver)."""
     from pyspark.sql import functions as F
 
+    from features.store.offline_tables import date_schema
+
     plain = secret_value(connection) or ""  # a str travels to the executors, not the secret
-    schema = pq.read_schema(path)  # Spark hands strings over as large_string: cast back
+    schema = date_schema(path)  # Spark hands strings over as large_string: cast back
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from features.store.online_redis import write_rows

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -170,11 +171,19 @@ def read_snapshot(
 def publish_workspace(ws: Workspace, cfg: FeatureSettings, as_of: date) -> dict[str, Any]:
     """Publish the AS_OF rows of every catalog table + the snapshot's contract tables (and
     product/category names: a service reading an older publication shows ids)."""
-    from features.store.offline_tables import date_file, read_date
+    with tempfile.TemporaryDirectory(prefix=".publish-", dir=ws.offline) as tmp:
+        return _publish(ws, cfg, as_of, Path(tmp))
+
+
+def _publish(ws: Workspace, cfg: FeatureSettings, as_of: date, tmp: Path) -> dict[str, Any]:
+    from features.store.offline_tables import date_file, merge_parts, read_date
 
     tables: dict[str, pa.Table | Path | None] = {}
     for name in TABLES:  # the as-of file itself when stored per date (no rows in memory)
         f = date_file(ws.offline, name, as_of)
+        if f.is_dir():  # the Spark executors' parts: merged batch by batch into one file
+            merge_parts(f, tmp / f"{name}.parquet")
+            f = tmp / f"{name}.parquet"
         tables[name] = f if f.is_file() else read_date(ws.offline, name, as_of)
     for name in CONTRACT_TABLES:
         path = table_path(ws.data, name)

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from configs import columns as C
 from configs.workspace import Workspace
 from features.store import catalog
-from features.store.offline_tables import table_files
+from features.store.offline_tables import date_rows, table_files
 from serving.ui.tables import READ_ERRORS
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def feature_rows(ws: Workspace) -> dict[str, int | None]:
     for name in catalog.TABLES:
         try:
             files = table_files(ws.offline, name)
-            out[name] = pq.ParquetFile(files[-1]).metadata.num_rows if files else None
+            out[name] = date_rows(files[-1]) if files else None
         except READ_ERRORS:
             out[name] = None
     return out

@@ -22,7 +22,7 @@ from configs import columns as C
 from configs.settings import Settings
 from configs.workspace import Workspace
 from features.store import side_tables as side
-from features.store.offline_tables import table_files
+from features.store.offline_tables import date_schema, table_files
 from serving.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _latest(ws: Workspace, name: str, columns: tuple[str, ...]) -> pd.DataFrame:
     files = table_files(ws.offline, name)
     if not files:
         raise FileNotFoundError(f"{ws.offline / name}: no feature table; run features build")
-    have = set(pq.read_schema(files[-1]).names)
+    have = set(date_schema(files[-1]).names)  # a date file or a parts directory
     table = pq.read_table(files[-1], columns=[c for c in columns if c in have])
     if C.EVENT_TIMESTAMP in have and len(files) == 1 and files[0].is_file():
         stamps = pq.read_table(files[-1], columns=[C.EVENT_TIMESTAMP]).column(0)

@@ -31,7 +31,7 @@ from features.store.catalog import (
     USER_INTEREST,
     FeatureTable,
 )
-from features.store.offline_tables import offline_path
+from features.store.offline_tables import offline_path, spark_glob
 
 ENTITY_NAMES = {
     C.USER_ID: "user",
@@ -62,10 +62,13 @@ def entities() -> dict[str, Entity]:
 def _source(table: FeatureTable, offline_dir: Path, spark: bool) -> Any:
     """FileSource (DuckDB offline store) or SparkSource (Spark offline store) over the table's
     history folder (one Parquet file per as-of date): both read a folder as one table (Feast's
-    DuckDB store calls ibis/DuckDB read_parquet on the path, which lists the folder; Spark loads
-    it as a dataset). An old workspace's single file until its next build splits it."""
+    DuckDB store calls ibis/DuckDB read_parquet on the path, which lists the folder and the
+    Spark build's parts directories in it; Spark loads `<folder>/*.parquet`, which takes both
+    date files and parts directories). An old workspace's single file until its next build
+    splits it."""
     path = str(offline_path(offline_dir, table.name))
     if spark:
+        path = spark_glob(Path(path))
         from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
             SparkSource,
         )
