@@ -99,7 +99,7 @@ class Decision:
     scorer: str = LEARNED  # what serves after the decision ("champion": the current one)
 
 
-def _value(primary: str, x: float) -> str:
+def format_metric(primary: str, x: float) -> str:
     """A count metric (hits@k) as a whole number, any other to 4 places."""
     return f"{x:.0f}" if primary.startswith("hits@") and float(x).is_integer() else f"{x:.4f}"
 
@@ -110,15 +110,15 @@ def decide_promotion(
     """The rule: strictly beat the best baseline AND the current champion on the same holdout."""
     if not np.isfinite(new):
         return Decision(False, f"new {primary} is undefined on the holdout")
-    n, b = _value(primary, new), _value(primary, bar)
+    n, b = format_metric(primary, new), format_metric(primary, bar)
     if not new > bar:
         return Decision(False, f"{primary} {n} does not beat the best baseline {b}")
     if champion is not None and not new > champion:
-        c = _value(primary, champion)
+        c = format_metric(primary, champion)
         return Decision(False, f"{primary} {n} does not beat champion v{champion_version} ({c})")
     if champion is None:
         return Decision(True, f"{primary} {n} beats baselines ({b}); no champion yet")
-    c = _value(primary, champion)
+    c = format_metric(primary, champion)
     return Decision(
         True, f"{primary} {n} beats champion v{champion_version} ({c}) and baselines ({b})"
     )

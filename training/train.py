@@ -36,6 +36,7 @@ from training.datasets import (
     split_snapshots,
 )
 from training.estimator import ModelResult
+from training.registry import format_metric
 
 TARGETS = ("repurchase", "interest", "push", "all")
 NEEDED_TABLES = (
@@ -114,7 +115,8 @@ def readiness_note(settings: Settings) -> str:
 def serving_line(kind: str, result: ModelResult, summary: dict[str, Any]) -> str:
     """Which scorer serves KIND after this run, and why (one line for the user)."""
     champ = summary["champion"]
-    learned = f"learned v{summary['version']} {result.primary}={result.metrics[result.primary]:.4f}"
+    value = format_metric(result.primary, result.metrics[result.primary])
+    learned = f"learned v{summary['version']} {result.primary}={value}"
     serves = "the learned model" if champ["scorer"] == "learned" else f"baseline {champ['scorer']}"
     return f"{kind}: {learned}; champion v{champ['version']} = {serves}: {champ['reason']}"
 

@@ -13,7 +13,14 @@ import mlflow
 from configs.settings import Settings
 from configs.workspace import Workspace
 from tests.training.conftest import copy_workspace, small_settings
-from training.registry import CHAMPION, MODEL_NAMES, configure, decide_promotion, load_champion
+from training.registry import (
+    CHAMPION,
+    MODEL_NAMES,
+    configure,
+    decide_promotion,
+    format_metric,
+    load_champion,
+)
 
 
 def test_mlflow_is_the_installed_library() -> None:
@@ -37,6 +44,7 @@ def test_promotion_reason_shows_hit_counts_whole() -> None:
         "hits@5 64 beats baselines (63); no champion yet"
     )
     assert "auc 0.8100 does not beat" in decide_promotion("auc", 0.81, 0.82, None, None).reason
+    assert format_metric("hits@5", 64.0) == "64" and format_metric("auc", 0.5) == "0.5000"
 
 
 def test_train_register_load_champion(trained: tuple[Settings, Workspace, dict[str, Any]]) -> None:
