@@ -146,7 +146,7 @@ def decide_champion(
             return Decision(False, f"{rule.reason}; champion v{champion_version} stays", "champion")
         return Decision(True, f"{rule.reason}; no scorer is measurable: the learned one serves")
     best = max(finite, key=lambda k: finite[k])  # the first of equals: champion, learned
-    score = f"{primary} {finite[best]:.4f}"
+    score = f"{primary} {format_metric(primary, finite[best])}"
     if best == "champion":
         return Decision(
             False, f"{rule.reason}; champion v{champion_version} stays ({score})", "champion"
