@@ -22,13 +22,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from modelinput import push_pairs as pp
 
 CHUNK_PAIRS = 200_000  # warm pairs per feature frame (whole members)
 SUB_ROWS = 4_000_000  # substitute expansion rows per block of members
 INFO = ("p_days", "p_last_days", "p_gap_days", "g_buyers", "g_size")
-SUB_COLUMNS = ("u", "p", "sub_score", "sub_max", "sub_n", "sub_q")
 
 
 @dataclass(frozen=True)
@@ -69,65 +69,75 @@ def _in_sorted(keys: np.ndarray, x: np.ndarray) -> np.ndarray:
     return keys[pos] == x
 
 
-class _Buyers:
-    """The history's (u, p, d56) rows sorted by (p, u): each product's buyers, for the
-    substitute expansion of any range of members."""
+class _Subs:
+    """Substitute scores of a block of members by sparse products: their decayed purchases
+    (members x products, d56) times the neighbour matrix S[q, p] = sim(p, q) gives every
+    (u, p) sub_score at once, and the 0/1 patterns their count; the neighbour that
+    contributed most is walked from the pairs' side (<= N_NEIGHBOURS lookups each), for the
+    pairs that are kept only."""
 
-    def __init__(self, h: pp.PushHistory) -> None:
-        u, p = h.up.u.to_numpy(np.int64), h.up.p.to_numpy(np.int64)
-        order = np.lexsort((u, p))
-        self.n_u = max(len(h.users), 1)
-        self.key = p[order] * self.n_u + u[order]
-        self.u, self.d56 = u[order], h.up["d56"].to_numpy(np.float64)[order]
+    def __init__(self, edges: pd.DataFrame, n_p: int) -> None:
+        e = edges.sort_values(["p", "sim", "q"], ascending=[True, False, True], kind="stable")
+        self.p, self.q = e.p.to_numpy(np.int64), e.q.to_numpy(np.int64)
+        self.sim = e.sim.to_numpy(np.float64)
+        self.n_p = n_p
+        self.s = sp.csr_matrix((self.sim, (self.q, self.p)), shape=(n_p, n_p))
+        self.s_bin = sp.csr_matrix((np.ones(len(self.p)), (self.q, self.p)), shape=(n_p, n_p))
+        self.degree = np.bincount(self.p, minlength=n_p)
+        self.start = np.r_[0, np.cumsum(self.degree)[:-1]]
 
-    def ranges(self, q: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        """[start, stop) rows of the buyers of each product Q with codes in [LO, HI)."""
-        return (
-            np.searchsorted(self.key, q * self.n_u + lo),
-            np.searchsorted(self.key, q * self.n_u + hi),
-        )
+    def scores(self, up: pd.DataFrame, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        """(keys u * n_p + p sorted, sub_score, sub_n) of the members [LO, HI) whose
+        history rows are UP."""
+        rows = up.u.to_numpy(np.int64) - lo
+        cols = up.p.to_numpy(np.int64)
+        shape = (hi - lo, self.n_p)
+        bought = sp.csr_matrix((up["d56"].to_numpy(np.float64), (rows, cols)), shape=shape)
+        total = (bought @ self.s).tocsr()
+        total.sort_indices()
+        bought.data[:] = 1.0
+        count = (bought @ self.s_bin).tocsr()
+        count.sort_indices()
+        row = np.repeat(np.arange(hi - lo, dtype=np.int64), np.diff(total.indptr))
+        keys = (row + lo) * self.n_p + total.indices.astype(np.int64)
+        if not np.array_equal(total.indptr, count.indptr):  # same pattern: positive products
+            raise ValueError("substitute score and count patterns differ")
+        return keys, total.data, np.rint(count.data).astype(np.int64)
+
+    def frame(
+        self, keys: np.ndarray, scores: tuple[np.ndarray, ...], up_keys: np.ndarray, d56: np.ndarray
+    ) -> pd.DataFrame:
+        """SUB_COLUMNS of the pairs KEYS (sorted) that have a substitute purchase, given the
+        block's SCORES and its history rows' sorted UP_KEYS and their D56."""
+        all_keys, score, count = scores
+        at = np.searchsorted(all_keys, keys)
+        found = at < len(all_keys)
+        found[found] = all_keys[at[found]] == keys[found]
+        keys, at = keys[found], at[found]
+        u, p = keys // self.n_p, keys % self.n_p
+        best = np.full(len(keys), -np.inf)
+        best_q = np.full(len(keys), -1, np.int64)
+        for j in range(int(self.degree.max(initial=0))):
+            has = np.flatnonzero(self.degree[p] > j)
+            edge = self.start[p[has]] + j
+            q = self.q[edge]
+            pos = np.minimum(np.searchsorted(up_keys, u[has] * self.n_p + q), len(up_keys) - 1)
+            hit = up_keys[pos] == u[has] * self.n_p + q
+            has, q, contrib = has[hit], q[hit], self.sim[edge[hit]] * d56[pos[hit]]
+            better = (contrib > best[has]) | ((contrib == best[has]) & (q < best_q[has]))
+            best[has[better]], best_q[has[better]] = contrib[better], q[better]
+        out = {"u": u, "p": p, "sub_score": score[at], "sub_max": best, "sub_n": count[at]}
+        return pd.DataFrame(out | {"sub_q": best_q})
 
 
-def substitute_block(
-    buyers: _Buyers, edges: pd.DataFrame, lo: int, hi: int, n_p: int
-) -> pd.DataFrame:
-    """pp.substitute_scores(h, edges) for the members with codes in [LO, HI): per (u, p) the
-    sum and max of sim x the member's d56 purchases of p's neighbours, their count, and the
-    neighbour with the largest contribution (ties: smallest code); rows sorted by (u, p)."""
-    ep, eq = edges.p.to_numpy(np.int64), edges.q.to_numpy(np.int64)
-    start, stop = buyers.ranges(eq, lo, hi)
-    count = stop - start
-    total = int(count.sum())
-    edge = np.repeat(np.arange(len(ep)), count)
-    pos = np.repeat(start - np.cumsum(count) + count, count) + np.arange(total)
-    u, p, q = buyers.u[pos], ep[edge], eq[edge]
-    contrib = edges.sim.to_numpy(np.float64)[edge] * buyers.d56[pos]
-    key = u * n_p + p
-    order = np.argsort(key, kind="stable")
-    key, contrib, q = key[order], contrib[order], q[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if total else np.zeros(0, int)
-    sizes = np.diff(np.r_[starts, total])
-    top = np.maximum.reduceat(contrib, starts) if total else contrib
-    at_top = np.where(contrib == np.repeat(top, sizes), q, np.iinfo(np.int64).max)
-    out = {
-        "u": key[starts] // n_p,
-        "p": key[starts] % n_p,
-        "sub_score": np.add.reduceat(contrib, starts) if total else contrib,
-        "sub_max": top,
-        "sub_n": sizes.astype(np.int64),
-        "sub_q": np.minimum.reduceat(at_top, starts) if total else q,
-    }
-    return pd.DataFrame(out)
-
-
-def _member_blocks(buyers: _Buyers, edges: pd.DataFrame, n_u: int) -> Iterator[tuple[int, int]]:
-    """[lo, hi) member code ranges whose substitute expansion is about SUB_ROWS rows."""
-    start, stop = buyers.ranges(edges.q.to_numpy(np.int64), 0, n_u)
-    total = int((stop - start).sum())
-    n_blocks = max(1, -(-total // SUB_ROWS))
-    step = -(-n_u // n_blocks) if n_u else 1
-    for lo in range(0, n_u, step):
-        yield lo, min(lo + step, n_u)
+def _member_blocks(up_u: np.ndarray, expansion: np.ndarray, n_u: int) -> Iterator[tuple[int, int]]:
+    """[lo, hi) member code ranges whose substitute expansion (EXPANSION per history row of
+    sorted UP_U: how many products list the row's product as a neighbour) is about SUB_ROWS."""
+    per_member = np.cumsum(np.bincount(up_u, weights=expansion, minlength=n_u))
+    total = float(per_member[-1]) if n_u else 0.0
+    cuts = np.searchsorted(per_member, np.arange(SUB_ROWS, total, SUB_ROWS), side="right")
+    bounds = np.unique(np.r_[0, cuts, n_u])
+    yield from ((int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _rows_of(frame: pd.DataFrame, u_sorted: np.ndarray, lo: int, hi: int) -> pd.DataFrame:
@@ -170,13 +180,17 @@ def score_warm_codes(
         up_u[target[up.p.to_numpy()]] * n_p + up.p.to_numpy(np.int64)[target[up.p.to_numpy()]],
         recent.u.to_numpy(np.int64) * n_p + recent.p.to_numpy(np.int64),
     )
-    buyers = _Buyers(h)
+    subs = _Subs(edges, n_p)
+    expansion = np.bincount(edges.q.to_numpy(np.int64), minlength=n_p)[up.p.to_numpy(np.int64)]
     parts: list[WarmCodes] = []
-    for lo, hi in _member_blocks(buyers, edges, n_u):
-        sub = substitute_block(buyers, edges, lo, hi, n_p)
+    for lo, hi in _member_blocks(up_u, expansion, n_u):
+        up_b = _rows_of(up, up_u, lo, hi)
+        b_keys = up_b.u.to_numpy(np.int64) * n_p + up_b.p.to_numpy(np.int64)
+        b_order = np.argsort(b_keys)
+        scores = subs.scores(up_b, lo, hi)
         a, b = np.searchsorted(own_key, [lo * n_p, hi * n_p])
         own = own_key[a:b]
-        via = _via_pairs(sub[target[sub.p.to_numpy()]], own, n_p, per_member)
+        via = _via_pairs(scores, target, own, n_p, per_member)
         keys = np.r_[own, via]  # own pairs first, then substitute-only ones best first
         warm_u, warm_p = keys // n_p, keys % n_p
         keep = group_of[warm_u] >= 0
@@ -186,6 +200,8 @@ def score_warm_codes(
         warm = pd.DataFrame({"u": warm_u[order], "p": warm_p[order]})
         warm["g"] = group_of[warm.u.to_numpy()]
         is_own = is_own[order]
+        d56 = up_b["d56"].to_numpy(np.float64)[b_order]
+        sub = subs.frame(np.sort(keys[keep]), scores, b_keys[b_order], d56)
         for c_lo, c_hi in _user_chunks(warm.u.to_numpy(), CHUNK_PAIRS):
             rows = warm.iloc[c_lo:c_hi]
             first_u, last_u = int(rows.u.iloc[0]), int(rows.u.iloc[-1]) + 1
@@ -201,14 +217,16 @@ def score_warm_codes(
     return _joined(parts)
 
 
-def _via_pairs(sub: pd.DataFrame, own: np.ndarray, n_p: int, per_member: int) -> np.ndarray:
-    """Keys of each member's PER_MEMBER strongest substitute-only pairs (not in OWN, sorted
-    keys), strongest first within a member (ties: product code)."""
-    u, p = sub.u.to_numpy(np.int64), sub.p.to_numpy(np.int64)
-    key = u * n_p + p
-    cand = ~_in_sorted(own, key)
-    u, p, key = u[cand], p[cand], key[cand]
-    order = np.lexsort((p, -sub["sub_score"].to_numpy(np.float64)[cand], u))
+def _via_pairs(
+    scores: tuple[np.ndarray, ...], target: np.ndarray, own: np.ndarray, n_p: int, per_member: int
+) -> np.ndarray:
+    """Keys of each member's PER_MEMBER strongest substitute-only pairs of TARGET products
+    (not in OWN, sorted keys), strongest first within a member (ties: product code)."""
+    key, score = scores[0], scores[1]
+    u, p = key // n_p, key % n_p
+    cand = target[p] & ~_in_sorted(own, key)
+    u, key, score = u[cand], key[cand], score[cand]
+    order = np.lexsort((-score, u))  # stable: ties keep the key order, i.e. product code
     return key[order[_rank_in_runs(u[order]) < per_member]]
 
 

@@ -14,7 +14,7 @@ import pytest
 from configs import columns as C
 from modelinput import push_pairs as pp
 from serving import push_warm
-from serving.push_warm import _Buyers, score_warm_codes, substitute_block
+from serving.push_warm import _Subs, score_warm_codes
 
 DAY = date(2025, 6, 1)
 
@@ -47,16 +47,22 @@ def _predict(f: pd.DataFrame) -> np.ndarray:
     return np.round(0.01 + 0.1 * f["p_d56"] + 0.05 * f["sub_score"] + 0.001 * f["g_buyers"], 2)
 
 
-def test_substitute_block_equals_the_pandas_expansion() -> None:
+def test_substitute_scores_equal_the_pandas_expansion() -> None:
     h = pp.push_history(_log(), DAY)
     edges = pp.substitutes(h, np.arange(len(h.products)))
     want = pp.substitute_scores(h, edges).sort_values(["u", "p"], ignore_index=True)
-    buyers, n_u, n_p = _Buyers(h), len(h.users), len(h.products)
+    n_u, n_p = len(h.users), len(h.products)
+    subs = _Subs(edges, n_p)
+    up = h.up.sort_values(["u", "p"], ignore_index=True)
+    keys = up.u.to_numpy() * n_p + up.p.to_numpy()
     cuts = [0, 7, 8, 30, n_u]  # blocks of members, one of them a single member
-    got = pd.concat(
-        [substitute_block(buyers, edges, lo, hi, n_p) for lo, hi in pairwise(cuts)],
-        ignore_index=True,
-    )
+    parts = []
+    for lo, hi in pairwise(cuts):
+        a, b = np.searchsorted(up.u.to_numpy(), [lo, hi])
+        scores = subs.scores(up.iloc[a:b], lo, hi)
+        every = np.arange(lo * n_p, hi * n_p)  # asked for every pair: those with a score come
+        parts.append(subs.frame(every, scores, keys[a:b], up["d56"].to_numpy()[a:b]))
+    got = pd.concat(parts, ignore_index=True)
     assert len(want) > 50
     same = ["u", "p", "sub_n", "sub_q"]
     pd.testing.assert_frame_equal(got[same], want[same])
