@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -41,6 +42,7 @@ FORMAT = 1  # bump when the saved arrays or the pair selection change meaning
 PREFIX = "push-"
 TABLES = ("orders", "memberships", "products")
 META = "meta.json"
+STALE_SECONDS = 6 * 3600  # a temporary folder this old belongs to no running build
 
 
 @dataclass(frozen=True)
@@ -148,4 +150,9 @@ def save(ws: Workspace, key: str, pushed: PushFields) -> Path | None:
         if old != final:
             with contextlib.suppress(OSError):
                 shutil.rmtree(old)
+    stale = time.time() - STALE_SECONDS  # left by a killed build (another may be writing)
+    for tmp in final.parent.glob(f".{PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < stale:
+                shutil.rmtree(tmp)
     return final

@@ -35,11 +35,11 @@ INFO = ("p_days", "p_last_days", "p_gap_days", "g_buyers", "g_size")
 class WarmCodes:
     """Kept warm entries in history codes (h.users / h.products), sorted by (u, p)."""
 
-    u: np.ndarray  # int64
-    p: np.ndarray  # int64
+    u: np.ndarray  # int32
+    p: np.ndarray  # int32
     prob: np.ndarray  # float32 push champion probability
     info: np.ndarray  # float32 (entries, len(INFO))
-    sub: np.ndarray  # int64 product code of the top substitute (-1: none)
+    sub: np.ndarray  # int32 product code of the top substitute (-1: none)
 
 
 def recent_own(up: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -242,33 +242,31 @@ def _user_chunks(users: np.ndarray, size: int) -> list[tuple[int, int]]:
 
 
 def _kept(f: pd.DataFrame, prob: np.ndarray, is_own: np.ndarray, per_member: int) -> WarmCodes:
-    """A frame's entries to keep: every own pair, and each member's PER_MEMBER most probable
-    substitute-only pairs (ties: the earlier row, i.e. the stronger substitute score)."""
-    u = f.u.to_numpy(np.int64)
+    """A frame's entries to keep, sorted by (u, p): every own pair, and each member's
+    PER_MEMBER most probable substitute-only pairs (ties: the earlier row, i.e. the stronger
+    substitute score). Codes as int32 (the large preset keeps tens of millions of entries)."""
+    u, p = f.u.to_numpy(np.int64), f.p.to_numpy(np.int64)
     rest = np.flatnonzero(~is_own)
     order = rest[np.lexsort((rest, -prob[rest], u[rest]))]
-    keep = np.sort(np.r_[np.flatnonzero(is_own), order[_rank_in_runs(u[order]) < per_member]])
+    keep = np.r_[np.flatnonzero(is_own), order[_rank_in_runs(u[order]) < per_member]]
+    keep = keep[np.lexsort((p[keep], u[keep]))]
     sub = f["sub_q"].to_numpy(np.float64)[keep]
     return WarmCodes(
-        u[keep],
-        f.p.to_numpy(np.int64)[keep],
+        u[keep].astype(np.int32),
+        p[keep].astype(np.int32),
         prob[keep],
         f[list(INFO)].to_numpy(np.float32)[keep],
-        np.where(np.isfinite(sub), sub, -1).astype(np.int64),
+        np.where(np.isfinite(sub), sub, -1).astype(np.int32),
     )
 
 
 def _joined(parts: list[WarmCodes]) -> WarmCodes:
+    """The frames' entries in order: frames cover increasing, disjoint member ranges."""
     if not parts:
-        e = np.zeros(0, np.int64)
+        e = np.zeros(0, np.int32)
         return WarmCodes(e, e, e.astype(np.float32), np.zeros((0, len(INFO)), np.float32), e)
-    u = np.concatenate([w.u for w in parts])
-    p = np.concatenate([w.p for w in parts])
-    order = np.lexsort((p, u))
-    return WarmCodes(
-        u[order],
-        p[order],
-        np.concatenate([w.prob for w in parts])[order],
-        np.concatenate([w.info for w in parts])[order],
-        np.concatenate([w.sub for w in parts])[order],
-    )
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(w, name) for w in parts])
+
+    return WarmCodes(joined("u"), joined("p"), joined("prob"), joined("info"), joined("sub"))
