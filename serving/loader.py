@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ from serving.models import Champion, champion_versions, load_champions, safe_pre
 from serving.names import with_names
 from serving.registry_health import RegistryUnavailable, is_registry_error, unavailable
 from serving.snapshot import Snapshot, SnapshotInputs, build_snapshot
+
+if TYPE_CHECKING:
+    from serving.push_cache import PushFields
 
 log = logging.getLogger(__name__)
 
@@ -295,17 +299,46 @@ def load_snapshot(
 
 
 def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion) -> Snapshot:
-    """SNAP with the push champion's warm entries (serving.push_scores); SNAP unchanged when
-    the workspace lacks what the pair features need (logged)."""
-    from modelinput.push_pairs import push_history, read_memberships, read_push_orders
-    from serving.models import _client
-    from serving.push_scores import (
-        build_push_arrays,
-        category_scores,
-        score_warm_pairs,
-        with_push,
+    """SNAP with the push champion's warm entries (serving.push_scores), read from the push
+    cache when the model, data files, settings and snapshot indices are unchanged, else
+    scored and saved there; SNAP unchanged when the workspace lacks what the pair features
+    need (logged)."""
+    from serving import push_cache
+    from serving.push_scores import with_push
+
+    key = push_cache.cache_key(ws, settings, snap, f"{push.name}/{push.version}/{push.run_id}")
+    pushed = push_cache.load(ws, key) if key else None
+    if pushed is None:
+        pushed = _score_push(ws, settings, snap, push)
+        if pushed is None:
+            return snap
+        if key:
+            push_cache.save(ws, key, pushed)
+    versions = {**snap.model_versions, "push": push.version}
+    return with_push(
+        snap,
+        pushed.arrays,
+        model_versions=versions,
+        block_indptr=pushed.block_indptr,
+        block_indices=pushed.block_indices,
+        cold_indptr=pushed.cold_indptr,
+        cold_indices=pushed.cold_indices,
+        cold_score=pushed.cold_score,
     )
 
+
+def _score_push(
+    ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
+) -> PushFields | None:
+    """The push fields from the order log: warm pairs scored by the champion
+    (serving.push_warm), product-level cycle suppression, cold category scores."""
+    from modelinput.push_pairs import push_history, read_memberships, read_push_orders
+    from serving.models import _client
+    from serving.push_cache import PushFields
+    from serving.push_scores import category_scores, codes_to_arrays, target_codes
+    from serving.push_warm import score_warm_codes
+
+    started = time.monotonic()
     try:
         orders, memberships = read_push_orders(ws.data, snap.as_of), read_memberships(ws.data)
         cfg = settings.serving
@@ -313,38 +346,31 @@ def _with_push(ws: Workspace, settings: Settings, snap: Snapshot, push: Champion
         if len(snap.prod_ids) > cfg.push_warm_products and len(snap.default_candidates):
             targets = pd.Index(snap.prod_ids[snap.default_candidates])
         history = push_history(orders, snap.as_of)
-        scored = score_warm_pairs(
-            orders,
+        codes = score_warm_codes(
+            history,
             memberships,
-            snap.as_of,
             push.predict,
-            targets,
+            target_codes(history, targets),
             cfg.push_warm_per_member,
             cfg.push_neighbour_max_buyers,
             cfg.push_warm_recent_per_member,
-            history,
         )
         metrics = _client(ws.mlflow_tracking_uri).get_run(push.run_id).data.metrics
         cold_rate = float(metrics.get("cold_rate", 0.0))
     except (FileNotFoundError, KeyError, ValueError) as exc:
         log.warning("push champion v%s not used: %s", push.version, exc)
-        return snap
-    arrays = build_push_arrays(scored, snap.user_index, snap.prod_index, cold_rate)
-    versions = {**snap.model_versions, "push": push.version}
+        return None
+    arrays = codes_to_arrays(codes, history, snap.user_ids, snap.prod_ids, cold_rate)
+    del codes
     block_indptr, block_indices = product_suppression(ws, settings, snap, orders)
-    cold_indptr, cold_indices, cold_score = category_scores(
-        history, snap.user_index, snap.prod_index, snap.prod_cat
+    cold = category_scores(history, snap.user_index, snap.prod_index, snap.prod_cat)
+    log.info(
+        "push champion v%s: %d warm entries scored in %.0f s",
+        push.version,
+        len(arrays.indices),
+        time.monotonic() - started,
     )
-    return with_push(
-        snap,
-        arrays,
-        model_versions=versions,
-        block_indptr=block_indptr,
-        block_indices=block_indices,
-        cold_indptr=cold_indptr,
-        cold_indices=cold_indices,
-        cold_score=cold_score,
-    )
+    return PushFields(arrays, block_indptr, block_indices, *cold)
 
 
 def product_suppression(

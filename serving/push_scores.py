@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from modelinput import push_pairs as pp
+from serving.push_warm import INFO as INFO  # re-exported: callers import it from here
+from serving.push_warm import WarmCodes, score_warm_codes
+from serving.push_warm import recent_own as recent_own
 from serving.snapshot import Snapshot
-
-CHUNK_PAIRS = 200_000  # warm pairs per feature frame (whole users per block)
-INFO = ("p_days", "p_last_days", "p_gap_days", "g_buyers", "g_size")
 
 
 @dataclass(frozen=True)
@@ -50,82 +50,68 @@ def score_warm_pairs(
     history: pp.PushHistory | None = None,
 ) -> pd.DataFrame:
     """Warm pairs of the target products (all when None) as of DAY, with the champion's
-    probability (PREDICT: frame -> array) and reason columns; each member's PER_MEMBER best,
-    plus (whatever TARGETS is) an own entry for each of the RECENT_PER_MEMBER products the
-    member bought most recently (recent_own): campaign tooling may request any product, and a
-    member's own recent purchase of it is the strongest signal there is. Group features use
-    the member's first group (memberships sorted by group id)."""
+    probability (PREDICT: frame -> array) and reason columns, as a frame of ids sorted by
+    (user, probability descending): serving.push_warm.score_warm_codes, whose selection says
+    which pairs are kept (every own pair, plus each member's PER_MEMBER best substitute-only
+    pairs; RECENT_PER_MEMBER latest products are own pairs whatever TARGETS is)."""
     h = history if history is not None else pp.push_history(orders, day)
-    members, _, sizes = pp.member_groups(memberships, h, day)
-    primary = members.sort_values(["u", "g"]).drop_duplicates("u")
-    eligible = np.arange(len(h.products))
-    if targets is not None:
-        eligible = np.flatnonzero(h.products.isin(targets))
-    recent = recent_own(h.up, recent_per_member)
-    own = h.up.loc[h.up.p.isin(eligible), ["u", "p"]]
-    own = pd.concat([own, recent], ignore_index=True).drop_duplicates(ignore_index=True)
-    edges = pp.substitutes(
-        h, np.union1d(eligible, recent.p.to_numpy()), max_buyers=max_neighbour_buyers
+    codes = score_warm_codes(
+        h,
+        memberships,
+        predict,
+        target_codes(h, targets),
+        per_member,
+        max_neighbour_buyers,
+        recent_per_member,
     )
-    sub = pp.substitute_scores(h, edges)
-    # substitute-only pairs (of the targets only): each member's PER_MEMBER strongest, before
-    # any model call
-    via = sub[sub.p.isin(eligible)].merge(own.assign(own=1), on=["u", "p"], how="left")
-    via = via[via["own"].isna()].sort_values(["u", "sub_score"], ascending=[True, False])
-    via = via.groupby("u", sort=False).head(per_member)[["u", "p"]]
-    warm = pd.concat([own, via], ignore_index=True).merge(primary, on="u")
-    if not len(warm):
+    if not len(codes.u):
         return pd.DataFrame()
-    gb = pp.group_buyers(h, primary, eligible)
-    parts = []
-    warm = warm.sort_values("u", kind="stable", ignore_index=True)
-    sub = sub.sort_values("u", kind="stable", ignore_index=True)
-    for lo, hi in _user_blocks(warm.u.to_numpy(), CHUNK_PAIRS):  # bounded frames on large logs
-        rows = warm.iloc[lo:hi]
-        a, b = np.searchsorted(sub.u.to_numpy(), [rows.u.iloc[0], rows.u.iloc[-1] + 1])
-        f = pp.pair_features(h, rows, edges, gb, sizes, sub.iloc[a:b])
-        f["prob"] = np.asarray(predict(f[list(pp.PUSH_FEATURES)]), dtype=np.float32)
-        parts.append(f[["u", "p", "prob", "sub_q", *INFO]])
-    scored = pd.concat(parts, ignore_index=True)
-    scored = scored.sort_values(["u", "prob"], ascending=[True, False])
-    # own entries (the member bought the product: recent ones, and every target) are all kept;
-    # the PER_MEMBER cap bounds the substitute-only entries: a member's everyday products
-    # must not push their slow-mover entries out, and an own purchase outranks any substitute
-    kept = scored[["u", "p"]].merge(recent.assign(r=1), on=["u", "p"], how="left")["r"]
-    is_own = kept.notna().to_numpy() | (scored["p_days"].to_numpy() > 0)
-    rest = scored[~is_own]
-    best = rest.groupby("u", sort=False).cumcount().to_numpy() < per_member
-    scored = pd.concat([scored[is_own], rest[best]]).sort_values(
-        ["u", "prob"], ascending=[True, False], kind="stable"
-    )
-    scored["user_id"] = h.users[scored.u.to_numpy()]
-    scored["product_id"] = h.products[scored.p.to_numpy()]
-    sub = scored["sub_q"].to_numpy()
-    ok = np.isfinite(sub)
+    scored = pd.DataFrame({"u": codes.u, "p": codes.p, "prob": codes.prob})
+    scored[list(INFO)] = codes.info
+    scored["user_id"] = h.users[codes.u]
+    scored["product_id"] = h.products[codes.p]
     ids = np.full(len(scored), None, dtype=object)
-    ids[ok] = h.products[sub[ok].astype(np.int64)]
+    ok = codes.sub >= 0
+    ids[ok] = h.products[codes.sub[ok]]
     scored["sub_product_id"] = ids
-    return scored.reset_index(drop=True)
+    order = np.lexsort((codes.p, -codes.prob, codes.u))
+    return scored.iloc[order].reset_index(drop=True)
 
 
-def recent_own(up: pd.DataFrame, n: int) -> pd.DataFrame:
-    """(u, p) of each member's N most recently bought products (ties: more decayed
-    purchases first, then product code): bounded per member, whatever the catalog size."""
-    if n <= 0 or not len(up):
-        return up.loc[[], ["u", "p"]].reset_index(drop=True)
-    order = up.sort_values(["u", "last", "d56", "p"], ascending=[True, True, False, True])
-    return order.groupby("u", sort=False).head(n)[["u", "p"]].reset_index(drop=True)
+def target_codes(h: pp.PushHistory, targets: pd.Index | None) -> np.ndarray:
+    """History product codes of TARGETS (every product when None)."""
+    if targets is None:
+        return np.arange(len(h.products))
+    return np.flatnonzero(pd.Index(h.products).isin(targets))
 
 
-def _user_blocks(users: np.ndarray, size: int) -> list[tuple[int, int]]:
-    """[lo, hi) row ranges of about SIZE rows of sorted USERS, never splitting a user."""
-    out, lo = [], 0
-    while lo < len(users):
-        hi = min(lo + size, len(users))
-        hi = int(np.searchsorted(users, users[hi - 1], side="right"))
-        out.append((lo, hi))
-        lo = hi
-    return out
+def codes_to_arrays(
+    codes: WarmCodes,
+    h: pp.PushHistory,
+    user_ids: np.ndarray,
+    prod_ids: np.ndarray,
+    cold_rate: float,
+) -> PushArrays:
+    """Scored warm codes -> per-user CSR over the snapshot's users and products (USER_IDS,
+    PROD_IDS in index order): one index lookup per history user/product, not per entry."""
+    user_at = pd.Index(user_ids).get_indexer(pd.Index(h.users))
+    prod_at = pd.Index(prod_ids).get_indexer(pd.Index(h.products))
+    u, p = user_at[codes.u], prod_at[codes.p]
+    ok = (u >= 0) & (p >= 0)
+    u, p = u[ok].astype(np.int64), p[ok].astype(np.int64)
+    sub = np.where(codes.sub[ok] >= 0, prod_at[np.maximum(codes.sub[ok], 0)], -1)
+    order = np.lexsort((p, u))
+    n = len(user_ids)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
+    return PushArrays(
+        indptr,
+        p[order].astype(np.int32),
+        codes.prob[ok][order].astype(np.float32),
+        codes.info[ok][order].astype(np.float32),
+        sub[order].astype(np.int32),
+        cold_rate,
+    )
 
 
 def build_push_arrays(
