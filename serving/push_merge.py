@@ -106,25 +106,30 @@ def warm_reasons(
     reasons: list[list[str]],
 ) -> list[list[str]]:
     """REASONS with the push signals first for the (candidate, member) pairs that are warm;
-    duplicates dropped, order kept."""
+    duplicates dropped, order kept. The pairs are found by one sorted-key search over the
+    picked candidates' warm entries (a Python dict of them was ~7 ms a request on large)."""
     assert snap.push_info is not None and snap.push_sub is not None
-    lookup: dict[tuple[int, int], int] = {}
-    for c in np.unique(cand_pos).tolist():  # the picked products' warm members only
-        start, stop = int(warm.ptr[c]), int(warm.ptr[c + 1])
-        for m, e in zip(
-            warm.member[start:stop].tolist(), warm.entry[start:stop].tolist(), strict=True
-        ):
-            lookup[(c, m)] = e
-    out = []
-    for c, m, why in zip(cand_pos.tolist(), member_pos.tolist(), reasons, strict=True):
-        e = lookup.get((c, m))
-        if e is not None:
-            sub = int(snap.push_sub[e])
-            name = product_labels(snap, [sub])[0] if sub >= 0 else None
-            why = [*push_reasons(snap.push_info[e], name), *why]
-            out.append(list(dict.fromkeys(why)))
-        else:
-            out.append(why)
+    cand_pos = np.asarray(cand_pos, dtype=np.int64)
+    member_pos = np.asarray(member_pos, dtype=np.int64)
+    if not len(cand_pos) or not len(warm.member):
+        return reasons
+    _, e, _ = row_entries(warm.ptr, np.unique(cand_pos))  # the picked products' warm members
+    width = int(max(warm.member.max(initial=0), member_pos.max(initial=0))) + 1
+    keys = warm.cand[e] * width + warm.member[e]
+    order = np.argsort(keys, kind="stable")
+    keys, entries = keys[order], warm.entry[e][order]
+    asked = cand_pos * width + member_pos
+    at = np.minimum(np.searchsorted(keys, asked), max(len(keys) - 1, 0))
+    found = np.flatnonzero(keys[at] == asked) if len(keys) else np.zeros(0, np.int64)
+    if not len(found):
+        return reasons
+    hit = entries[at[found]]
+    subs = snap.push_sub[hit]
+    names = product_labels(snap, np.maximum(subs, 0))
+    out = list(reasons)
+    for i, entry, sub, name in zip(found.tolist(), hit.tolist(), subs.tolist(), names, strict=True):
+        why = [*push_reasons(snap.push_info[entry], name if sub >= 0 else None), *out[i]]
+        out[i] = list(dict.fromkeys(why))
     return out
 
 
