@@ -159,6 +159,9 @@ class TrainingSettings(_Section):
     push_max_rows: int = Field(200_000, gt=0)
     push_eval_products_per_group: int = Field(20, gt=0)
     push_eval_max_rows: int = Field(1_000_000, gt=0)
+    # ... and more products per group, within push_eval_max_rows, until the queries hold
+    # this many recent buyers (small groups: a holdout of a few dozen buyers is noise)
+    push_eval_min_buyers: int = Field(500, ge=0)
 
 
 class ServingSettings(_Section):

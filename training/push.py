@@ -154,13 +154,49 @@ def eval_groups(s: SnapshotData, per_group: int, max_rows: int, seed: int) -> np
     return np.sort(order[: max(int(np.searchsorted(rows, max_rows, side="right")), 1)])
 
 
+def query_count(
+    queries: pd.DataFrame,
+    s: SnapshotData,
+    per_group: int,
+    min_buyers: int,
+    max_rows: int | None,
+    recent_days: int,
+) -> int:
+    """How many of QUERIES (g, p; in rounds: every group's 1st product, then its 2nd, ...)
+    to keep: PER_GROUP rounds, and more rounds while the kept queries hold fewer than
+    MIN_BUYERS recent buyers and fewer than MAX_ROWS member rows. Why: on a log of small
+    groups (a real shop: ~6 households per store) 20 products per group gave a holdout of
+    90 buyers, a gate decided by a handful of hits. Recent buyers (members who bought the
+    product in the RECENT_DAYS before the snapshot) stand in for the label window's buyers,
+    so the holdout's size never looks at its labels."""
+    base = int((queries["r"].to_numpy() < per_group).sum())
+    if min_buyers <= 0 or base >= len(queries):
+        return base
+    h = s.history
+    recent = h.up.loc[h.up["last"].to_numpy() < recent_days, ["u", "p"]]
+    counts = recent.merge(s.members, on="u").groupby(["g", "p"]).size().rename("n")
+    n = queries.join(counts, on=["g", "p"])["n"].fillna(0).to_numpy()
+    need = int(np.searchsorted(np.cumsum(n), min_buyers)) + 1
+    take = max(base, min(need, len(queries)))
+    if max_rows is not None:
+        rows = np.cumsum(s.sizes[queries["g"].to_numpy()].astype(np.int64))
+        take = max(base, min(take, int(np.searchsorted(rows, max_rows, side="right"))))
+    return take
+
+
 def query_rows(
-    s: SnapshotData, per_group: int, seed: int, max_rows: int | None = None
+    s: SnapshotData,
+    per_group: int,
+    seed: int,
+    max_rows: int | None = None,
+    min_buyers: int = 0,
+    recent_days: int = 30,
 ) -> pd.DataFrame:
     """Every member of sampled (group, product) queries (products with a warm member in the
-    group, up to PER_GROUP per group, groups sampled to about MAX_ROWS rows), warm flag,
-    features and label. The queries come from the groups' bought products and their
-    substitutes' reverse edges: no member-level expansion."""
+    group, up to PER_GROUP per group or more until MIN_BUYERS recent buyers: query_count;
+    groups sampled to about MAX_ROWS rows), warm flag, features and label. The queries come
+    from the groups' bought products and their substitutes' reverse edges: no member-level
+    expansion."""
     h = s.history
     members = s.members
     if max_rows is not None:
@@ -171,8 +207,12 @@ def query_rows(
     via = via.merge(bought.rename(columns={"p": "q"}), on="q")[["g", "p"]]
     queries = pd.concat([own, via], ignore_index=True).drop_duplicates(ignore_index=True)
     queries = queries.sort_values(["g", "p"], ignore_index=True)
-    queries = queries.sample(frac=1.0, random_state=seed).groupby("g").head(per_group)
-    rows = queries.merge(members, on="g")
+    queries = queries.sample(frac=1.0, random_state=seed, ignore_index=True)
+    queries["r"] = queries.groupby("g").cumcount()
+    by_round = queries.sort_values("r", kind="stable")
+    take = query_count(by_round, s, per_group, min_buyers, max_rows, recent_days)
+    kept = queries.loc[np.sort(by_round.index.to_numpy()[:take]), ["g", "p"]]
+    rows = kept.merge(members, on="g")
     f = pp.pair_features(h, rows, s.edges, s.g_buyers, s.sizes)
     f["warm"] = pp.is_warm(h, s.edges, f.u.to_numpy(), f.p.to_numpy())
     f[C.LABEL] = _labels(f, s.bought, len(h.products))
@@ -276,6 +316,7 @@ def train_push(
             )
 
     per_group, eval_rows = cfg.push_eval_products_per_group, cfg.push_eval_max_rows
+    sizing = {"min_buyers": cfg.push_eval_min_buyers, "recent_days": cfg.horizon_days}
     with stages("push.pairs"):
         train_parts = []
         for i, d in enumerate(split.train):
@@ -289,11 +330,11 @@ def train_push(
         with stages("push.rows"):
             valid = warm_rows(s_valid, cfg.push_max_rows, cfg.seed, keep_positives=False)
         with stages("push.queries"):
-            valid_q = query_rows(s_valid, per_group, cfg.seed, eval_rows)
+            valid_q = query_rows(s_valid, per_group, cfg.seed, eval_rows, **sizing)
         del s_valid
         s_test = snapshot(split.test, cfg.seed)
         with stages("push.queries"):
-            test = query_rows(s_test, per_group, cfg.seed, eval_rows)
+            test = query_rows(s_test, per_group, cfg.seed, eval_rows, **sizing)
         del s_test
     if train[C.LABEL].sum() == 0 or valid[C.LABEL].sum() == 0:
         raise ValueError("push: no warm pair bought its product in a label window; more data")
@@ -391,8 +432,9 @@ def evaluate_champion(settings: Any, ws: Any, as_of: date, model: Any) -> dict[s
     cold_rate = champion_cold_rate(ws)
     max_buyers = settings.serving.push_neighbour_max_buyers
     per_group, eval_rows = cfg.push_eval_products_per_group, cfg.push_eval_max_rows
+    sizing = {"min_buyers": cfg.push_eval_min_buyers, "recent_days": cfg.horizon_days}
     s = prepare(orders, memberships, test, cfg, cfg.push_max_products, cfg.seed, max_buyers)
-    frame = query_rows(s, per_group, cfg.seed, eval_rows)
+    frame = query_rows(s, per_group, cfg.seed, eval_rows, **sizing)
     metrics, baselines = evaluate_holdout(model, frame, cold_rate, cfg)
     out: dict[str, Any] = {
         "snapshot": str(test),
@@ -407,7 +449,7 @@ def evaluate_champion(settings: Any, ws: Any, as_of: date, model: Any) -> dict[s
             extra = extra.assign(**{C.QUANTITY: extra.get(C.QUANTITY, 1.0)})
             both = pd.concat([orders, _with_category_of(orders, extra)], ignore_index=True)
             s = prepare(both, memberships, as_of, cfg, cfg.push_max_products, cfg.seed, max_buyers)
-            frame = query_rows(s, per_group, cfg.seed, eval_rows)
+            frame = query_rows(s, per_group, cfg.seed, eval_rows, **sizing)
             metrics, baselines = evaluate_holdout(model, frame, cold_rate, cfg)
             out["truth"] = {"as_of": str(as_of), "model": metrics, "baselines": baselines}
     return out

@@ -205,3 +205,42 @@ def test_pair_feature_lookups_equal_left_joins() -> None:
     np.testing.assert_array_equal(f["p_last_days"].isna(), ref["last"].isna())
     cats = pairs.assign(c=h.prod_cat[pairs.p.to_numpy()]).merge(h.uc, on=["u", "c"], how="left")
     np.testing.assert_allclose(f["c_d28"], cats["d28"].fillna(0), rtol=1e-6)
+
+
+def _recent_buyers(s: tp.SnapshotData, frame: pd.DataFrame, days: int) -> int:
+    """Members of FRAME's queries who bought the query's product in the DAYS before s.day."""
+    up = s.history.up
+    recent = set(zip(up.u[up["last"] < days], up.p[up["last"] < days], strict=True))
+    return sum((a, b) in recent for a, b in zip(frame.u, frame.p, strict=True))
+
+
+def test_the_holdout_grows_by_rounds_until_it_holds_enough_recent_buyers() -> None:
+    s = _snapshot()
+    base = tp.query_rows(s, per_group=2, seed=0)
+    assert base.groupby("g").p.nunique().max() <= 2
+    assert _recent_buyers(s, base, 30) < 60
+    grown = tp.query_rows(s, per_group=2, seed=0, min_buyers=60, recent_days=30)
+    # a superset: the base queries plus later rounds, until 60 recent buyers are in
+    key = ["g", "p"]
+    assert set(map(tuple, base[key].to_numpy().tolist())) < set(
+        map(tuple, grown[key].to_numpy().tolist())
+    )
+    assert _recent_buyers(s, grown, 30) >= 60
+    # the row budget still bounds it; a met minimum adds nothing
+    capped = tp.query_rows(s, per_group=2, seed=0, max_rows=len(base) + 50, min_buyers=10**6)
+    assert len(base) <= len(capped) <= len(base) + 50
+    met = tp.query_rows(s, per_group=2, seed=0, min_buyers=1, recent_days=30)
+    pd.testing.assert_frame_equal(met, base)
+
+
+def test_the_holdouts_size_never_looks_at_its_labels() -> None:
+    cfg = TrainingSettings(horizon_days=30)
+    orders = _orders(4)
+    past = orders[orders[C.ORDERED_AT] < pd.Timestamp(T, tz="UTC")]
+    a = tp.prepare(code_orders(orders), _memberships(), T, cfg, 20, seed=5)
+    b = tp.prepare(code_orders(past), _memberships(), T, cfg, 20, seed=5)
+    fa = tp.query_rows(a, 1, seed=0, min_buyers=200, recent_days=30)
+    fb = tp.query_rows(b, 1, seed=0, min_buyers=200, recent_days=30)
+    cols = ["u", "p", "g", *pp.PUSH_FEATURES, "warm"]
+    pd.testing.assert_frame_equal(fa[cols], fb[cols])
+    assert fa.groupby("g").p.nunique().max() > 1
