@@ -264,14 +264,10 @@ def substitute_scores(
     sub_max, sub_n and the neighbour that contributed most (sub_q); for every member, or only
     for PAIRS (u, p) when given: walked from the pairs' side (<= N_NEIGHBOURS lookups each)
     instead of from every buyer of every neighbour (8.2M rows for 1,784 products on demo)."""
-    if pairs is None:
-        bought = history.up[["u", "p", "d56"]].rename(columns={"p": "q"})
-        joined = edges.merge(bought, on="q")
-    else:
-        keys = pairs[["u", "p"]].drop_duplicates()
-        joined = keys.merge(edges, on="p")
-        rows, hit = _lookup(history.up, "p", joined.u.to_numpy(), joined.q.to_numpy())
-        joined = joined[hit].assign(d56=history.up["d56"].to_numpy()[rows[hit]])
+    if pairs is not None:
+        return _walk_pairs(history, edges, pairs.u.to_numpy(), pairs.p.to_numpy())
+    bought = history.up[["u", "p", "d56"]].rename(columns={"p": "q"})
+    joined = edges.merge(bought, on="q")
     joined["contrib"] = joined["sim"] * joined["d56"]
     joined = joined.sort_values(
         ["u", "p", "contrib", "q"], ascending=[True, True, False, True], kind="stable"
@@ -284,6 +280,52 @@ def substitute_scores(
         sub_q=("q", "first"),
     )
     return out.reset_index()
+
+
+def _walk_pairs(
+    history: PushHistory, edges: pd.DataFrame, u: np.ndarray, p: np.ndarray
+) -> pd.DataFrame:
+    """substitute_scores of the distinct pairs (U, P) that have a substitute purchase, in
+    (u, p) order: each pair's <= N_NEIGHBOURS neighbours looked up in the history by binary
+    search, one neighbour rank at a time (the pandas merge, sort and groupby of the same walk
+    took 34 s of demo's push training under load)."""
+    n_p = len(history.products)
+    keys = sorted_unique(np.asarray(u, np.int64) * n_p + np.asarray(p, np.int64))
+    u, p = keys // n_p, keys % n_p
+    e = edges.sort_values(["p", "q"], kind="stable")
+    src, dst = e.p.to_numpy(np.int64), e.q.to_numpy(np.int64)
+    sim = e.sim.to_numpy(np.float64)
+    degree = np.bincount(src, minlength=n_p)
+    start = np.r_[0, np.cumsum(degree)[:-1]]
+    up_keys = history.up.u.to_numpy(np.int64) * n_p + history.up.p.to_numpy(np.int64)
+    d56 = history.up["d56"].to_numpy(np.float64)
+    if len(up_keys) and not np.all(up_keys[1:] >= up_keys[:-1]):
+        order = np.argsort(up_keys, kind="stable")
+        up_keys, d56 = up_keys[order], d56[order]
+    total, count = np.zeros(len(keys)), np.zeros(len(keys), np.int64)
+    best, best_q = np.full(len(keys), -np.inf), np.full(len(keys), -1, np.int64)
+    for j in range(int(degree.max(initial=0)) if len(up_keys) else 0):
+        has = np.flatnonzero(degree[p] > j)
+        edge = start[p[has]] + j
+        q = dst[edge]
+        pos = np.minimum(np.searchsorted(up_keys, u[has] * n_p + q), len(up_keys) - 1)
+        hit = up_keys[pos] == u[has] * n_p + q
+        has, q, contrib = has[hit], q[hit], sim[edge[hit]] * d56[pos[hit]]
+        total[has] += contrib
+        count[has] += 1
+        better = (contrib > best[has]) | ((contrib == best[has]) & (q < best_q[has]))
+        best[has[better]], best_q[has[better]] = contrib[better], q[better]
+    keep = count > 0
+    return pd.DataFrame(
+        {
+            "u": u[keep],
+            "p": p[keep],
+            "sub_score": total[keep],
+            "sub_max": best[keep],
+            "sub_n": count[keep],
+            "sub_q": best_q[keep],
+        }
+    )
 
 
 def warm_pairs(
@@ -346,6 +388,31 @@ def group_buyers(
     return joined.groupby(["g", "p"], sort=False).size().rename("buyers").reset_index()
 
 
+def _zero_nan(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(x), 0.0, x)
+
+
+def _left_join(
+    frame: dict[str, np.ndarray], keys: np.ndarray, table: pd.DataFrame, t_keys: np.ndarray
+) -> None:
+    """Add TABLE's columns (but u, p, g) to the FRAME columns, matched by int64 KEYS against
+    TABLE's unique T_KEYS: a left merge's values and dtypes (NaN, and ints as floats, where a
+    key is missing) without a hash join copying both frames."""
+    order = np.argsort(t_keys, kind="stable")
+    sorted_keys = t_keys[order]
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
+    hit = sorted_keys[pos] == keys if len(sorted_keys) else np.zeros(len(keys), bool)
+    rows = order[pos] if len(order) else pos
+    for col in table.columns:
+        if col in ("u", "p", "g"):
+            continue
+        values = table[col].to_numpy()
+        if hit.all():
+            frame[col] = values[rows]
+        else:
+            frame[col] = _taken(values.astype(np.float64), rows, hit)
+
+
 def pair_features(
     history: PushHistory,
     pairs: pd.DataFrame,
@@ -357,50 +424,57 @@ def pair_features(
     """PUSH_FEATURES for PAIRS (int columns u, p, g: codes; g indexes G_SIZE), plus sub_q.
     G_BUYERS: group_buyers over the pairs' products; SUB: substitute_scores covering the
     pairs (computed from EDGES when None)."""
-    f = pairs[["u", "p", "g"]].reset_index(drop=True)
-    f["c"] = history.prod_cat[f.p.to_numpy()]
-    u = f.u.to_numpy(np.int64)
+    f: dict[str, np.ndarray] = {k: pairs[k].to_numpy() for k in ("u", "p", "g")}
+    u, p, g = (f[k].astype(np.int64) for k in ("u", "p", "g"))
+    c = history.prod_cat[p]
     up_names = {"n_days": "p_days", "last": "p_last_days", "first": "p_first"}
     up_names |= {f"d{h}": f"p_d{h}" for h in (28, 56, 112)}
-    rows, hit = _lookup(history.up, "p", u, f.p.to_numpy(np.int64))
+    rows, hit = _lookup(history.up, "p", u, p)
     for col, name in up_names.items():
         f[name] = _taken(history.up[col].to_numpy(), rows, hit)
     uc_names = {"n_days": "c_days", "last": "c_last_days"}
     uc_names |= {f"d{h}": f"c_d{h}" for h in (28, 56, 112)}
-    rows, hit = _lookup(history.uc, "c", u, f.c.to_numpy(np.int64))
+    rows, hit = _lookup(history.uc, "c", u, c)
     for col, name in uc_names.items():
         f[name] = _taken(history.uc[col].to_numpy(), rows, hit)
     if sub is None:
-        sub = substitute_scores(history, edges, pairs=f)
-    f = f.merge(sub, on=["u", "p"], how="left")
-    f = f.merge(g_buyers, on=["g", "p"], how="left")
+        sub = _walk_pairs(history, edges, u, p)
+    n_p = len(history.products)
+    _left_join(f, u * n_p + p, sub, sub.u.to_numpy(np.int64) * n_p + sub.p.to_numpy(np.int64))
+    gb_keys = g_buyers.g.to_numpy(np.int64) * n_p + g_buyers.p.to_numpy(np.int64)
+    _left_join(f, g * n_p + p, g_buyers[["buyers"]], gb_keys)
     for col in ("p_days", "p_d28", "p_d56", "p_d112", "c_days", "c_d28", "c_d56", "c_d112"):
-        f[col] = f[col].fillna(0.0)
+        f[col] = np.nan_to_num(f[col], nan=0.0)
     for col in ("sub_score", "sub_max", "sub_n", "buyers"):
-        f[col] = f[col].fillna(0.0)
-    gap = (f["p_first"] - f["p_last_days"]) / (f["p_days"] - 1).where(f["p_days"] > 1)
-    f["p_gap_days"] = gap
-    f["p_due"] = f["p_last_days"] / gap.where(gap > 0)
-    f["p_overdue_days"] = f["p_last_days"] - gap
-    f["p_share_in_cat"] = (f["p_d56"] / f["c_d56"].where(f["c_d56"] > 0)).fillna(0.0)
-    user = history.user.iloc[f.u.to_numpy()].reset_index(drop=True)
-    f["c_share"] = (f["c_d56"] / user["d56"].where(user["d56"] > 0)).fillna(0.0)
-    f["u_recency_days"] = user["recency"]
-    f["u_days_90"] = user["days_90"]
-    f["u_days_365"] = user["days_365"]
-    prod = history.prod.iloc[f.p.to_numpy()].reset_index(drop=True)
-    f["price_gap"] = (prod["log_rel_price"] - user["price_level"]).abs()
-    f["prod_buyers_28"] = prod["buyers_28"]
-    f["prod_buyers_365"] = prod["buyers_365"]
-    f["prod_pace"] = prod["buyers_28"] / (prod["buyers_365"] * 28.0 / LOOKBACK_DAYS)
-    f["prod_trend"] = (prod["units_28"] + 1.0) / (prod["units_prev"] / 3.0 + 1.0)
-    size = g_size[f.g.to_numpy()].astype(np.float64)
-    own = (f["p_days"] > 0).astype(np.float64)
-    f["g_buyers"] = f["buyers"] - own  # the other members: a member is not their own signal
-    f["g_size"] = size
-    f["g_adoption"] = f["g_buyers"] / np.maximum(size - 1.0, 1.0)
-    f[list(PUSH_FEATURES)] = f[list(PUSH_FEATURES)].astype(np.float32)
-    return f[["u", "p", "g", "sub_q", *PUSH_FEATURES]]
+        f[col] = np.nan_to_num(np.asarray(f[col], np.float64), nan=0.0)
+    user = {k: history.user[k].to_numpy()[u] for k in ("recency", "days_90", "days_365")}
+    user_d56 = history.user["d56"].to_numpy(np.float64)[u]
+    price_level = history.user["price_level"].to_numpy(np.float64)[u]
+    prod = {k: history.prod[k].to_numpy(np.float64)[p] for k in history.prod.columns}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        multi = np.where(f["p_days"] > 1, f["p_days"] - 1, np.nan)
+        gap = (f["p_first"] - f["p_last_days"]) / multi
+        f["p_gap_days"] = gap
+        f["p_due"] = f["p_last_days"] / np.where(gap > 0, gap, np.nan)
+        f["p_overdue_days"] = f["p_last_days"] - gap
+        f["p_share_in_cat"] = _zero_nan(f["p_d56"] / np.where(f["c_d56"] > 0, f["c_d56"], np.nan))
+        f["c_share"] = _zero_nan(f["c_d56"] / np.where(user_d56 > 0, user_d56, np.nan))
+        f["u_recency_days"] = user["recency"]
+        f["u_days_90"] = user["days_90"]
+        f["u_days_365"] = user["days_365"]
+        f["price_gap"] = np.abs(prod["log_rel_price"] - price_level)
+        f["prod_buyers_28"] = prod["buyers_28"]
+        f["prod_buyers_365"] = prod["buyers_365"]
+        f["prod_pace"] = prod["buyers_28"] / (prod["buyers_365"] * 28.0 / LOOKBACK_DAYS)
+        f["prod_trend"] = (prod["units_28"] + 1.0) / (prod["units_prev"] / 3.0 + 1.0)
+        size = g_size[g].astype(np.float64)
+        own = (f["p_days"] > 0).astype(np.float64)
+        f["g_buyers"] = f["buyers"] - own  # the other members: a member is not their own signal
+        f["g_size"] = size
+        f["g_adoption"] = f["g_buyers"] / np.maximum(size - 1.0, 1.0)
+    out = {k: f[k] for k in ("u", "p", "g", "sub_q")}
+    out |= {k: np.asarray(f[k], np.float32) for k in PUSH_FEATURES}
+    return pd.DataFrame(out)
 
 
 def member_groups(
