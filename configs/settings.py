@@ -136,6 +136,10 @@ class TrainingSettings(_Section):
     snapshot_anchor: date | None = None
     num_boost_round: int = 400
     learning_rate: float = 0.05
+    # the interest model's own rate (None: learning_rate). Demo: 0.1 stops at ~90 trees
+    # instead of ~280 with the same held-out NDCG@10 / recall@5 (0.496 / 0.476), and every
+    # tree is paid again by the holdout and by each service start scoring all users' pairs
+    interest_learning_rate: float | None = Field(0.1, gt=0)
     num_leaves: int = 31
     min_child_samples: int = 40
     early_stopping_rounds: int = 30

@@ -179,28 +179,54 @@ def run_demo(settings: Settings, ws: Workspace, port: int = 3000, keep_serving: 
     from grouppush.summaries import build_lines, train_lines
     from grouppush.train_features import train_with_features
 
+    step = _StepClock(log)
     folders = (ws.data, ws.quarantine, ws.offline, ws.feast)
     finish = lambda: finish_commit(ws.data)  # noqa: E731 - a cut-short ingest switch first
     with writer_lock(ws.root, "demo", notify=log.print, clear=folders, prepare=finish):
-        log.rule("1/4 simulate")
+        step("1/4 simulate")
         counts = simulate(settings, ws.data, ws.truth, show_progress=True)
         log.print("simulated: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()), markup=False)
-        log.rule("2/4 features build")
+        step("2/4 features build")
         built = build_features(settings, ws, None, show_progress=True)
         log.print("\n".join(build_lines(built)), markup=False)
-        log.rule("3/4 train")
+        step("3/4 train")
         with stage_lines("train"):
             result = train_with_features(settings, ws, "all", None, show_progress=True)
         log.print("\n".join(train_lines(result)), markup=False)
-    log.rule("4/4 serve")
+    step("4/4 serve")
     host = "127.0.0.1"
     url = f"http://{host}:{port}"
     with stop_on_signals():
-        return _serve_demo(console, log, ws, url, host, port, keep_serving)
+        return _serve_demo(console, log, ws, url, host, port, keep_serving, step)
+
+
+class _StepClock:
+    """Starts each demo step with a rule and ends the previous one with its wall and CPU
+    seconds (this process's; the service's own CPU is its process's): where the main job's
+    minutes go, without a profiler."""
+
+    def __init__(self, log: Any) -> None:
+        self.log, self.name, self.start = log, "", (0.0, 0.0)
+
+    def __call__(self, name: str | None) -> None:
+        now = (time.perf_counter(), time.process_time())
+        if self.name:
+            wall, cpu = now[0] - self.start[0], now[1] - self.start[1]
+            self.log.print(f"{self.name}: {wall:.1f} s ({cpu:.1f} s CPU here)", markup=False)
+        if name:
+            self.log.rule(name)
+        self.name, self.start = (name or ""), now
 
 
 def _serve_demo(
-    console: Any, log: Any, ws: Workspace, url: str, host: str, port: int, keep_serving: bool
+    console: Any,
+    log: Any,
+    ws: Workspace,
+    url: str,
+    host: str,
+    port: int,
+    keep_serving: bool,
+    step: Any = None,
 ) -> int:
     """Start the service, answer one sample request (printed), keep serving when asked."""
     import httpx
@@ -219,6 +245,8 @@ def _serve_demo(
         )
         answer = httpx.post(f"{url}/push_lists", json=body, timeout=60.0)
         console.print_json(answer.text)
+        if step is not None:
+            step(None)  # the serve step ends with the sample answer
         if answer.status_code != 200:
             log.print(f"[red]push_lists answered {answer.status_code}[/]")
             return 1

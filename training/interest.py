@@ -23,6 +23,7 @@ from configs import columns as C
 from configs.settings import TrainingSettings
 from features.stages import Stages
 from features.store import catalog
+from modelinput.pair_frame import training_pairs
 from modelinput.pairs import PAIR_CATEGORICAL, PAIR_FEATURES, build_pairs
 from training.baseline_models import interest_candidates
 from training.baselines import DECAYED_FREQUENCY, interest_baselines
@@ -41,12 +42,25 @@ def snapshot_caps(split: SnapshotSplit, cfg: TrainingSettings) -> dict[date, int
     return caps
 
 
+def fit_settings(cfg: TrainingSettings) -> TrainingSettings:
+    """CFG with the interest model's learning rate (training.interest_learning_rate) when set."""
+    if cfg.interest_learning_rate is None:
+        return cfg
+    return cfg.model_copy(update={"learning_rate": cfg.interest_learning_rate})
+
+
 def chunked_pairs(rows: pd.DataFrame, stats: pd.DataFrame, n_popular: int) -> pd.DataFrame:
-    """build_pairs per USER_CHUNK users (per-user features: the same frame as one call)."""
+    """build_pairs per USER_CHUNK users (per-user features: the same frame as one call),
+    through the array path (modelinput.pair_frame) unless the ids need the general one."""
+
+    def pairs(block: pd.DataFrame) -> pd.DataFrame:
+        fast = training_pairs(block, stats, n_popular)
+        return fast if fast is not None else build_pairs(block, stats, block, n_popular)
+
     if len(rows) <= USER_CHUNK:
-        return build_pairs(rows, stats, rows, n_popular)
+        return pairs(rows)
     blocks = (rows.iloc[i : i + USER_CHUNK] for i in range(0, len(rows), USER_CHUNK))
-    return pd.concat([build_pairs(b, stats, b, n_popular) for b in blocks], ignore_index=True)
+    return pd.concat([pairs(b) for b in blocks], ignore_index=True)
 
 
 def snapshot_pairs(
@@ -123,7 +137,9 @@ def train_interest(
     numeric, categorical = list(PAIR_FEATURES), list(PAIR_CATEGORICAL)
     cols = [*numeric, *categorical]
     with stages("interest.fit"):
-        model, pipe = fit_on_split(numeric, categorical, train, valid, cfg, method="sigmoid")
+        model, pipe = fit_on_split(
+            numeric, categorical, train, valid, fit_settings(cfg), method="sigmoid"
+        )
     scored, metrics, baselines, truth = score_holdout(
         model, test, orders, stats[split.test], split.test, cfg, stages
     )
