@@ -40,8 +40,12 @@ def no_warm(cand: np.ndarray) -> Warm:
     return Warm(ptr, empty, empty, empty.astype(np.float32), empty, 1.0)
 
 
-def warm_entries(snap: Snapshot, members: np.ndarray, cand: np.ndarray) -> Warm:
-    """The push entries of MEMBERS whose product is among CAND (assumes snap.push_* set)."""
+def warm_entries(
+    snap: Snapshot, members: np.ndarray, cand: np.ndarray, blocked: Blocked | None = None
+) -> Warm:
+    """The push entries of MEMBERS whose product is among CAND (assumes snap.push_* set),
+    without the (candidate, member) pairs BLOCKED by product-level rule 1 (dropped before the
+    sort, not after)."""
     assert snap.push_indptr is not None and snap.push_indices is not None
     assert snap.push_prob is not None
     indptr = snap.push_indptr
@@ -51,14 +55,34 @@ def warm_entries(snap: Snapshot, members: np.ndarray, cand: np.ndarray) -> Warm:
     cp = pos[snap.push_indices[e]]
     keep = cp >= 0
     row, e, cp = row[keep], e[keep], cp[keep]
+    if blocked is not None and len(blocked.member) and len(cp):
+        keep = ~blocked_mask(blocked, len(members))[cp, row]
+        row, e, cp = row[keep], e[keep], cp[keep]
     prob = snap.push_prob[e]
-    # one argsort of an int64 key (candidate, then probability descending): np.lexsort of
-    # the two keys took ~80 ms for 50k entries
     rank = np.rint((1.0 - prob.astype(np.float64)) * PROB_STEPS).astype(np.int64)
-    order = np.argsort(cp * (PROB_STEPS + 1) + rank)
+    order = by_candidate_then_rank(cp, rank, len(cand))
     ptr = np.zeros(len(cand) + 1, np.int64)
     np.cumsum(np.bincount(cp, minlength=len(cand)), out=ptr[1:])
     return Warm(ptr, cp[order], row[order], prob[order], e[order], float(snap.push_cold_rate))
+
+
+def by_candidate_then_rank(cp: np.ndarray, rank: np.ndarray, n_cand: int) -> np.ndarray:
+    """The order of entries by candidate CP (< N_CAND), then RANK (0..PROB_STEPS), ties by
+    position. Sorting values is ~2.5x faster than argsort in numpy (SIMD), so the position
+    rides in the key's low bits and comes back out of the sorted values; np.lexsort of the
+    two keys was ~80 ms for 50k entries. Falls back to it when the key needs > 63 bits."""
+    n = len(cp)
+    pos_bits = max(int(n - 1).bit_length(), 1)
+    cand_bits = max(int(n_cand - 1).bit_length(), 1)
+    rank_bits = PROB_STEPS.bit_length()  # rank is at most PROB_STEPS itself
+    if not n:
+        return np.zeros(0, np.int64)
+    if pos_bits + rank_bits + cand_bits > 63 or rank.min() < 0 or rank.max() > PROB_STEPS:
+        return np.lexsort((np.arange(n), rank, cp))
+    key = (cp.astype(np.int64) << (rank_bits + pos_bits)) | (rank << pos_bits)
+    key |= np.arange(n, dtype=np.int64)
+    key.sort()
+    return key & ((1 << pos_bits) - 1)
 
 
 def merge_expected(
@@ -146,16 +170,14 @@ def warm_reasons(
     return out
 
 
-def drop_blocked(warm: Warm, blocked: Blocked, n_members: int) -> Warm:
-    """WARM without the (candidate, member) pairs product-level rule 1 blocks (a candidates x
-    members mask: ~1 MB for 2,000 x 500, cheaper than np.isin of the pair keys)."""
-    if not len(blocked.member) or not len(warm.member):
-        return warm
+def blocked_mask(blocked: Blocked, n_members: int) -> np.ndarray:
+    """BLOCKED as a candidates x members mask (~1 MB for 2,000 x 500: cheaper than np.isin
+    of the pair keys)."""
     n_cand = len(blocked.ptr) - 1
     cand = np.repeat(np.arange(n_cand, dtype=np.int64), np.diff(blocked.ptr))
     mask = np.zeros((n_cand, n_members), dtype=bool)
     mask[cand, blocked.member] = True
-    return _kept(warm, ~mask[warm.cand, warm.member])
+    return mask
 
 
 def _kept(warm: Warm, keep: np.ndarray) -> Warm:

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from serving.handlers import _split
-from serving.push_merge import Warm, drop_blocked, pair_entries
+from serving.push_merge import (
+    PROB_STEPS,
+    Warm,
+    blocked_mask,
+    by_candidate_then_rank,
+    pair_entries,
+)
 from serving.push_scores import push_reason_texts, push_reasons
 from serving.suppression import Blocked
 
@@ -45,21 +51,30 @@ def test_pair_entries_without_warm_entries_or_pairs() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_drop_blocked_drops_exactly_the_blocked_pairs(seed: int) -> None:
+def test_blocked_mask_marks_exactly_the_blocked_pairs(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n_cand, n_members = 25, 20
-    warm = _warm(rng, n_cand, n_members, 150)
     cand = np.sort(rng.integers(0, n_cand, 60))
     member = rng.integers(0, n_members, 60)
     ptr = np.zeros(n_cand + 1, np.int64)
     np.cumsum(np.bincount(cand, minlength=n_cand), out=ptr[1:])
-    kept = drop_blocked(warm, Blocked(ptr, member), n_members)
-    blocked = set(zip(cand.tolist(), member.tolist(), strict=True))
-    pairs = zip(warm.cand.tolist(), warm.member.tolist(), strict=True)
-    want = [(c, m) for c, m in pairs if (c, m) not in blocked]
-    assert list(zip(kept.cand.tolist(), kept.member.tolist(), strict=True)) == want
-    assert len(want) < len(warm.member)
-    assert np.diff(kept.ptr).tolist() == np.bincount(kept.cand, minlength=n_cand).tolist()
+    mask = blocked_mask(Blocked(ptr, member), n_members)
+    want = np.zeros((n_cand, n_members), bool)
+    for c, m in zip(cand.tolist(), member.tolist(), strict=True):
+        want[c, m] = True
+    assert np.array_equal(mask, want)
+
+
+@pytest.mark.parametrize("n_cand", [1, 7, 3000, 1 << 40])  # the last: the lexsort fallback
+def test_by_candidate_then_rank_is_the_lexsort(n_cand: int) -> None:
+    rng = np.random.default_rng(n_cand % 1000)
+    n = 5000
+    cp = rng.integers(0, min(n_cand, 3000), n)
+    rank = rng.integers(0, 50, n)  # many ties: broken by position
+    rank[:3] = [0, PROB_STEPS, PROB_STEPS]
+    got = by_candidate_then_rank(cp, rank, n_cand)
+    assert got.tolist() == np.lexsort((np.arange(n), rank, cp)).tolist()
+    assert by_candidate_then_rank(cp[:0], rank[:0], n_cand).tolist() == []
 
 
 def test_push_reason_texts() -> None:
