@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,6 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from configs.workspace import resolve_workspace  # noqa: E402
 from grouppush.runner import free_port, start_service, stop_service, wait_ready  # noqa: E402
+
+if TYPE_CHECKING:
+    from serving.snapshot import Snapshot
 
 TARGETS = {"p50_ms": 10.0, "p99_ms": 30.0, "req_per_s": 150.0}
 DEFAULT_CONCURRENCY = 2
@@ -56,6 +60,11 @@ def pick_request_data(ws_root: Path, members: int, candidates: int) -> tuple[lis
 
     ws = resolve_workspace(ws_root)
     snap = load_snapshot(ws, load_settings(), champions=False)  # groups and products only
+    return request_data(snap, members, candidates)
+
+
+def request_data(snap: Snapshot, members: int, candidates: int) -> tuple[list[str], list[str]]:
+    """pick_request_data on a loaded snapshot (benchmarks/bench_push_requests.py)."""
     sizes = np.diff(snap.member_indptr)
     live = snap.group_stage != "zombie"
     order = np.argsort(np.where(live & (sizes >= members), sizes, 10**9), kind="stable")

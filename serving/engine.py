@@ -27,7 +27,6 @@ from serving.explain import Explainer, zombie_list
 from serving.names import category_names, product_names
 from serving.push_merge import (
     Warm,
-    drop_blocked,
     drop_suppressed,
     merge_expected,
     no_warm,
@@ -193,11 +192,10 @@ def _prepare(
             snap.block_indptr, snap.block_indices, members, cand, len(snap.prod_ids)
         )
     if snap.push_indptr is not None:  # rule 1 for warm members: at the product level
-        warm = warm_entries(snap, members, cand)
         if snap.block_indptr is not None:
-            warm = drop_blocked(warm, blocked, len(members))
+            warm = warm_entries(snap, members, cand, blocked)
         else:
-            warm = drop_suppressed(warm, snap, cats)
+            warm = drop_suppressed(warm_entries(snap, members, cand), snap, cats)
     return _Request(
         members,
         cap_left,

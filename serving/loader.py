@@ -39,6 +39,7 @@ from serving.registry_health import RegistryUnavailable, is_registry_error, unav
 from serving.snapshot import Snapshot, SnapshotInputs, build_snapshot
 
 if TYPE_CHECKING:
+    from modelinput.push_log import PushLog
     from serving.push_cache import PushFields
 
 log = logging.getLogger(__name__)
@@ -332,7 +333,8 @@ def _score_push(
 ) -> PushFields | None:
     """The push fields from the order log: warm pairs scored by the champion
     (serving.push_warm), product-level cycle suppression, cold category scores."""
-    from modelinput.push_pairs import push_history, read_memberships, read_push_orders
+    from modelinput.push_log import read_push_log
+    from modelinput.push_pairs import push_history, read_memberships
     from serving.models import _client
     from serving.push_cache import PushFields
     from serving.push_scores import category_scores, codes_to_arrays, target_codes
@@ -340,7 +342,8 @@ def _score_push(
 
     started = time.monotonic()
     try:
-        orders, memberships = read_push_orders(ws.data, snap.as_of), read_memberships(ws.data)
+        # integer-coded lines: the string frame and a push_history built on it were 7.7 GB
+        orders, memberships = read_push_log(ws.data, snap.as_of), read_memberships(ws.data)
         cfg = settings.serving
         targets = None  # every product, unless the catalog is large and slow movers are known
         if len(snap.prod_ids) > cfg.push_warm_products and len(snap.default_candidates):
@@ -374,7 +377,7 @@ def _score_push(
 
 
 def product_suppression(
-    ws: Workspace, settings: Settings, snap: Snapshot, orders: pd.DataFrame
+    ws: Workspace, settings: Settings, snap: Snapshot, orders: pd.DataFrame | PushLog
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rule 1 at the product level (serving.suppression) from the order log: each product's
     cycle (the products table's, else its category's) unless it is a high-frequency item."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from serving.csr import row_entries
 from serving.names import product_labels
-from serving.push_scores import push_reasons
+from serving.push_scores import push_reason_texts
 from serving.snapshot import Snapshot
 from serving.suppression import Blocked
 
@@ -40,8 +40,12 @@ def no_warm(cand: np.ndarray) -> Warm:
     return Warm(ptr, empty, empty, empty.astype(np.float32), empty, 1.0)
 
 
-def warm_entries(snap: Snapshot, members: np.ndarray, cand: np.ndarray) -> Warm:
-    """The push entries of MEMBERS whose product is among CAND (assumes snap.push_* set)."""
+def warm_entries(
+    snap: Snapshot, members: np.ndarray, cand: np.ndarray, blocked: Blocked | None = None
+) -> Warm:
+    """The push entries of MEMBERS whose product is among CAND (assumes snap.push_* set),
+    without the (candidate, member) pairs BLOCKED by product-level rule 1 (dropped before the
+    sort, not after)."""
     assert snap.push_indptr is not None and snap.push_indices is not None
     assert snap.push_prob is not None
     indptr = snap.push_indptr
@@ -51,14 +55,34 @@ def warm_entries(snap: Snapshot, members: np.ndarray, cand: np.ndarray) -> Warm:
     cp = pos[snap.push_indices[e]]
     keep = cp >= 0
     row, e, cp = row[keep], e[keep], cp[keep]
+    if blocked is not None and len(blocked.member) and len(cp):
+        keep = ~blocked_mask(blocked, len(members))[cp, row]
+        row, e, cp = row[keep], e[keep], cp[keep]
     prob = snap.push_prob[e]
-    # one argsort of an int64 key (candidate, then probability descending): np.lexsort of
-    # the two keys took ~80 ms for 50k entries
     rank = np.rint((1.0 - prob.astype(np.float64)) * PROB_STEPS).astype(np.int64)
-    order = np.argsort(cp * (PROB_STEPS + 1) + rank)
+    order = by_candidate_then_rank(cp, rank, len(cand))
     ptr = np.zeros(len(cand) + 1, np.int64)
     np.cumsum(np.bincount(cp, minlength=len(cand)), out=ptr[1:])
     return Warm(ptr, cp[order], row[order], prob[order], e[order], float(snap.push_cold_rate))
+
+
+def by_candidate_then_rank(cp: np.ndarray, rank: np.ndarray, n_cand: int) -> np.ndarray:
+    """The order of entries by candidate CP (< N_CAND), then RANK (0..PROB_STEPS), ties by
+    position. Sorting values is ~2.5x faster than argsort in numpy (SIMD), so the position
+    rides in the key's low bits and comes back out of the sorted values; np.lexsort of the
+    two keys was ~80 ms for 50k entries. Falls back to it when the key needs > 63 bits."""
+    n = len(cp)
+    pos_bits = max(int(n - 1).bit_length(), 1)
+    cand_bits = max(int(n_cand - 1).bit_length(), 1)
+    rank_bits = PROB_STEPS.bit_length()  # rank is at most PROB_STEPS itself
+    if not n:
+        return np.zeros(0, np.int64)
+    if pos_bits + rank_bits + cand_bits > 63 or rank.min() < 0 or rank.max() > PROB_STEPS:
+        return np.lexsort((np.arange(n), rank, cp))
+    key = (cp.astype(np.int64) << (rank_bits + pos_bits)) | (rank << pos_bits)
+    key |= np.arange(n, dtype=np.int64)
+    key.sort()
+    return key & ((1 << pos_bits) - 1)
 
 
 def merge_expected(
@@ -98,6 +122,27 @@ def overlay(row: np.ndarray, warm: Warm, p: int) -> np.ndarray:
     return row
 
 
+def pair_entries(warm: Warm, cand_pos: np.ndarray, member_pos: np.ndarray) -> np.ndarray:
+    """The push CSR entry of each (CAND_POS[i], MEMBER_POS[i]) pair that is warm, -1 when it
+    is not: a small (picked candidates x members) table filled from those candidates' warm
+    slices, then read once (the first entry wins if a pair repeats). A sort-and-search over
+    the entries cost ~1 ms a request on large."""
+    cand_pos = np.asarray(cand_pos, dtype=np.int64)
+    member_pos = np.asarray(member_pos, dtype=np.int64)
+    out = np.full(len(cand_pos), -1, np.int64)
+    if not len(cand_pos) or not len(warm.member):
+        return out
+    picked = np.unique(cand_pos)
+    slot = np.full(len(warm.ptr) - 1, -1, np.int64)
+    slot[picked] = np.arange(len(picked))
+    _, e, _ = row_entries(warm.ptr, picked)
+    width = int(max(warm.member[e].max(initial=0), member_pos.max(initial=0))) + 1
+    table = np.full((len(picked), width), -1, np.int64)
+    e = e[::-1]  # numpy's repeated-index assignment keeps the last write: the first entry
+    table[slot[warm.cand[e]], warm.member[e]] = warm.entry[e]
+    return table[slot[cand_pos], member_pos]
+
+
 def warm_reasons(
     snap: Snapshot,
     warm: Warm,
@@ -106,40 +151,33 @@ def warm_reasons(
     reasons: list[list[str]],
 ) -> list[list[str]]:
     """REASONS with the push signals first for the (candidate, member) pairs that are warm;
-    duplicates dropped, order kept. The pairs are found by one sorted-key search over the
-    picked candidates' warm entries (a Python dict of them was ~7 ms a request on large)."""
+    duplicates dropped, order kept."""
     assert snap.push_info is not None and snap.push_sub is not None
-    cand_pos = np.asarray(cand_pos, dtype=np.int64)
-    member_pos = np.asarray(member_pos, dtype=np.int64)
-    if not len(cand_pos) or not len(warm.member):
-        return reasons
-    _, e, _ = row_entries(warm.ptr, np.unique(cand_pos))  # the picked products' warm members
-    width = int(max(warm.member.max(initial=0), member_pos.max(initial=0))) + 1
-    keys = warm.cand[e] * width + warm.member[e]
-    order = np.argsort(keys, kind="stable")
-    keys, entries = keys[order], warm.entry[e][order]
-    asked = cand_pos * width + member_pos
-    at = np.minimum(np.searchsorted(keys, asked), max(len(keys) - 1, 0))
-    found = np.flatnonzero(keys[at] == asked) if len(keys) else np.zeros(0, np.int64)
+    entries = pair_entries(warm, cand_pos, member_pos)
+    found = np.flatnonzero(entries >= 0)
     if not len(found):
         return reasons
-    hit = entries[at[found]]
+    hit = entries[found]
     subs = snap.push_sub[hit]
     names = product_labels(snap, np.maximum(subs, 0))
+    texts = push_reason_texts(
+        snap.push_info[hit].tolist(),
+        [name if sub >= 0 else None for sub, name in zip(subs.tolist(), names, strict=True)],
+    )
     out = list(reasons)
-    for i, entry, sub, name in zip(found.tolist(), hit.tolist(), subs.tolist(), names, strict=True):
-        why = [*push_reasons(snap.push_info[entry], name if sub >= 0 else None), *out[i]]
-        out[i] = list(dict.fromkeys(why))
+    for i, why in zip(found.tolist(), texts, strict=True):
+        out[i] = list(dict.fromkeys([*why, *out[i]]))
     return out
 
 
-def drop_blocked(warm: Warm, blocked: Blocked, n_members: int) -> Warm:
-    """WARM without the (candidate, member) pairs product-level rule 1 blocks."""
-    if not len(blocked.member) or not len(warm.member):
-        return warm
-    cand = np.repeat(np.arange(len(blocked.ptr) - 1, dtype=np.int64), np.diff(blocked.ptr))
-    gone = np.isin(warm.cand * n_members + warm.member, cand * n_members + blocked.member)
-    return _kept(warm, ~gone)
+def blocked_mask(blocked: Blocked, n_members: int) -> np.ndarray:
+    """BLOCKED as a candidates x members mask (~1 MB for 2,000 x 500: cheaper than np.isin
+    of the pair keys)."""
+    n_cand = len(blocked.ptr) - 1
+    cand = np.repeat(np.arange(n_cand, dtype=np.int64), np.diff(blocked.ptr))
+    mask = np.zeros((n_cand, n_members), dtype=bool)
+    mask[cand, blocked.member] = True
+    return mask
 
 
 def _kept(warm: Warm, keep: np.ndarray) -> Warm:

@@ -11,9 +11,10 @@ buyers, the substitute that contributed most) is stored per entry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -181,18 +182,28 @@ def category_scores(
 
 def push_reasons(info: np.ndarray, sub_name: str | None) -> list[str]:
     """The signals behind a warm entry's rank, in words."""
-    n, last, gap, buyers, size = info.tolist()
+    return push_reason_texts([info.tolist()], [sub_name])[0]
+
+
+def push_reason_texts(
+    infos: Sequence[Sequence[float]], sub_names: Sequence[str | None]
+) -> list[list[str]]:
+    """push_reasons of many entries: INFOS as plain lists (one `.tolist()` of the gathered
+    rows, not one per entry), SUB_NAMES the top substitute's name (None: none)."""
     out = []
-    if n > 0:
-        times = "once" if n == 1 else f"{n:.0f} times"
-        text = f"bought this {times}, last {last:.0f} days ago"
-        if np.isfinite(gap) and gap > 0:
-            text += f", usually every {gap:.0f} days"
-        out.append(text)
-    elif sub_name:
-        out.append(f"buys similar product {sub_name}")
-    if buyers > 0:
-        out.append(f"the group's buyers of this product: {buyers:.0f} of {size:.0f}")
+    for (n, last, gap, buyers, size), sub_name in zip(infos, sub_names, strict=True):
+        why = []
+        if n > 0:
+            times = "once" if n == 1 else f"{n:.0f} times"
+            text = f"bought this {times}, last {last:.0f} days ago"
+            if isfinite(gap) and gap > 0:
+                text += f", usually every {gap:.0f} days"
+            why.append(text)
+        elif sub_name:
+            why.append(f"buys similar product {sub_name}")
+        if buyers > 0:
+            why.append(f"the group's buyers of this product: {buyers:.0f} of {size:.0f}")
+        out.append(why)
     return out
 
 

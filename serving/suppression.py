@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from configs import columns as C
+from modelinput.push_log import PushLog
 from serving.csr import row_entries
 
 
@@ -48,19 +49,30 @@ class OrderDays:
         return self.pair[1:][same], (self.day[1:] - self.day[:-1])[same]
 
 
-def day_gaps(orders: pd.DataFrame) -> OrderDays:
-    """ORDERS (user_id, product_id, ordered_at UTC) -> OrderDays."""
+def day_gaps(orders: pd.DataFrame | PushLog) -> OrderDays:
+    """ORDERS (user_id, product_id, ordered_at UTC; or the log coded by modelinput.push_log,
+    which the snapshot build reads: no string per line) -> OrderDays."""
+    if isinstance(orders, PushLog):
+        return _order_days(orders.u, orders.p, orders.day, orders.users, orders.products)
     u, users = pd.factorize(orders[C.USER_ID])
     p, prods = pd.factorize(orders[C.PRODUCT_ID])
     stamps = pd.DatetimeIndex(orders[C.ORDERED_AT]).tz_convert("UTC").tz_localize(None)
     day = stamps.to_numpy().astype("datetime64[D]").astype(np.int64)  # any stored unit
+    return _order_days(u, p, day, pd.Index(users), pd.Index(prods))
+
+
+def _order_days(
+    u: np.ndarray, p: np.ndarray, day: np.ndarray, users: pd.Index, prods: pd.Index
+) -> OrderDays:
+    """OrderDays of per-line user / product codes into USERS / PRODS and UTC day numbers."""
     if not len(day):
         empty = np.zeros(0, np.int64)
-        return OrderDays(pd.Index(users), pd.Index(prods), empty, empty)
+        return OrderDays(users, prods, empty, empty)
+    day = day.astype(np.int64)
     lo = int(day.min())
     span = int(day.max()) - lo + 1
     key = np.unique((u.astype(np.int64) * len(prods) + p) * span + (day - lo))
-    return OrderDays(pd.Index(users), pd.Index(prods), key // span, key % span + lo)
+    return OrderDays(users, prods, key // span, key % span + lo)
 
 
 def _medians(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,7 +116,7 @@ def product_cycles(
 
 
 def recent_buys(
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | PushLog,
     as_of: date,
     user_index: Mapping[str, int],
     prod_index: Mapping[str, int],

@@ -66,3 +66,32 @@ def test_a_member_due_by_their_own_rhythm_is_not_blocked() -> None:
     assert indptr.tolist() == [0, 1, 1, 1] and indices.tolist() == [1]
     indptr, _ = recent_buys(orders, AS_OF, USERS, PRODUCTS, cycle, high)  # without the gaps
     assert indptr.tolist() == [0, 1, 2, 2]
+
+
+def test_the_coded_log_gives_the_same_cycles_and_blocks_as_the_string_frame() -> None:
+    """The snapshot build reads the integer-coded log (modelinput.push_log); its codes follow
+    sorted ids, the frame's its first appearance: rule 1 must not depend on either."""
+    from modelinput.push_log import code_orders
+
+    rng = np.random.default_rng(5)
+    users, prods = ["cy", "ann", "zed", "bo"], ["rare", "weekly", "nope", "given"]
+    lines = [
+        (users[u], prods[p], int(d))
+        for u, p, d in zip(
+            rng.integers(0, 4, 80), rng.integers(0, 4, 80), rng.integers(0, 60, 80), strict=True
+        )
+    ]
+    frame = _orders(lines)
+    frame[C.CATEGORY_ID], frame[C.QUANTITY] = "c", 1.0
+    log = code_orders(frame)
+    cat_cycle = np.array([20.0, 20.0, 20.0])
+    for orders in (frame, log):
+        gaps = day_gaps(orders)
+        cycle, high = product_cycles(gaps, PRODUCTS, cat_cycle, 2.0)
+        got = recent_buys(orders, AS_OF, USERS, PRODUCTS, cycle, high, gaps)
+        if orders is frame:
+            want = cycle, high, got
+        else:
+            assert np.array_equal(cycle, want[0]) and np.array_equal(high, want[1])
+            assert np.array_equal(got[0], want[2][0]) and np.array_equal(got[1], want[2][1])
+    assert 0 < len(want[2][1]) < len(lines)  # some pairs blocked, not all
